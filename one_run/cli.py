@@ -1,0 +1,100 @@
+"""Command line: argparse, one `_add_<cmd>` / `_cmd_<cmd>` pair per command.
+
+`main(argv) -> int` is the only place that turns a OneRunError into a message on
+stderr and its exit code. Heavy modules (SDKs, cryptography) are imported inside the
+commands that need them, so `one-run render` starts fast.
+"""
+import argparse
+import sys
+from typing import List, Optional
+
+from . import __version__
+from .errors import OneRunError, Problem, UsageError
+
+
+def _warn(problems: List[Problem]) -> None:
+    for problem in problems:
+        if problem.warning:
+            print(problem, file=sys.stderr)
+
+
+def _load(args, full: bool):
+    """Profile → validated RunSpec, warnings printed; raises ProfileError (exit 2)."""
+    from .profile import load_profile
+    from .runspec import build_runspec
+    from .validate import ensure_valid
+
+    profile = load_profile(args.profile, getattr(args, "runtime", None))
+    spec = build_runspec(profile)
+    _warn(ensure_valid(profile, spec, full=full, strict=getattr(args, "strict", False)))
+    return profile, spec
+
+
+# --- render -------------------------------------------------------------------
+
+def _add_render(sub, common):
+    p = sub.add_parser("render", parents=[common], help="print the equivalent docker/podman run command")
+    p.add_argument("profile")
+    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+    p.add_argument("--show-secrets", action="store_true", help="print secret values instead of passing them by name")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_render)
+
+
+def _cmd_render(args) -> int:
+    from .render import render_text, run_argv
+    from .runspec import write_generated_files
+
+    _, spec = _load(args, full=False)
+    try:
+        if args.format == "json":
+            import json
+            text = json.dumps(run_argv(spec, args.show_secrets)) + "\n"
+        else:
+            text = render_text(spec, args.show_secrets)
+    except KeyError as exc:
+        raise UsageError(f"--show-secrets: secret variable ${exc.args[0]} is not set; export it first") from None
+    write_generated_files(spec)
+    sys.stdout.write(text)
+    return 0
+
+
+# --- validate -----------------------------------------------------------------
+
+def _add_validate(sub, common):
+    p = sub.add_parser("validate", parents=[common], help="make every check apply makes, touching nothing")
+    p.add_argument("profile")
+    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args) -> int:
+    profile, _ = _load(args, full=True)
+    print(f"{profile.path}: valid ({profile.runtime}, container {profile.container.name})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    parser = argparse.ArgumentParser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")
+    parser.add_argument("--version", action="version", version=f"one-run {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in (_add_render, _add_validate):
+        add(sub, common)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except OneRunError as exc:
+        print(exc.message if exc.message.startswith(("error", "warning")) else f"error: {exc.message}",
+              file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

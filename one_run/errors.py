@@ -1,0 +1,70 @@
+"""Errors whose class carries the exit code, and the Problem record that checks report.
+
+Exit codes are the contract of DESIGN.md: 1 failed but restored, 2 bad input
+(nothing touched), 3 engine unreachable before any change, 4 failed and NOT restored.
+"""
+from dataclasses import dataclass
+from typing import List, Optional
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a check: where it is, what is wrong, how to mend it."""
+
+    message: str
+    file: Optional[str] = None
+    key: Optional[str] = None
+    line: Optional[int] = None
+    fix: Optional[str] = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = self.file or ""
+        if self.line:
+            where += f":{self.line}"
+        if self.key:
+            where += f" [{self.key}]" if where else f"[{self.key}]"
+        text = f"{where}: {self.message}" if where else self.message
+        if self.fix:
+            text += f" — {self.fix}"
+        return ("warning: " if self.warning else "error: ") + text
+
+
+class OneRunError(Exception):
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ProfileError(OneRunError):
+    """Bad input: every problem found, none of them fixed. Nothing was touched."""
+
+    exit_code = 2
+
+    def __init__(self, problems: List[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UsageError(OneRunError):
+    exit_code = 2
+
+
+class EngineUnavailable(OneRunError):
+    """The engine could not be reached, or refused, before anything changed."""
+
+    exit_code = 3
+
+
+class ApplyFailedRestored(OneRunError):
+    """The change failed; the previous container runs again."""
+
+    exit_code = 1
+
+
+class RestoreFailed(OneRunError):
+    """The change failed and the previous state could NOT be restored."""
+
+    exit_code = 4

@@ -1,0 +1,433 @@
+"""TOML profile → typed, frozen model.
+
+Every structural problem (malformed TOML, unknown key, wrong type, missing key, a
+port or volume string Docker would reject) is collected with its file, key and line,
+and reported together in one ProfileError: the user mends them all in one pass.
+"""
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+from . import values
+from .errors import Problem, ProfileError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+RUNTIMES = ("docker", "podman")
+DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
+DEFAULT_SETTLE_TIME = 5.0
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A value read at apply time from the caller's environment or from a file."""
+
+    source: str  # "env" or "file"
+    ref: str     # the variable name, or the path as written in the profile
+    path: Optional[Path] = None  # resolved, for "file"
+
+    def describe(self) -> str:
+        return f"${self.ref}" if self.source == "env" else str(self.path)
+
+
+EnvValue = Union[str, SecretRef]
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    privileged: bool = False
+    restart: values.Restart = values.Restart()
+    hostname: Optional[str] = None
+    ports: Tuple[str, ...] = ()
+    volumes: Tuple[values.Volume, ...] = ()
+    labels: Tuple[Tuple[str, str], ...] = ()
+    cap_add: Tuple[str, ...] = ()
+    cap_drop: Tuple[str, ...] = ()
+    devices: Tuple[str, ...] = ()
+    network: Optional[str] = None
+    dns: Tuple[str, ...] = ()
+    extra_hosts: Tuple[str, ...] = ()
+    tmpfs: Tuple[str, ...] = ()
+    shm_size: Optional[str] = None
+    ulimits: Tuple[values.Ulimit, ...] = ()
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT
+    security_opt: Tuple[str, ...] = ()
+    pull: str = "missing"
+    entrypoint: Optional[str] = None
+    command: Optional[Tuple[str, ...]] = None
+
+
+@dataclass(frozen=True)
+class Tls:
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Ssh:
+    private_key: Path
+    public_key: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    onecfg_patch: Optional[Path] = None
+    patch_lines: Optional[Tuple[str, ...]] = None  # inline patch, written to a file one-run owns
+    pre_bootstrap_hook: Optional[Path] = None
+    post_bootstrap_hook: Optional[Path] = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    path: Path
+    runtime: str
+    container: Container
+    maintenance: bool = False
+    settle_time: float = DEFAULT_SETTLE_TIME
+    env: Tuple[Tuple[str, EnvValue], ...] = ()
+    tls: Optional[Tls] = None
+    ssh: Optional[Ssh] = None
+    config: Optional[Config] = None
+    lines: Dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def problem(self, key: str, message: str, fix: Optional[str] = None, warning: bool = False) -> Problem:
+        """A Problem located at `key` in this profile's file."""
+        return Problem(message, str(self.path), key, self.line_of(key), fix, warning)
+
+    def line_of(self, key: str) -> Optional[int]:
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key.rpartition(".")[0]
+        return None
+
+
+# --- schema: key -> (type description, checker) -----------------------------
+
+def _is_str(v):
+    return isinstance(v, str)
+
+
+def _is_bool(v):
+    return isinstance(v, bool)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_str_list(v):
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_str_table(v):
+    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+
+
+def _is_ulimit_table(v):
+    return isinstance(v, dict) and all(_is_int(x) or isinstance(x, str) for x in v.values())
+
+
+def _is_size(v):
+    return isinstance(v, str) or _is_int(v)
+
+
+def _is_patch(v):
+    return isinstance(v, str) or _is_str_list(v)
+
+
+STRING = ("a string", _is_str)
+BOOL = ("true or false", _is_bool)
+INT = ("a whole number", _is_int)
+NUMBER = ("a number", _is_number)
+STRINGS = ("an array of strings", _is_str_list)
+STRING_TABLE = ("a table of strings", _is_str_table)
+
+TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER}
+TABLES = ("container", "env", "tls", "ssh", "config")
+CONTAINER_KEYS = {
+    "name": STRING, "image": STRING, "privileged": BOOL, "restart": STRING, "hostname": STRING,
+    "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "cap_add": STRINGS,
+    "cap_drop": STRINGS, "devices": STRINGS, "network": STRING, "dns": STRINGS,
+    "extra_hosts": STRINGS, "tmpfs": STRINGS, "shm_size": ("a size such as \"64m\"", _is_size),
+    "ulimits": ("a table of numbers or \"soft:hard\" strings", _is_ulimit_table),
+    "stop_timeout": INT, "security_opt": STRINGS, "pull": STRING,
+    "entrypoint": STRING, "command": STRINGS,
+}
+TLS_KEYS = {"cert": STRING, "key": STRING}
+SSH_KEYS = {"private_key": STRING, "public_key": STRING}
+CONFIG_KEYS = {"onecfg_patch": ("a file path or an array of patch lines", _is_patch),
+               "pre_bootstrap_hook": STRING, "post_bootstrap_hook": STRING}
+REQUIRED = {"container": ("name", "image"), "tls": ("cert", "key"), "ssh": ("private_key", "public_key")}
+
+_HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_-]+)\s*=")
+
+
+def key_lines(text: str) -> Dict[str, int]:
+    """Dotted key -> 1-based line, found by a plain scan (tomllib keeps no positions)."""
+    lines: Dict[str, int] = {}
+    table = ""
+    depth = 0  # inside a multi-line array, keys are not top-level assignments
+    for number, line in enumerate(text.splitlines(), 1):
+        if depth == 0:
+            header = _HEADER_RE.match(line)
+            if header:
+                table = header.group(1).strip().strip("\"'")
+                lines.setdefault(table, number)
+                continue
+            key = _KEY_RE.match(line)
+            if key:
+                name = key.group(1).strip("\"'")
+                lines.setdefault(f"{table}.{name}" if table else name, number)
+        depth += line.count("[") - line.count("]")
+        depth = max(depth, 0)
+    return lines
+
+
+def closest(word: str, choices) -> Optional[str]:
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+class _Reader:
+    """Walks the parsed document, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, path: Path, lines: Dict[str, int]):
+        self.path = path
+        self.lines = lines
+        self.problems: List[Problem] = []
+
+    def add(self, key: str, message: str, fix: Optional[str] = None):
+        line = None
+        probe = key
+        while probe and line is None:
+            line = self.lines.get(probe)
+            probe = probe.rpartition(".")[0]
+        self.problems.append(Problem(message, str(self.path), key, line, fix))
+
+    def table(self, data: dict, prefix: str, schema: dict) -> dict:
+        """Type-checked known keys of one table; unknown keys reported with the closest name."""
+        out = {}
+        for key, value in data.items():
+            dotted = f"{prefix}.{key}" if prefix else key
+            if key not in schema:
+                if prefix == "" and key in TABLES:
+                    self.add(dotted, f"`{key}` must be a table", f"write it as [{key}]")
+                    continue
+                near = closest(key, list(schema) + ([] if prefix else list(TABLES)))
+                self.add(dotted, f"unknown key `{key}`",
+                         f"did you mean `{near}`?" if near else f"valid keys: {', '.join(sorted(schema))}")
+                continue
+            kind, check = schema[key]
+            if not check(value):
+                self.add(dotted, f"`{key}` must be {kind}, not {type(value).__name__} {value!r}")
+                continue
+            out[key] = value
+        for key in REQUIRED.get(prefix, ()):
+            if key not in data:
+                self.add(prefix, f"missing required key `{key}` in [{prefix}]", f"add `{key} = ...` under [{prefix}]")
+        return out
+
+    def parsed(self, key: str, parse, value):
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.add(key, f"{value!r}: {exc}")
+            return None
+
+    def resolve(self, text: str) -> Path:
+        return (self.path.parent / Path(text).expanduser()).resolve()
+
+
+def read_profile_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError([Problem("profile file not found", str(path), fix="check the path, or create one with `one-run init`")]) from None
+    except OSError as exc:
+        raise ProfileError([Problem(f"cannot read the profile: {exc.strerror}", str(path))]) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ProfileError([Problem("the profile is not UTF-8 text", str(path), line=line,
+                                    fix="save it as UTF-8")]) from None
+
+
+def load_profile(path, runtime: Optional[str] = None) -> Profile:
+    """Load and type-check a profile; `runtime` (from --runtime) wins over the file's."""
+    path = Path(path).absolute()
+    text = read_profile_text(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        raise ProfileError([Problem(f"malformed TOML: {exc}", str(path), line=int(found.group(1)) if found else None,
+                                    fix="see https://toml.io for the syntax")]) from None
+    return profile_from_data(path, data, key_lines(text), runtime)
+
+
+def profile_from_data(path: Path, data: dict, lines: Dict[str, int], runtime: Optional[str] = None) -> Profile:
+    r = _Reader(path, lines)
+    top = r.table({k: v for k, v in data.items() if not isinstance(v, dict) or k not in TABLES}, "", TOP_KEYS)
+    for name in TABLES:
+        if name in data and not isinstance(data[name], dict):
+            r.add(name, f"`{name}` must be a table", f"write it as [{name}]")
+    tables = {name: data[name] for name in TABLES if isinstance(data.get(name), dict)}
+    if "container" not in tables:
+        r.add("container", "missing required table [container]", "add [container] with at least name and image")
+
+    runtime = runtime or top.get("runtime", "docker")
+    if runtime not in RUNTIMES:
+        r.add("runtime", f"runtime {runtime!r} is not docker or podman")
+    settle = top.get("settle_time", DEFAULT_SETTLE_TIME)
+    if settle < 0:
+        r.add("settle_time", "settle_time must not be negative")
+
+    container = _container(r, r.table(tables.get("container", {}), "container", CONTAINER_KEYS), runtime)
+    env = _env(r, tables.get("env", {}))
+    tls = ssh = config = None
+    if "tls" in tables:
+        t = r.table(tables["tls"], "tls", TLS_KEYS)
+        if len(t) == 2:
+            tls = Tls(r.resolve(t["cert"]), r.resolve(t["key"]))
+    if "ssh" in tables:
+        s = r.table(tables["ssh"], "ssh", SSH_KEYS)
+        if len(s) == 2:
+            ssh = Ssh(r.resolve(s["private_key"]), r.resolve(s["public_key"]))
+    if "config" in tables:
+        c = r.table(tables["config"], "config", CONFIG_KEYS)
+        patch = c.get("onecfg_patch")
+        config = Config(
+            onecfg_patch=r.resolve(patch) if isinstance(patch, str) else None,
+            patch_lines=tuple(patch) if isinstance(patch, list) else None,
+            pre_bootstrap_hook=r.resolve(c["pre_bootstrap_hook"]) if "pre_bootstrap_hook" in c else None,
+            post_bootstrap_hook=r.resolve(c["post_bootstrap_hook"]) if "post_bootstrap_hook" in c else None,
+        )
+    if r.problems:
+        raise ProfileError(r.problems)
+    return Profile(path=path, runtime=runtime, container=container, maintenance=top.get("maintenance", False),
+                   settle_time=float(settle), env=env, tls=tls, ssh=ssh, config=config, lines=lines)
+
+
+def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
+    def each(key, parse):
+        return tuple(x for x in (r.parsed(f"container.{key}", parse, v) for v in c.get(key, ())) if x is not None)
+
+    name = c.get("name", "")
+    if name and (not values.NAME_RE.match(name) or len(name) < 2):
+        r.add("container.name", f"container name {name!r} is not valid",
+              "use letters, digits, _ . - (starting with a letter or digit)")
+    image = c.get("image", "")
+    if "image" in c and (not image or any(ch.isspace() for ch in image)):
+        r.add("container.image", f"image reference {image!r} is not valid", "write it as registry/name:tag")
+    for port in c.get("ports", ()):
+        r.parsed("container.ports", values.parse_ports, port)
+    volumes = []
+    for spec in c.get("volumes", ()):
+        vol = r.parsed("container.volumes", lambda s: values.parse_volume(s, runtime), spec)
+        if vol and vol.kind == "bind":
+            vol = values.Volume(vol.target, str(r.resolve(vol.source)), "bind", vol.options)
+        if vol:
+            volumes.append(vol)
+    targets = [v.target.rstrip("/") for v in volumes]
+    for target in sorted({t for t in targets if targets.count(t) > 1}):
+        r.add("container.volumes", f"two volumes are mounted at {target}", "keep one mount per container path")
+    restart = r.parsed("container.restart", values.parse_restart, c.get("restart", "no"))
+    pull = c.get("pull", "missing")
+    if pull not in values.PULL_POLICIES:
+        r.add("container.pull", f"pull policy {pull!r} is not one of {', '.join(values.PULL_POLICIES)}")
+    for key in ("cap_add", "cap_drop"):
+        for cap in c.get(key, ()):
+            if not re.match(r"^(CAP_)?[A-Z_]+$", cap.upper()) and cap.upper() != "ALL":
+                r.add(f"container.{key}", f"{cap!r} is not a capability name", "write it as NET_ADMIN, SYS_ADMIN, ...")
+    each("devices", values.parse_device)
+    each("extra_hosts", values.parse_extra_host)
+    each("tmpfs", values.parse_tmpfs)
+    for server in c.get("dns", ()):
+        r.parsed("container.dns", _ip, server)
+    shm = c.get("shm_size")
+    if shm is not None:
+        shm = str(shm)
+        r.parsed("container.shm_size", values.size_bytes, shm)
+    ulimits = tuple(u for u in (r.parsed(f"container.ulimits.{k}", lambda v, k=k: values.parse_ulimit(k, v), v)
+                                for k, v in c.get("ulimits", {}).items()) if u)
+    stop_timeout = c.get("stop_timeout", DEFAULT_STOP_TIMEOUT)
+    if stop_timeout < 0:
+        r.add("container.stop_timeout", "stop_timeout must not be negative")
+    for label in c.get("labels", {}):
+        if label.startswith("one-run."):
+            r.add(f"container.labels.{label}", f"label {label!r} is reserved for one-run's own bookkeeping",
+                  "choose another prefix")
+    entrypoint = c.get("entrypoint")
+    if entrypoint == "":
+        r.add("container.entrypoint", "entrypoint must not be empty", "remove the key to keep the image's")
+    return Container(
+        name=name, image=image, privileged=c.get("privileged", False), restart=restart or values.Restart(),
+        hostname=c.get("hostname"), ports=tuple(c.get("ports", ())), volumes=tuple(volumes),
+        labels=tuple(c.get("labels", {}).items()), cap_add=tuple(c.get("cap_add", ())),
+        cap_drop=tuple(c.get("cap_drop", ())), devices=tuple(c.get("devices", ())), network=c.get("network"),
+        dns=tuple(c.get("dns", ())), extra_hosts=tuple(c.get("extra_hosts", ())), tmpfs=tuple(c.get("tmpfs", ())),
+        shm_size=shm, ulimits=ulimits, stop_timeout=stop_timeout, security_opt=tuple(c.get("security_opt", ())),
+        pull=pull, entrypoint=entrypoint, command=tuple(c["command"]) if "command" in c else None,
+    )
+
+
+def _ip(text: str) -> str:
+    import ipaddress
+    ipaddress.ip_address(text)
+    return text
+
+
+def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:
+    out = []
+    for name, value in table.items():
+        key = f"env.{name}"
+        if not values.ENV_NAME_RE.match(name):
+            r.add(key, f"{name!r} is not a valid environment variable name", "use letters, digits and _")
+            continue
+        if isinstance(value, bool):
+            r.add(key, f"{name} = {str(value).lower()}: the image reads yes/no strings",
+                  f"write {name} = \"{'yes' if value else 'no'}\"")
+        elif isinstance(value, str):
+            out.append((name, value))
+        elif isinstance(value, (int, float)):
+            out.append((name, str(value)))
+        elif isinstance(value, dict):
+            ref = _secret(r, key, value)
+            if ref:
+                out.append((name, ref))
+        else:
+            r.add(key, f"{name} must be a string, a number, {{ env = \"VAR\" }} or {{ file = \"path\" }}")
+    return tuple(out)
+
+
+def _secret(r: _Reader, key: str, value: dict) -> Optional[SecretRef]:
+    if len(value) != 1 or next(iter(value)) not in ("env", "file") or not isinstance(next(iter(value.values())), str):
+        r.add(key, f"secret reference {value!r} is not valid",
+              "write exactly one of { env = \"VAR\" } or { file = \"path\" }")
+        return None
+    source, ref = next(iter(value.items()))
+    if source == "env":
+        if not values.ENV_NAME_RE.match(ref):
+            r.add(key, f"{ref!r} is not an environment variable name")
+            return None
+        return SecretRef("env", ref)
+    return SecretRef("file", ref, r.resolve(ref))

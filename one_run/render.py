@@ -1,0 +1,98 @@
+"""RunSpec → the equivalent `docker run` / `podman run` command.
+
+The argv is built as groups (an option with its value) so the text form can put one
+option per line with `\\` continuations, like the OpenNebula docs; every word is
+quoted by shlex, so pasting the text into bash passes exactly this argv.
+"""
+import os
+import shlex
+from typing import List
+
+from .profile import SecretRef
+from .runspec import RunSpec
+
+Groups = List[List[str]]
+
+
+def run_groups(spec: RunSpec, show_secrets: bool = False) -> Groups:
+    c = spec.container
+    groups: Groups = [[spec.runtime, "run"], ["-d"], ["--name", c.name]]
+
+    def opt(flag: str, *items: str):
+        groups.extend([flag, item] for item in items)
+
+    if c.hostname:
+        opt("--hostname", c.hostname)
+    if c.privileged:
+        groups.append(["--privileged"])
+    if c.restart.name != "no":
+        opt("--restart", c.restart.format())
+    if c.pull != "missing":
+        opt("--pull", c.pull)
+    opt("--stop-timeout", str(c.stop_timeout))
+    if c.network:
+        opt("--network", c.network)
+    opt("--dns", *c.dns)
+    opt("--add-host", *c.extra_hosts)
+    opt("--cap-add", *c.cap_add)
+    opt("--cap-drop", *c.cap_drop)
+    opt("--device", *c.devices)
+    opt("--security-opt", *c.security_opt)
+    if c.shm_size:
+        opt("--shm-size", c.shm_size)
+    opt("--tmpfs", *c.tmpfs)
+    opt("--ulimit", *(u.format() for u in c.ulimits))
+    opt("-p", *c.ports)
+    for name, value in spec.env:
+        if isinstance(value, SecretRef) and not show_secrets:
+            opt("-e", name)
+        else:
+            opt("-e", f"{name}={secret_value(value) if isinstance(value, SecretRef) else value}")
+    opt("-v", *(v.format() for v in spec.volumes))
+    opt("--label", *(f"{k}={v}" for k, v in c.labels))
+    if c.entrypoint is not None:
+        opt("--entrypoint", c.entrypoint)
+    groups.append([c.image, *(c.command or ())])
+    return groups
+
+
+def run_argv(spec: RunSpec, show_secrets: bool = False) -> List[str]:
+    return [word for group in run_groups(spec, show_secrets) for word in group]
+
+
+def secret_value(ref: SecretRef) -> str:
+    """The secret's value: the variable, or the file without its final newline."""
+    if ref.source == "env":
+        value = os.environ.get(ref.ref)
+        if value is None:
+            raise KeyError(ref.ref)
+        return value
+    text = ref.path.read_text()
+    return text[:-1] if text.endswith("\n") else text
+
+
+def secret_exports(spec: RunSpec) -> List[str]:
+    """Shell lines that export each secret under the name the command passes it by."""
+    lines = []
+    for name, value in spec.env:
+        if not isinstance(value, SecretRef):
+            continue
+        if value.source == "env":
+            source = f"\"${value.ref}\"" if value.ref != name else None
+        else:
+            source = f"\"$(cat {shlex.quote(str(value.path))})\""
+        if source:
+            lines.append(f"export {name}={source}")
+        else:
+            lines.append(f"export {name}  # already named {name} in your environment")
+    return lines
+
+
+def render_text(spec: RunSpec, show_secrets: bool = False) -> str:
+    out = []
+    exports = [] if show_secrets else secret_exports(spec)
+    if exports:
+        out.append("# Secrets are passed by name, not printed: export them in this shell first:")
+        out.extend(f"#   {line}" for line in exports)
+    out.append(" \\\n  ".join(shlex.join(group) for group in run_groups(spec, show_secrets)))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,237 @@
+"""Short-syntax run options (ports, volumes, restart, ulimits, ...) as typed values.
+
+Each type parses the string a user writes in a profile (the same string `docker run`
+takes) and formats itself back, so the profile, the printed command and `capture`
+share one spelling. Parse errors are ValueError with a message that says what Docker
+accepts; the profile loader turns them into Problems with file, key and line.
+"""
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PROTOCOLS = ("tcp", "udp", "sctp")
+# Options `-v` takes on every engine, and the extra ones only Podman knows.
+VOLUME_OPTIONS = {"rw", "ro", "z", "Z", "nocopy", "shared", "rshared", "slave",
+                  "rslave", "private", "rprivate", "consistent", "cached", "delegated"}
+PODMAN_VOLUME_OPTIONS = {"U", "O", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "copy"}
+RESTART_NAMES = ("no", "always", "unless-stopped", "on-failure")
+PULL_POLICIES = ("missing", "always", "never")
+
+
+def _port_number(text: str, what: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"{what} {text!r} is not a port number (1-65535)")
+    return int(text)
+
+
+def _port_range(text: str, what: str) -> Tuple[int, int]:
+    first, _, last = text.partition("-")
+    start = _port_number(first, what)
+    end = _port_number(last, what) if last else start
+    if end < start:
+        raise ValueError(f"{what} range {text!r} ends before it starts")
+    return start, end
+
+
+@dataclass(frozen=True)
+class Port:
+    """One published port: host_port None means the engine picks one."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: Optional[int] = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.container_port}/{self.protocol}"
+
+
+def parse_ports(spec: str) -> List[Port]:
+    """`[[ip:][host[-end]]:]container[-end][/proto]`, as `docker run -p` takes it."""
+    body, _, proto = spec.partition("/")
+    proto = proto or "tcp"
+    if proto not in PROTOCOLS:
+        raise ValueError(f"protocol {proto!r} is not one of {', '.join(PROTOCOLS)}")
+    host_ip = ""
+    if body.startswith("["):
+        end = body.find("]")
+        if end < 0 or body[end + 1:end + 2] != ":":
+            raise ValueError("an IPv6 host address is written [addr]:host:container")
+        host_ip, body = body[1:end], body[end + 2:]
+        fields = body.split(":")
+        if len(fields) != 2:
+            raise ValueError("expected [addr]:host:container")
+        host_part, container_part = fields
+    else:
+        fields = body.split(":")
+        if len(fields) == 1:
+            host_part, container_part = "", fields[0]
+        elif len(fields) == 2:
+            host_part, container_part = fields
+        elif len(fields) == 3:
+            host_ip, host_part, container_part = fields
+        else:
+            raise ValueError("expected [ip:][host:]container[/proto]; write IPv6 addresses in brackets")
+    if host_ip:
+        try:
+            ipaddress.ip_address(host_ip)
+        except ValueError:
+            raise ValueError(f"host address {host_ip!r} is not an IP address") from None
+    c_start, c_end = _port_range(container_part, "container port")
+    if not host_part:
+        return [Port(p, proto, host_ip) for p in range(c_start, c_end + 1)]
+    h_start, h_end = _port_range(host_part, "host port")
+    if h_end - h_start != c_end - c_start:
+        raise ValueError("host and container port ranges must have the same length")
+    return [Port(c, proto, host_ip, h_start + i) for i, c in enumerate(range(c_start, c_end + 1))]
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A `-v` mount: kind is "bind" (absolute host path), "volume" (named) or "anonymous"."""
+
+    target: str
+    source: str = ""
+    kind: str = "anonymous"
+    options: Tuple[str, ...] = ()
+
+    def format(self) -> str:
+        if self.kind == "anonymous":
+            return self.target
+        text = f"{self.source}:{self.target}"
+        return f"{text}:{','.join(self.options)}" if self.options else text
+
+
+def is_host_path(source: str) -> bool:
+    return source.startswith(("/", "./", "../", "~")) or source in (".", "..")
+
+
+def parse_volume(spec: str, runtime: str = "docker") -> Volume:
+    """`target`, `name:target[:opts]` or `path:target[:opts]`; paths left as written."""
+    fields = spec.split(":")
+    if len(fields) == 1:
+        source, target, opts = "", fields[0], ""
+    elif len(fields) == 2:
+        source, target, opts = fields[0], fields[1], ""
+    elif len(fields) == 3:
+        source, target, opts = fields
+    else:
+        raise ValueError("expected [source:]target[:options]")
+    if not target.startswith("/"):
+        raise ValueError(f"container path {target!r} must be absolute")
+    if target == "/":
+        raise ValueError("the container's / cannot be a mount target")
+    options = tuple(o for o in opts.split(",") if o) if opts else ()
+    allowed = VOLUME_OPTIONS | (PODMAN_VOLUME_OPTIONS if runtime == "podman" else set())
+    for opt in options:
+        if opt not in allowed:
+            extra = " (Podman only)" if opt in PODMAN_VOLUME_OPTIONS else ""
+            raise ValueError(f"volume option {opt!r} is not accepted by {runtime}{extra}; "
+                             f"use a comma-separated list of {', '.join(sorted(VOLUME_OPTIONS))}")
+    if "ro" in options and "rw" in options:
+        raise ValueError("a volume cannot be both ro and rw")
+    if not source:
+        return Volume(target)
+    if is_host_path(source):
+        return Volume(target, source, "bind", options)
+    if not NAME_RE.match(source) or len(source) < 2:
+        raise ValueError(f"{source!r} is neither a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+) "
+                         "nor a host path (start it with /, ./ or ../)")
+    return Volume(target, source, "volume", options)
+
+
+@dataclass(frozen=True)
+class Restart:
+    name: str = "no"
+    retries: int = 0
+
+    def format(self) -> str:
+        return f"{self.name}:{self.retries}" if self.retries else self.name
+
+
+def parse_restart(spec: str) -> Restart:
+    name, sep, count = spec.partition(":")
+    if name not in RESTART_NAMES:
+        raise ValueError(f"restart policy {spec!r} is not one of no, always, unless-stopped, on-failure[:N]")
+    if sep:
+        if name != "on-failure" or not count.isdigit():
+            raise ValueError("only on-failure takes a retry count, as on-failure:N")
+        return Restart(name, int(count))
+    return Restart(name)
+
+
+@dataclass(frozen=True)
+class Ulimit:
+    name: str
+    soft: int
+    hard: int
+
+    def format(self) -> str:
+        return f"{self.name}={self.soft}:{self.hard}"
+
+
+def parse_ulimit(name: str, value) -> Ulimit:
+    """`nofile = 1024` or `nofile = "1024:2048"`; -1 means unlimited, as in docker."""
+    if not re.match(r"^[a-z]+$", name):
+        raise ValueError(f"ulimit name {name!r} must be lower-case, as `nofile`, `nproc`, `memlock`")
+    text = str(value)
+    soft_text, _, hard_text = text.partition(":")
+    try:
+        soft = int(soft_text)
+        hard = int(hard_text) if hard_text else soft
+    except ValueError:
+        raise ValueError(f"ulimit {name} = {value!r}: write a number or \"soft:hard\"") from None
+    if hard != -1 and (soft == -1 or soft > hard):
+        raise ValueError(f"ulimit {name}: soft limit {soft} is above hard limit {hard}")
+    return Ulimit(name, soft, hard)
+
+
+def parse_extra_host(spec: str) -> Tuple[str, str]:
+    """`host:ip` (split at the first colon, so IPv6 addresses keep theirs)."""
+    host, sep, ip = spec.partition(":")
+    if not sep or not host or not ip:
+        raise ValueError("expected host:ip, as docker run --add-host takes it")
+    if ip != "host-gateway":
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ValueError(f"{ip!r} is not an IP address (or host-gateway)") from None
+    return host, ip
+
+
+def parse_device(spec: str) -> Tuple[str, str, str]:
+    """`/dev/host[:/dev/container[:rwm]]`."""
+    fields = spec.split(":")
+    if len(fields) > 3 or not fields[0].startswith("/"):
+        raise ValueError("expected /dev/host[:/dev/container[:permissions]]")
+    host = fields[0]
+    inside = fields[1] if len(fields) > 1 and fields[1] else host
+    perms = fields[2] if len(fields) > 2 else "rwm"
+    if not inside.startswith("/"):
+        raise ValueError(f"container device path {inside!r} must be absolute")
+    if not perms or set(perms) - set("rwm"):
+        raise ValueError(f"device permissions {perms!r} must be letters of rwm")
+    return host, inside, perms
+
+
+def parse_tmpfs(spec: str) -> Tuple[str, str]:
+    path, _, options = spec.partition(":")
+    if not path.startswith("/"):
+        raise ValueError(f"tmpfs path {path!r} must be absolute")
+    return path, options
+
+
+SIZE_RE = re.compile(r"^\d+[bkmgBKMG]?$")
+
+
+def size_bytes(spec: str) -> int:
+    """`64m` → bytes, with docker's binary units."""
+    if not SIZE_RE.match(spec):
+        raise ValueError(f"size {spec!r}: write a number with an optional unit b, k, m or g")
+    units = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    unit = spec[-1].lower()
+    return int(spec[:-1]) * units[unit] if unit in units else int(spec)

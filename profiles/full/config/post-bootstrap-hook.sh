@@ -1,0 +1,3 @@
+#!/bin/bash
+# Runs once the bootstrap has configured the services.
+echo "post-bootstrap hook: $(date)"
