@@ -74,6 +74,70 @@ def _cmd_validate(args) -> int:
     return 0
 
 
+# --- apply / maintenance ---------------------------------------------------------
+
+def _add_apply(sub, common):
+    p = sub.add_parser("apply", parents=[common], help="make the running container match the profile")
+    p.add_argument("profile")
+    p.add_argument("--runtime", choices=("docker", "podman"))
+    _apply_flags(p)
+    p.set_defaults(func=_cmd_apply)
+
+
+def _apply_flags(p):
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument("--force", action="store_true", help="recreate even when nothing changed")
+    p.add_argument("--keep-previous", action="store_true", help="keep the replaced container, stopped and renamed")
+
+
+def _apply(args, profile, spec) -> int:
+    from .apply import Applier
+    from .engines import get_engine
+
+    engine = get_engine(profile.runtime)
+    return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
+                                              keep_previous=args.keep_previous)
+
+
+def _cmd_apply(args) -> int:
+    profile, spec = _load(args, full=True)
+    return _apply(args, profile, spec)
+
+
+def _add_maintenance(sub, common):
+    p = sub.add_parser("maintenance", parents=[common], help="turn maintenance mode on or off and apply")
+    p.add_argument("state", choices=("on", "off"))
+    p.add_argument("profile")
+    _apply_flags(p)
+    p.set_defaults(func=_cmd_maintenance)
+
+
+def _cmd_maintenance(args) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from .profile_edit import set_top_level
+    from .runspec import build_runspec
+
+    profile, _ = _load(args, full=True)  # the profile must be valid before it is edited
+    profile = replace(profile, maintenance=args.state == "on")
+    spec = build_runspec(profile)
+    if args.dry_run:
+        return _apply(args, profile, spec)
+    path = Path(args.profile)
+    before = path.read_bytes()
+    if not set_top_level(path, "maintenance", "true" if args.state == "on" else "false"):
+        print(f"{path}: maintenance is already {args.state}")
+    try:
+        return _apply(args, profile, spec)
+    except BaseException:
+        # The flag follows the container: a failed apply leaves the profile as it was.
+        if path.read_bytes() != before:
+            path.write_bytes(before)
+            print(f"{path}: maintenance flag put back, since the apply did not succeed", file=sys.stderr)
+        raise
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
@@ -81,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"one-run {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for add in (_add_render, _add_validate):
+    for add in (_add_render, _add_validate, _add_apply, _add_maintenance):
         add(sub, common)
     return parser
 

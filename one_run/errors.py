@@ -58,6 +58,13 @@ class EngineUnavailable(OneRunError):
     exit_code = 3
 
 
+class EngineError(OneRunError):
+    """The engine refused a call. Before anything changed this is exit 3; apply
+    catches it once it has touched something and restores or reports."""
+
+    exit_code = 3
+
+
 class ApplyFailedRestored(OneRunError):
     """The change failed; the previous container runs again."""
 

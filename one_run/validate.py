@@ -54,9 +54,9 @@ def _env_problems(profile: Profile, full: bool) -> List[Problem]:
             near = closest(name, params)
             problems.append(profile.problem(key, f"{name} is not a parameter of the OpenNebula image",
                                             f"did you mean {near}?" if near else "check the spelling", warning=True))
-        elif isinstance(value, SecretRef):
+        if isinstance(value, SecretRef):
             problems += _secret_problems(profile, key, value, full)
-        else:
+        elif param is not None:
             if param["secret"]:
                 problems.append(profile.problem(key, f"{name} is a secret but is written in clear in the profile",
                                                 f"use {name} = {{ env = \"VAR\" }} or {{ file = \"path\" }}",

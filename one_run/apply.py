@@ -1,0 +1,293 @@
+"""Make the running container match the profile, safely (DESIGN.md, "Apply: the safety rules").
+
+Decide first (a Plan, printed by --dry-run), then act: pull before anything stops;
+create the new container under a temporary name while the old one still runs; stop
+the old, swap the names, start the new and watch it; put the old one back if the new
+one does not stay up. Volumes are never removed, and the old container's anonymous
+volumes are carried over to the new one, as docker-compose v1 does.
+"""
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Dict, List, Optional, Tuple
+
+from .confighash import HASH_LABEL, SALT_LABEL, config_hash, new_salt
+from .engines import ContainerInfo, CreateRequest, Engine
+from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
+from .lock import Journal, apply_lock
+from .profile import Profile, SecretRef
+from .render import secret_value
+from .runspec import RunSpec, write_generated_files
+
+NEW_SUFFIX = "-one-run-new"
+OLD_SUFFIX = "-one-run-old"
+PROFILE_LABEL = "one-run.profile"
+APPLIED_LABEL = "one-run.applied"
+LOCK_TIMEOUT = 120.0
+HEALTH_TIMEOUT = 300.0
+LOG_LINES = 20
+
+
+@dataclass
+class Plan:
+    action: str  # create | recreate | start | noop
+    reasons: List[str]
+    current: Optional[ContainerInfo]
+    env: Dict[str, str] = field(repr=False)
+    labels: Dict[str, str]
+    carried: Tuple[Tuple[str, str], ...] = ()
+    pull: bool = False
+
+
+def resolve_env(spec: RunSpec) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """The container's environment with secrets read, and the secrets alone (for the hash)."""
+    env, secrets = {}, {}
+    for name, value in spec.env:
+        if isinstance(value, SecretRef):
+            try:
+                env[name] = secrets[name] = secret_value(value)
+            except KeyError:
+                raise UsageError(f"secret variable ${value.ref} (for {name}) is not set; export it first") from None
+            except OSError as exc:
+                raise UsageError(f"cannot read secret file {value.path} (for {name}): {exc.strerror}") from None
+        else:
+            env[name] = value
+    return env, secrets
+
+
+def carried_volumes(current: ContainerInfo, spec: RunSpec, image: Optional[dict]) -> Tuple[Tuple[str, str], ...]:
+    """The old container's volumes at paths that would otherwise get a new, empty anonymous volume."""
+    image_volumes = set(((image or {}).get("Config") or {}).get("Volumes") or {})
+    anonymous = image_volumes | {v.target for v in spec.volumes if v.kind == "anonymous"}
+    covered = {v.target for v in spec.volumes if v.kind != "anonymous"}
+    out = []
+    for mount in current.attrs.get("Mounts") or []:
+        target = mount.get("Destination")
+        if mount.get("Type") == "volume" and target in anonymous and target not in covered:
+            out.append((mount["Name"], target))
+    return tuple(sorted(out, key=lambda pair: pair[1]))
+
+
+def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
+              explain: Callable[[ContainerInfo], List[str]]) -> Plan:
+    current = engine.get(spec.name)
+    env, secrets = resolve_env(spec)
+    salt = (current.labels.get(SALT_LABEL) if current else None) or new_salt()
+    image = engine.image_attrs(spec.image)
+    pull = spec.container.pull == "always" or (image is None and spec.container.pull == "missing")
+    if image is None and spec.container.pull == "never":
+        raise UsageError(f"image {spec.image} is not present on {engine.runtime} and pull = \"never\"; "
+                         f"pull it first, or set pull = \"missing\" under [container]")
+    labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
+    if current is None:
+        return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull)
+    reasons = []
+    if current.labels.get(HASH_LABEL) != labels[HASH_LABEL]:
+        reasons += explain(current) or ["the profile or a file it mounts changed since the last apply"]
+    if image is not None and current.image_id.split(":")[-1] != image["Id"].split(":")[-1]:
+        reasons.append(f"image {spec.image} now resolves to {image['Id'][:19]}, the container runs {current.image_id[:19]}")
+    if force:
+        reasons.append("--force")
+    carried = carried_volumes(current, spec, image)
+    if reasons or pull:
+        return Plan("recreate", reasons or ["pull = \"always\": recreate if the pulled image is new"],
+                    current, env, labels, carried, pull)
+    if not current.running:
+        return Plan("start", [f"container is {current.status}"], current, env, labels)
+    return Plan("noop", [], current, env, labels)
+
+
+def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float) -> List[str]:
+    lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
+    lines += [f"  because: {reason}" for reason in plan.reasons]
+    if plan.pull:
+        lines.append(f"  pull {spec.image} first, while the current container keeps running")
+    if plan.action in ("create", "recreate"):
+        lines.append(f"  create {spec.name}{NEW_SUFFIX} from {spec.image}")
+        if plan.current:
+            lines.append(f"  stop {plan.current.id[:12]} (its stop timeout), rename it {spec.name}{OLD_SUFFIX}")
+        lines.append(f"  rename the new container {spec.name}, start it, watch it for {settle_time:g} s")
+        for name, target in plan.carried:
+            lines.append(f"  carry over anonymous volume {target} (volume {name[:12]}) so its data is kept")
+        if plan.current:
+            lines.append("  then remove the previous container; no volume is ever removed")
+    return lines
+
+
+class Applier:
+    def __init__(self, engine: Engine, profile: Profile, spec: RunSpec, out=sys.stdout):
+        self.engine, self.profile, self.spec, self.out = engine, profile, spec, out
+        self.name = spec.name
+        self.journal = Journal(engine.runtime, spec.name)
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def run(self, force=False, dry_run=False, keep_previous=False,
+            explain: Callable[[ContainerInfo], List[str]] = lambda current: []) -> int:
+        with apply_lock(self.engine.runtime, self.name, LOCK_TIMEOUT):
+            if dry_run:
+                plan = make_plan(self.engine, self.profile, self.spec, force, explain)
+                for line in self.leftovers() + describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
+                    self.say(line)
+                self.say("dry run: nothing was changed")
+                return 0
+            self.repair()
+            write_generated_files(self.spec)
+            plan = make_plan(self.engine, self.profile, self.spec, force, explain)
+            for line in describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
+                self.say(line)
+            if plan.pull:
+                self.engine.pull(self.spec.image, lambda text: print(text, file=sys.stderr, flush=True) if text else None)
+                plan = make_plan(self.engine, self.profile, self.spec, force, explain)
+                if plan.action == "noop":
+                    self.say("  the pulled image is the one already running")
+            if plan.action == "noop":
+                self.say(f"up to date: {self.name} ({plan.current.id[:12]}) already matches the profile; nothing recreated")
+                return 0
+            if plan.action == "start":
+                self.engine.start(plan.current.id)
+                failure = self.watch(plan.current.id)
+                if failure:
+                    raise ApplyFailedRestored(f"{self.name} was started but {failure}\n{self.log_tail(plan.current.id)}")
+                self.say(f"started {self.name} ({plan.current.id[:12]})")
+                return 0
+            return self.swap(plan, keep_previous)
+
+    # --- the swap -------------------------------------------------------------
+
+    def swap(self, plan: Plan, keep_previous: bool) -> int:
+        labels = {**plan.labels, APPLIED_LABEL: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        request = CreateRequest(self.spec, self.name + NEW_SUFFIX, plan.env, labels, plan.carried)
+        new_id = self.engine.create(request)  # fails before anything changed: exit 3
+        old = plan.current
+        self.journal.write(new=new_id, old=old.id if old else None, old_running=bool(old and old.running))
+        try:
+            if old:
+                if old.running:
+                    self.say(f"stopping {old.id[:12]} ...")
+                    self.engine.stop(old.id)
+                self.engine.rename(old.id, self.name + OLD_SUFFIX)
+            self.engine.rename(new_id, self.name)
+            self.engine.start(new_id)
+            failure = self.watch(new_id)
+        except EngineError as exc:
+            failure = str(exc)
+        if failure:
+            self.roll_back(new_id, old, failure)
+        if old:
+            if keep_previous:
+                kept = f"{self.name}-previous-{old.id[:12]}"
+                self.engine.rename(old.id, kept)
+                self.say(f"kept the previous container as {kept} (stopped)")
+            else:
+                self.engine.remove(old.id)
+        self.journal.clear()
+        self.say(f"applied: {self.name} ({new_id[:12]}) is running")
+        return 0
+
+    def watch(self, cid: str) -> Optional[str]:
+        """None when the container stays up for the settle time (and turns healthy), else why not."""
+        settle_until = time.monotonic() + self.profile.settle_time
+        health_until = time.monotonic() + HEALTH_TIMEOUT
+        while True:
+            info = self.engine.get(cid)
+            if info is None:
+                return "the new container disappeared"
+            if info.status != "running":
+                return f"the new container is {info.status} (exit code {info.exit_code})"
+            if info.attrs.get("RestartCount"):
+                return "the new container exited and was restarted"
+            now = time.monotonic()
+            waiting_health = info.health in ("starting",) and not self.profile.maintenance
+            if info.health == "unhealthy" and not self.profile.maintenance:
+                return "the new container reports unhealthy"
+            if now >= settle_until and not waiting_health:
+                return None
+            if now >= health_until:
+                return f"the new container was not healthy after {HEALTH_TIMEOUT:.0f} s"
+            time.sleep(0.2)
+
+    def log_tail(self, cid: str) -> str:
+        try:
+            text = self.engine.logs(cid, LOG_LINES).rstrip()
+        except EngineError as exc:
+            return f"(its logs could not be read: {exc})"
+        return "last log lines of the new container:\n" + "\n".join("  | " + line for line in text.splitlines())
+
+    def roll_back(self, new_id: str, old: Optional[ContainerInfo], failure: str):
+        logs = self.log_tail(new_id)
+        try:
+            self.engine.remove(new_id)
+            if old:
+                self.engine.rename(old.id, self.name)
+                if old.running:
+                    self.engine.start(old.id)
+        except EngineError as exc:
+            raise RestoreFailed(self.stuck_report(new_id, old, failure, exc)) from None
+        self.journal.clear()
+        previous = f"the previous container {old.id[:12]} runs again" if old and old.running else \
+            ("the previous container is back under its name" if old else "nothing else was changed")
+        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}\n{logs}")
+
+    def stuck_report(self, new_id: str, old: Optional[ContainerInfo], failure: str, exc: Exception) -> str:
+        cli = self.engine.runtime
+        lines = [f"apply failed ({failure}) and restoring the previous container failed too: {exc}",
+                 "what is left:"]
+        for cid, label in ((new_id, "new (failed)"), (old.id if old else None, "previous")):
+            if cid:
+                info = self.engine_get_quietly(cid)
+                lines.append(f"  {label}: {cid[:12]} " + (f"named {info.name}, {info.status}" if info else "gone"))
+        lines.append("to recover by hand:")
+        lines.append(f"  {cli} rm -f {new_id[:12]}")
+        if old:
+            lines.append(f"  {cli} rename {old.id[:12]} {self.name}")
+            lines.append(f"  {cli} start {self.name}")
+        lines.append("no volume was removed")
+        return "\n".join(lines)
+
+    def engine_get_quietly(self, cid: str) -> Optional[ContainerInfo]:
+        try:
+            return self.engine.get(cid)
+        except EngineError:
+            return None
+
+    # --- leftovers of a killed apply -----------------------------------------
+
+    def leftovers(self) -> List[str]:
+        found = []
+        for suffix in (NEW_SUFFIX, OLD_SUFFIX):
+            info = self.engine.get(self.name + suffix)
+            if info:
+                found.append(f"  found {info.name} ({info.id[:12]}, {info.status}) left by an interrupted apply: "
+                             "apply will repair this first")
+        return found
+
+    def repair(self) -> None:
+        """Undo an apply that was killed half-way, before deciding anything else."""
+        new = self.engine.get(self.name + NEW_SUFFIX)
+        old = self.engine.get(self.name + OLD_SUFFIX)
+        record = self.journal.read() or {}
+        if new:
+            self.say(f"repair: removing {new.name} ({new.id[:12]}), left by an interrupted apply")
+            self.engine.remove(new.id)
+        if old:
+            current = self.engine.get(self.name)
+            if current and current.running:
+                self.say(f"repair: {self.name} runs; removing the previous container {old.name} ({old.id[:12]})")
+                self.engine.remove(old.id)
+            else:
+                if current:
+                    self.say(f"repair: removing the half-started {self.name} ({current.id[:12]})")
+                    self.engine.remove(current.id)
+                self.say(f"repair: restoring {old.name} ({old.id[:12]}) as {self.name}")
+                self.engine.rename(old.id, self.name)
+                if record.get("old_running", True):
+                    self.engine.start(old.id)
+        elif record.get("old_running") and record.get("old"):
+            current = self.engine.get(record["old"])
+            if current and not current.running and current.name == self.name:
+                self.say(f"repair: restarting {self.name} ({current.id[:12]}), stopped by an interrupted apply")
+                self.engine.start(current.id)
+        self.journal.clear()

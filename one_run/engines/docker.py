@@ -1,0 +1,127 @@
+"""Docker backend (docker-py). Last-mile spelling only: no business rules here.
+
+Creation goes through the low-level API so the body matches what `docker run`
+sends: binds as strings (keeps `z,ro`, docker-py#2138), anonymous volumes in
+Config.Volumes, and stop_timeout, which the high-level create() lacks (docker-py#3168).
+"""
+import os
+from typing import Callable, Optional
+
+from ..errors import EngineError, EngineUnavailable
+from ..values import parse_device, parse_ports, parse_tmpfs, size_bytes
+from . import ContainerInfo, CreateRequest, Engine
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+class DockerEngine(Engine):
+    runtime = "docker"
+
+    def __init__(self):
+        import docker
+        import docker.errors
+
+        self._errors = docker.errors
+        self.endpoint = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+        try:
+            self.api = docker.APIClient(base_url=self.endpoint, version="auto", timeout=120)
+        except docker.errors.DockerException as exc:
+            raise EngineUnavailable(f"cannot reach Docker at {self.endpoint} ({_short(exc)}); "
+                                    "start dockerd, or point DOCKER_HOST at its socket") from None
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except self._errors.APIError as exc:
+            raise EngineError(f"docker: {what} failed: {exc.explanation or exc}") from None
+        except self._errors.DockerException as exc:
+            raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
+
+    def get(self, name_or_id: str) -> Optional[ContainerInfo]:
+        try:
+            attrs = self.api.inspect_container(name_or_id)
+        except self._errors.NotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise EngineError(f"docker: inspect {name_or_id} failed: {exc.explanation}") from None
+        state = attrs["State"]
+        return ContainerInfo(
+            id=attrs["Id"], name=attrs["Name"].lstrip("/"), image=attrs["Config"]["Image"],
+            image_id=attrs["Image"], status=state["Status"], exit_code=state.get("ExitCode", 0),
+            labels=attrs["Config"].get("Labels") or {}, attrs=attrs,
+            health=(state.get("Health") or {}).get("Status"),
+        )
+
+    def image_attrs(self, ref: str) -> Optional[dict]:
+        try:
+            return self.api.inspect_image(ref)
+        except self._errors.NotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise EngineError(f"docker: inspect image {ref} failed: {exc.explanation}") from None
+
+    def pull(self, ref: str, progress: Callable[[str], None]) -> None:
+        from docker.utils import parse_repository_tag
+
+        repo, tag = parse_repository_tag(ref)
+        for event in self._call(f"pull {ref}", self.api.pull, repo, tag or "latest", stream=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"docker: pull {ref} failed: {event['error']}")
+            progress(" ".join(str(event[k]) for k in ("id", "status", "progress") if event.get(k)))
+
+    def create(self, request: CreateRequest) -> str:
+        spec, c = request.spec, request.spec.container
+        port_bindings = {}
+        for text in c.ports:
+            for port in parse_ports(text):
+                binding = (port.host_ip, port.host_port) if port.host_ip else port.host_port
+                port_bindings.setdefault(port.key, []).append(binding)
+        binds = [v.format() for v in spec.volumes if v.kind != "anonymous"]
+        binds += [f"{name}:{target}" for name, target in request.carried_volumes]
+        host_config = self._call(
+            "create", self.api.create_host_config,
+            binds=binds, port_bindings=port_bindings, privileged=c.privileged,
+            restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
+            cap_add=list(c.cap_add) or None, cap_drop=list(c.cap_drop) or None,
+            devices=[":".join(parse_device(d)) for d in c.devices] or None,
+            dns=list(c.dns) or None, extra_hosts=list(c.extra_hosts) or None,
+            tmpfs=dict(parse_tmpfs(t) for t in c.tmpfs) or None,
+            shm_size=size_bytes(c.shm_size) if c.shm_size else None,
+            ulimits=[{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in c.ulimits] or None,
+            security_opt=list(c.security_opt) or None, network_mode=c.network,
+        )
+        created = self._call(
+            "create", self.api.create_container,
+            c.image, command=list(c.command) if c.command is not None else None, name=request.name,
+            hostname=c.hostname, detach=True,
+            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in port_bindings] or None,
+            environment=[f"{k}={v}" for k, v in request.env.items()],
+            volumes=[v.target for v in spec.volumes if v.kind == "anonymous"] or None,
+            entrypoint=[c.entrypoint] if c.entrypoint is not None else None,
+            labels={**dict(c.labels), **request.labels}, stop_timeout=c.stop_timeout,
+            host_config=host_config,
+        )
+        return created["Id"]
+
+    def start(self, cid: str) -> None:
+        self._call(f"start {cid[:12]}", self.api.start, cid)
+
+    def stop(self, cid: str) -> None:
+        # Pass the container's own StopTimeout so the HTTP call waits as long as the daemon does.
+        attrs = self._call(f"inspect {cid[:12]}", self.api.inspect_container, cid)
+        timeout = attrs["Config"].get("StopTimeout")
+        self._call(f"stop {cid[:12]}", self.api.stop, cid, timeout=10 if timeout is None else timeout)
+
+    def rename(self, cid: str, name: str) -> None:
+        self._call(f"rename {cid[:12]} to {name}", self.api.rename, cid, name)
+
+    def remove(self, cid: str) -> None:
+        self._call(f"remove {cid[:12]}", self.api.remove_container, cid, v=False, force=True)
+
+    def logs(self, cid: str, tail: int) -> str:
+        return self._call(f"logs {cid[:12]}", self.api.logs, cid, tail=tail).decode(errors="replace")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 200 else text[:200] + "..."

@@ -1,0 +1,143 @@
+"""Podman backend (podman-py, libpod API). Last-mile spelling only: no business rules here.
+
+podman-py takes docker-py's keyword names but differs where the anchors warn: bind
+keys must be absolute and take `extended_mode` lists, tmpfs goes through mounts,
+ulimit keys are capitalised, and anonymous volumes are named volumes without a name.
+"""
+import os
+from typing import Callable, Optional
+
+from ..errors import EngineError, EngineUnavailable
+from ..values import parse_ports, parse_tmpfs, size_bytes
+from . import ContainerInfo, CreateRequest, Engine
+
+
+def default_socket() -> str:
+    if os.geteuid() == 0:
+        return "unix:///run/podman/podman.sock"
+    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.geteuid()}")
+    return f"unix://{runtime_dir}/podman/podman.sock"
+
+
+class PodmanEngine(Engine):
+    runtime = "podman"
+
+    def __init__(self):
+        import podman
+        import podman.errors
+
+        self._errors = podman.errors
+        self.endpoint = os.environ.get("CONTAINER_HOST") or default_socket()
+        self.client = podman.PodmanClient(base_url=self.endpoint, timeout=120)
+        try:
+            self.client.ping()
+        except Exception as exc:  # podman-py raises requests' and its own errors alike here
+            raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({type(exc).__name__}); "
+                                    "run `podman system service --time=0`, or point CONTAINER_HOST at its socket") from None
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except self._errors.APIError as exc:
+            raise EngineError(f"podman: {what} failed: {exc.explanation or exc}") from None
+        except self._errors.PodmanError as exc:
+            raise EngineError(f"podman: {what} failed: {exc}") from None
+
+    def get(self, name_or_id: str) -> Optional[ContainerInfo]:
+        try:
+            attrs = self.client.containers.get(name_or_id).inspect()
+        except self._errors.NotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise EngineError(f"podman: inspect {name_or_id} failed: {exc.explanation}") from None
+        state = attrs["State"]
+        health = state.get("Health") or state.get("Healthcheck") or {}
+        return ContainerInfo(
+            id=attrs["Id"], name=attrs["Name"].lstrip("/"), image=attrs.get("ImageName") or attrs["Config"]["Image"],
+            image_id=attrs["Image"], status=state["Status"], exit_code=state.get("ExitCode", 0),
+            labels=attrs["Config"].get("Labels") or {}, attrs=attrs, health=health.get("Status") or None,
+        )
+
+    def image_attrs(self, ref: str) -> Optional[dict]:
+        try:
+            return self.client.images.get(ref).attrs
+        except self._errors.ImageNotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise EngineError(f"podman: inspect image {ref} failed: {exc.explanation}") from None
+
+    def pull(self, ref: str, progress: Callable[[str], None]) -> None:
+        for event in self._call(f"pull {ref}", self.client.images.pull, ref, stream=True, decode=True):
+            if isinstance(event, dict):
+                if event.get("error"):
+                    raise EngineError(f"podman: pull {ref} failed: {event['error']}")
+                progress(str(event.get("stream") or event.get("status") or "").strip())
+
+    def create(self, request: CreateRequest) -> str:
+        spec, c = request.spec, request.spec.container
+        ports = {}
+        for text in c.ports:
+            for port in parse_ports(text):
+                binding = (port.host_ip, port.host_port) if port.host_ip else port.host_port
+                ports.setdefault(port.key, []).append(binding)
+        volumes = {}
+        for vol in spec.volumes:
+            if vol.kind != "anonymous":
+                volumes[vol.source] = {"bind": vol.target, "extended_mode": list(vol.options)}
+        for name, target in request.carried_volumes:
+            volumes[name] = {"bind": target, "extended_mode": []}
+        mounts = [{"type": "tmpfs", "source": "tmpfs", "target": path,
+                   **({"size": opts.split("size=")[1].split(",")[0]} if "size=" in opts else {})}
+                  for path, opts in (parse_tmpfs(t) for t in c.tmpfs)]
+        kwargs = dict(
+            name=request.name, hostname=c.hostname, environment=request.env,
+            labels={**dict(c.labels), **request.labels}, ports=ports, volumes=volumes, mounts=mounts,
+            privileged=c.privileged, cap_add=list(c.cap_add), cap_drop=list(c.cap_drop),
+            devices=list(c.devices), dns=list(c.dns),
+            extra_hosts=dict(h.split(":", 1) for h in c.extra_hosts),
+            ulimits=[{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in c.ulimits],
+            security_opt=list(c.security_opt), stop_timeout=c.stop_timeout,
+            restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
+        )
+        if c.shm_size:
+            kwargs["shm_size"] = size_bytes(c.shm_size)
+        if c.network:
+            kwargs["network_mode"] = c.network
+        if c.entrypoint is not None:
+            kwargs["entrypoint"] = [c.entrypoint]
+        payload = self.client.containers._render_payload(
+            {"image": c.image, "command": list(c.command) if c.command is not None else None, **kwargs})
+        # podman-py cannot express anonymous volumes; libpod takes them as unnamed named volumes.
+        payload["volumes"] = payload.get("volumes") or []
+        payload["volumes"] += [{"Name": "", "Dest": v.target, "Options": []}
+                               for v in spec.volumes if v.kind == "anonymous"]
+        from podman import api
+
+        response = self._call("create", self.client.post, "/containers/create",
+                              headers={"content-type": "application/json"}, data=api.prepare_body(payload))
+        try:
+            response.raise_for_status()
+        except self._errors.APIError as exc:
+            raise EngineError(f"podman: create failed: {exc.explanation or exc}") from None
+        return response.json()["Id"]
+
+    def _container(self, cid: str):
+        return self._call(f"find {cid[:12]}", self.client.containers.get, cid)
+
+    def start(self, cid: str) -> None:
+        self._call(f"start {cid[:12]}", self._container(cid).start)
+
+    def stop(self, cid: str) -> None:
+        container = self._container(cid)
+        timeout = container.attrs.get("Config", {}).get("StopTimeout")
+        self._call(f"stop {cid[:12]}", container.stop, timeout=timeout)
+
+    def rename(self, cid: str, name: str) -> None:
+        self._call(f"rename {cid[:12]} to {name}", self._container(cid).rename, name)
+
+    def remove(self, cid: str) -> None:
+        self._call(f"remove {cid[:12]}", self._container(cid).remove, v=False, force=True)
+
+    def logs(self, cid: str, tail: int) -> str:
+        out = self._call(f"logs {cid[:12]}", self._container(cid).logs, tail=tail, stream=False)
+        return (b"".join(out) if not isinstance(out, bytes) else out).decode(errors="replace")

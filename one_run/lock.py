@@ -1,0 +1,74 @@
+"""One apply at a time per container, and a journal that survives a killed apply.
+
+The lock is an flock on a file per runtime and container name: the kernel drops it
+when the process dies, so a SIGKILLed apply never leaves a stale lock behind. The
+journal records what the swap has done so far, so the next apply can put things back.
+"""
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+from .errors import ApplyFailedRestored
+
+
+def state_dir() -> Path:
+    base = os.environ.get("ONE_RUN_STATE_DIR") or os.path.join(
+        os.environ.get("XDG_RUNTIME_DIR") or "/tmp", f"one-run-{os.geteuid()}")
+    path = Path(base)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def apply_lock(runtime: str, name: str, timeout: float):
+    path = state_dir() / f"{runtime}-{name}.lock"
+    with open(path, "a+") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    f.seek(0)
+                    holder = f.read().strip() or "another process"
+                    raise ApplyFailedRestored(
+                        f"another one-run ({holder}) is changing {runtime} container {name}; waited {timeout:.0f} s "
+                        "and changed nothing — try again when it has finished") from None
+                time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Journal:
+    """A small JSON record of an unfinished swap, written before each risky step."""
+
+    def __init__(self, runtime: str, name: str):
+        self.path = state_dir() / f"{runtime}-{name}.journal"
+
+    def read(self) -> Optional[dict]:
+        try:
+            return json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def write(self, **record) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,41 @@
+"""Change one top-level key of a profile in place, keeping the user's comments and layout.
+
+Used by `maintenance on|off` and `switch`: only the one line changes (or one line is
+added before the first table); anything this cannot do safely is refused with the
+exact line for the user to write.
+"""
+import os
+import re
+from pathlib import Path
+
+from .errors import UsageError
+from .profile import key_lines, read_profile_text
+
+
+def set_top_level(path: Path, key: str, toml_value: str) -> bool:
+    """Set `key = toml_value` at the top level; returns False when it already had that value."""
+    text = read_profile_text(path)
+    lines = text.splitlines(keepends=True)
+    assignment = re.compile(rf"^(\s*{re.escape(key)}\s*=\s*)([^#\n]*?)(\s*(#.*)?)$")
+    line_no = key_lines(text).get(key)
+    if line_no is not None:
+        match = assignment.match(lines[line_no - 1].rstrip("\n"))
+        if not match:
+            raise UsageError(f"{path}:{line_no}: cannot rewrite `{key}` safely; "
+                             f"change that line to `{key} = {toml_value}` by hand")
+        if match.group(2).strip() == toml_value:
+            return False
+        ending = "\n" if lines[line_no - 1].endswith("\n") else ""
+        lines[line_no - 1] = f"{match.group(1)}{toml_value}{match.group(3)}{ending}"
+    else:
+        first_table = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines))
+        # After the leading comment block, so a file's header comment stays on top.
+        at = 0
+        while at < first_table and (lines[at].lstrip().startswith("#") or not lines[at].strip()):
+            at += 1
+        lines.insert(at, f"{key} = {toml_value}\n")
+    tmp = path.with_name(f".{path.name}.one-run-tmp")
+    tmp.write_text("".join(lines))
+    os.chmod(tmp, path.stat().st_mode & 0o7777)
+    os.replace(tmp, path)
+    return True

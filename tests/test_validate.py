@@ -1,0 +1,159 @@
+"""Each validation rule: a bad profile in, exit 2 and a message naming file, key, line and fix out."""
+import os
+import textwrap
+
+import pytest
+
+from one_run.cli import main
+
+BASE = """\
+[container]
+name = "opennebula"
+image = "docker.io/opennebula/opennebula:6.0"
+"""
+
+
+def write(tmp_path, text, name="p.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def hook(tmp_path, name="config/pre.sh", body="#!/bin/bash\nexit 0\n", mode=0o755):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    path.chmod(mode)
+    return path
+
+
+def test_a_valid_minimal_profile_passes(tmp_path, capsys):
+    code, out, err = run(capsys, "validate", str(write(tmp_path, BASE)))
+    assert code == 0, err
+    assert "valid" in out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[container\nname = 1\n", ["malformed TOML", ":1"]),
+    (BASE + "[contaner]\nx = 1\n", ["unknown key `contaner`", ":4", "did you mean `container`"]),
+    (BASE + "privilegd = true\n", ["unknown key `privilegd`", ":4", "did you mean `privileged`"]),
+    (BASE + "privileged = \"yes\"\n", ["`privileged` must be true or false", ":4"]),
+    ("[container]\nname = \"one\"\n", ["missing required key `image`", "[container]"]),
+    (BASE + "restart = \"sometimes\"\n", ["restart policy", "on-failure[:N]", ":4"]),
+    (BASE + "ports = [\"80:80\", \"99999:80\"]\n", ["not a port number", "container.ports", ":4"]),
+    (BASE + "ports = [\"1.2.3:80:80\"]\n", ["not an IP address"]),
+    (BASE + "volumes = [\"data:relative/path\"]\n", ["must be absolute", "container.volumes"]),
+    (BASE + "volumes = [\"data:/x:rw,bogus\"]\n", ["volume option 'bogus'"]),
+    (BASE + "volumes = [\"va:/x\", \"vb:/x\"]\n", ["two volumes are mounted at /x"]),
+    (BASE + "volumes = [\"./missing:/x\"]\n", ["does not exist", "container.volumes"]),
+    (BASE + "[container.ulimits]\nnofile = \"20:10\"\n", ["soft limit 20 is above hard limit 10"]),
+    (BASE + "[env]\nDIND_ENABLED = \"true\"\n", ["DIND_ENABLED", "yes or no", "env.DIND_ENABLED", ":5"]),
+    (BASE + "[env]\nDIND_ENABLED = true\n", ["the image reads yes/no strings", 'DIND_ENABLED = "yes"']),
+    (BASE + "[env]\nOPENNEBULA_SERVICE = \"everything\"\n", ["is not one of all"]),
+    (BASE + "[env]\nMONITORD_PORT = \"port\"\n", ["not a port number"]),
+    (BASE + "[env]\nX = { vault = \"k\" }\n", ["secret reference", "exactly one of"]),
+    (BASE + "[env]\nMAINTENANCE_MODE = \"yes\"\n", ["set by `maintenance`", "maintenance = true"]),
+    (BASE + "[env]\nP = { file = \"nope\" }\n", ["secret file", "does not exist", "env.P"]),
+    (BASE + "[tls]\ncert = \"c.pem\"\n", ["missing required key `key` in [tls]"]),
+    (BASE + "[tls]\ncert = \"none.pem\"\nkey = \"none.key\"\n", ["none.pem does not exist", "tls.cert", ":5"]),
+    (BASE + "volumes = [\"vx:/certs\"]\n[tls]\ncert = \"a/c.pem\"\nkey = \"a/c.key\"\n", ["mounts over /certs"]),
+    (BASE + "[config]\nonecfg_patch = [\"/etc/one/oned.conf set A\"]\n", ["set needs a JSON value", "inline line 1"]),
+    (BASE + "[config]\nonecfg_patch = [\"oned.conf set A 1\"]\n", ["must be an absolute path"]),
+    (BASE + "[config]\nonecfg_patch = [\"/etc/one/oned.conf rm A 1\"]\n", ["rm takes no value"]),
+    (BASE + "[config]\nonecfg_patch = [\"/etc/one/oned.conf put A 1\"]\n", ["'put' is not ins, set or rm"]),
+    (BASE + "[config]\nonecfg_patch = [\"/etc/one/oned.conf set A 'x'\"]\n", ["not valid JSON", "double quotes"]),
+    (BASE + "[config]\nonecfg_patch = ['/etc/one/oned.conf set \"A B 1']\n", ["unclosed double quote"]),
+])
+def test_each_rule_names_where_and_how(tmp_path, capsys, text, expected):
+    for name in ("a/c.pem", "a/c.key"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    path = write(tmp_path, text)
+    code, out, err = run(capsys, "render", str(path))
+    assert code == 2
+    assert str(path) in err
+    for part in expected:
+        assert part in err
+    assert out == ""
+
+
+def test_hook_must_be_executable_with_a_shebang(tmp_path, capsys):
+    hook(tmp_path, "config/pre.sh", mode=0o644)
+    hook(tmp_path, "config/post.sh", body="echo no shebang\n")
+    path = write(tmp_path, BASE + "[config]\npre_bootstrap_hook = \"config/pre.sh\"\n"
+                                  "post_bootstrap_hook = \"config/post.sh\"\n")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert "config.pre_bootstrap_hook" in err and "is not executable" in err and "chmod +x" in err
+    assert "config.post_bootstrap_hook" in err and "no #! line" in err
+
+
+def test_customization_files_in_two_folders_are_refused(tmp_path, capsys):
+    hook(tmp_path, "config/pre.sh")
+    hook(tmp_path, "elsewhere/post.sh")
+    path = write(tmp_path, BASE + "[config]\npre_bootstrap_hook = \"config/pre.sh\"\n"
+                                  "post_bootstrap_hook = \"elsewhere/post.sh\"\n")
+    code, _, err = run(capsys, "render", str(path))
+    assert code == 2
+    assert "different folders" in err and "move them into one folder" in err
+
+
+def test_patch_file_lines_are_checked_with_their_line_number(tmp_path, capsys):
+    patch = tmp_path / "config" / "onecfg_patch"
+    patch.parent.mkdir()
+    patch.write_text("# comment\n\n/etc/one/sched.conf set SCHED_INTERVAL 10\n/etc/one/oned.conf ins X\n")
+    path = write(tmp_path, BASE + "[config]\nonecfg_patch = \"config/onecfg_patch\"\n")
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert "onecfg_patch line 4" in err and "ins needs a JSON value" in err
+
+
+def test_unknown_image_parameter_is_a_warning_with_the_closest_name(tmp_path, capsys):
+    path = write(tmp_path, BASE + "[env]\nOPENNEBULA_HOTS = \"one\"\n")
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0
+    assert "warning" in err and "did you mean OPENNEBULA_HOST" in err
+    code, _, err = run(capsys, "validate", "--strict", str(path))
+    assert code == 2
+
+
+def test_world_readable_private_key_is_a_warning(tmp_path, capsys):
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o644)
+    path = write(tmp_path, BASE + "[env]\nONEADMIN_PASSWORD = { file = \"pw\" }\n")
+    code, _, err = run(capsys, "render", str(path))
+    assert code == 0
+    assert "readable by group or others" in err and "chmod 600" in err
+    assert "s3cret" not in err
+
+
+def test_secret_variable_must_be_set_for_validate_but_not_for_render(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ONE_RUN_TEST_PW", raising=False)
+    path = write(tmp_path, BASE + "[env]\nONEADMIN_PASSWORD = { env = \"ONE_RUN_TEST_PW\" }\n")
+    assert run(capsys, "render", str(path))[0] == 0
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2 and "$ONE_RUN_TEST_PW is not set" in err
+
+
+def test_a_profile_that_is_not_utf8_or_missing_is_exit_2(tmp_path, capsys):
+    path = tmp_path / "bin.toml"
+    path.write_bytes(b"\xff\xfe[container]")
+    code, _, err = run(capsys, "render", str(path))
+    assert code == 2 and "not UTF-8" in err
+    code, _, err = run(capsys, "render", str(tmp_path / "absent.toml"))
+    assert code == 2 and "not found" in err
+
+
+@pytest.mark.parametrize("example", ["minimal.toml", "full/one-run.toml", "podman/one-run.toml"])
+def test_every_example_profile_validates(capsys, monkeypatch, example):
+    monkeypatch.setenv("ONE_ADMIN_PASSWORD", "example")
+    root = os.path.join(os.path.dirname(__file__), "..", "profiles")
+    code, out, err = run(capsys, "validate", os.path.join(root, example))
+    assert code == 0, err
