@@ -5,6 +5,7 @@ stderr and its exit code. Heavy modules (SDKs, cryptography) are imported inside
 commands that need them, so `one-run render` starts fast.
 """
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -113,14 +114,13 @@ def _add_maintenance(sub, common):
 
 
 def _cmd_maintenance(args) -> int:
-    from dataclasses import replace
     from pathlib import Path
 
     from .profile_edit import set_top_level
     from .runspec import build_runspec
 
     profile, _ = _load(args, full=True)  # the profile must be valid before it is edited
-    profile = replace(profile, maintenance=args.state == "on")
+    profile = profile._replace(maintenance=args.state == "on")
     spec = build_runspec(profile)
     if args.dry_run:
         return _apply(args, profile, spec)
@@ -138,12 +138,31 @@ def _cmd_maintenance(args) -> int:
         raise
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse builds a formatter for every add_argument; the stock one imports shutil
+    just to read the terminal width, a start-up cost `render` should not pay."""
+
+    def __init__(self, prog):
+        try:
+            width = int(os.environ.get("COLUMNS") or os.get_terminal_size(2).columns)
+        except (OSError, ValueError):
+            width = 80
+        super().__init__(prog, width=max(width - 2, 40))
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    parser = argparse.ArgumentParser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")
+    parser = _Parser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")
     parser.add_argument("--version", action="version", version=f"one-run {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # An explicit prog spares argparse a HelpFormatter (and its shutil import) at start-up.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="one-run")
     sub.required = True
     for add in (_add_render, _add_validate, _add_apply, _add_maintenance):
         add(sub, common)

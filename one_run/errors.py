@@ -3,12 +3,10 @@
 Exit codes are the contract of DESIGN.md: 1 failed but restored, 2 bad input
 (nothing touched), 3 engine unreachable before any change, 4 failed and NOT restored.
 """
-from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One finding of a check: where it is, what is wrong, how to mend it."""
 
     message: str

@@ -4,12 +4,10 @@ Every structural problem (malformed TOML, unknown key, wrong type, missing key, 
 port or volume string Docker would reject) is collected with its file, key and line,
 and reported together in one ProfileError: the user mends them all in one pass.
 """
-import difflib
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from . import values
 from .errors import Problem, ProfileError
@@ -24,8 +22,7 @@ DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (d
 DEFAULT_SETTLE_TIME = 5.0
 
 
-@dataclass(frozen=True)
-class SecretRef:
+class SecretRef(NamedTuple):
     """A value read at apply time from the caller's environment or from a file."""
 
     source: str  # "env" or "file"
@@ -39,8 +36,7 @@ class SecretRef:
 EnvValue = Union[str, SecretRef]
 
 
-@dataclass(frozen=True)
-class Container:
+class Container(NamedTuple):
     name: str
     image: str
     privileged: bool = False
@@ -65,28 +61,24 @@ class Container:
     command: Optional[Tuple[str, ...]] = None
 
 
-@dataclass(frozen=True)
-class Tls:
+class Tls(NamedTuple):
     cert: Path
     key: Path
 
 
-@dataclass(frozen=True)
-class Ssh:
+class Ssh(NamedTuple):
     private_key: Path
     public_key: Path
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     onecfg_patch: Optional[Path] = None
     patch_lines: Optional[Tuple[str, ...]] = None  # inline patch, written to a file one-run owns
     pre_bootstrap_hook: Optional[Path] = None
     post_bootstrap_hook: Optional[Path] = None
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     path: Path
     runtime: str
     container: Container
@@ -96,7 +88,7 @@ class Profile:
     tls: Optional[Tls] = None
     ssh: Optional[Ssh] = None
     config: Optional[Config] = None
-    lines: Dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    lines: Dict[str, int] = {}  # dotted key -> line, for messages; never mutated
 
     @property
     def folder(self) -> Path:
@@ -202,6 +194,8 @@ def key_lines(text: str) -> Dict[str, int]:
 
 
 def closest(word: str, choices) -> Optional[str]:
+    import difflib  # only on a mistake: keeps it off the start-up path
+
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return match[0] if match else None
 
@@ -362,7 +356,7 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     each("extra_hosts", values.parse_extra_host)
     each("tmpfs", values.parse_tmpfs)
     for server in c.get("dns", ()):
-        r.parsed("container.dns", _ip, server)
+        r.parsed("container.dns", values.check_ip, server)
     shm = c.get("shm_size")
     if shm is not None:
         shm = str(shm)
@@ -388,12 +382,6 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         shm_size=shm, ulimits=ulimits, stop_timeout=stop_timeout, security_opt=tuple(c.get("security_opt", ())),
         pull=pull, entrypoint=entrypoint, command=tuple(c["command"]) if "command" in c else None,
     )
-
-
-def _ip(text: str) -> str:
-    import ipaddress
-    ipaddress.ip_address(text)
-    return text
 
 
 def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:

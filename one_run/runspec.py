@@ -4,9 +4,8 @@ customizations need, exactly as the OpenNebula image expects them.
 The RunSpec is the one neutral description that both the printed command and the
 engine backends are made from, so the two cannot drift apart.
 """
-from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from .errors import Problem, ProfileError
 from .profile import Container, EnvValue, Profile
@@ -23,8 +22,7 @@ CUSTOMIZATION_ENV = {
 PATCH_FILE = "onecfg_patch"
 
 
-@dataclass(frozen=True)
-class RunSpec:
+class RunSpec(NamedTuple):
     runtime: str
     container: Container
     env: Tuple[Tuple[str, EnvValue], ...]

@@ -5,10 +5,8 @@ takes) and formats itself back, so the profile, the printed command and `capture
 share one spelling. Parse errors are ValueError with a message that says what Docker
 accepts; the profile loader turns them into Problems with file, key and line.
 """
-import ipaddress
 import re
-from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -19,6 +17,16 @@ VOLUME_OPTIONS = {"rw", "ro", "z", "Z", "nocopy", "shared", "rshared", "slave",
 PODMAN_VOLUME_OPTIONS = {"U", "O", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "copy"}
 RESTART_NAMES = ("no", "always", "unless-stopped", "on-failure")
 PULL_POLICIES = ("missing", "always", "never")
+
+
+def check_ip(text: str) -> str:
+    import ipaddress  # rarely needed, so kept off the start-up path
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address") from None
+    return text
 
 
 def _port_number(text: str, what: str) -> int:
@@ -36,8 +44,7 @@ def _port_range(text: str, what: str) -> Tuple[int, int]:
     return start, end
 
 
-@dataclass(frozen=True)
-class Port:
+class Port(NamedTuple):
     """One published port: host_port None means the engine picks one."""
 
     container_port: int
@@ -77,10 +84,7 @@ def parse_ports(spec: str) -> List[Port]:
         else:
             raise ValueError("expected [ip:][host:]container[/proto]; write IPv6 addresses in brackets")
     if host_ip:
-        try:
-            ipaddress.ip_address(host_ip)
-        except ValueError:
-            raise ValueError(f"host address {host_ip!r} is not an IP address") from None
+        check_ip(host_ip)
     c_start, c_end = _port_range(container_part, "container port")
     if not host_part:
         return [Port(p, proto, host_ip) for p in range(c_start, c_end + 1)]
@@ -90,8 +94,7 @@ def parse_ports(spec: str) -> List[Port]:
     return [Port(c, proto, host_ip, h_start + i) for i, c in enumerate(range(c_start, c_end + 1))]
 
 
-@dataclass(frozen=True)
-class Volume:
+class Volume(NamedTuple):
     """A `-v` mount: kind is "bind" (absolute host path), "volume" (named) or "anonymous"."""
 
     target: str
@@ -144,8 +147,7 @@ def parse_volume(spec: str, runtime: str = "docker") -> Volume:
     return Volume(target, source, "volume", options)
 
 
-@dataclass(frozen=True)
-class Restart:
+class Restart(NamedTuple):
     name: str = "no"
     retries: int = 0
 
@@ -164,8 +166,7 @@ def parse_restart(spec: str) -> Restart:
     return Restart(name)
 
 
-@dataclass(frozen=True)
-class Ulimit:
+class Ulimit(NamedTuple):
     name: str
     soft: int
     hard: int
@@ -196,10 +197,7 @@ def parse_extra_host(spec: str) -> Tuple[str, str]:
     if not sep or not host or not ip:
         raise ValueError("expected host:ip, as docker run --add-host takes it")
     if ip != "host-gateway":
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            raise ValueError(f"{ip!r} is not an IP address (or host-gateway)") from None
+        check_ip(ip)
     return host, ip
 
 
