@@ -174,6 +174,8 @@ def _patch_problems(profile: Profile, key: str, lines, where: str) -> List[Probl
 
 
 def _crypto_problems(profile: Profile) -> List[Problem]:
+    if not (profile.tls or profile.ssh):
+        return []
     from . import crypto  # cryptography is slow to import; render never needs it
 
     located = []

@@ -113,7 +113,7 @@ class PodmanEngine(Engine):
                                for v in spec.volumes if v.kind == "anonymous"]
         from podman import api
 
-        response = self._call("create", self.client.post, "/containers/create",
+        response = self._call("create", self.client.api.post, "/containers/create",
                               headers={"content-type": "application/json"}, data=api.prepare_body(payload))
         try:
             response.raise_for_status()

@@ -1,0 +1,152 @@
+"""Shared test fixtures: the real engines started by tests/engines.sh, and the CLI in-process.
+
+`tests/run.sh` starts a private dockerd and podman service and exports
+ONE_RUN_TEST_ENGINES=docker,podman with DOCKER_HOST/CONTAINER_HOST pointing at them.
+Without them an engine test skips with one line saying why, except in CI (CI=true),
+where a missing engine fails the test.
+"""
+import contextlib
+import io
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import List, NamedTuple
+
+import pytest
+
+from one_run.cli import main
+
+STANDIN = "localhost/one-run-standin"
+ENGINES = [e for e in os.environ.get("ONE_RUN_TEST_ENGINES", "").split(",") if e]
+
+
+class Result(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*argv) -> Result:
+    """one-run in-process, as a user would call it; SystemExit (argparse) becomes the code."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+class TestEngine:
+    """One real engine, driven through its own CLI for setting up and checking state."""
+
+    __test__ = False
+
+    def __init__(self, runtime: str):
+        self.runtime = runtime
+        self.containers: List[str] = []
+        self.volumes: List[str] = []
+
+    def cli(self, *args, check=True, input=None) -> subprocess.CompletedProcess:
+        return subprocess.run([self.runtime, *map(str, args)], capture_output=True, text=True,
+                              check=check, input=input)
+
+    def unique(self, prefix="onerun") -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    def container_name(self) -> str:
+        name = self.unique("one")
+        self.containers.append(name)
+        return name
+
+    def volume_name(self) -> str:
+        name = self.unique("vol")
+        self.volumes.append(name)
+        return name
+
+    def inspect(self, name: str) -> dict:
+        return json.loads(self.cli("container", "inspect", name).stdout)[0]
+
+    def exists(self, name: str) -> bool:
+        return self.cli("container", "inspect", name, check=False).returncode == 0
+
+    def report(self, name: str) -> str:
+        """What the stand-in's bootstrap recorded (TLS/SSH/patch/hooks read, outcome)."""
+        return self.cli("logs", name).stdout
+
+    def sh(self, name: str, script: str) -> str:
+        return self.cli("exec", name, "sh", "-c", script).stdout
+
+    def names_like(self, name: str) -> List[str]:
+        """Every container whose name starts with `name` (ours, temporaries, kept previous)."""
+        out = self.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        return [n for n in out if n == name or n.startswith(name + "-")]
+
+    def cleanup(self):
+        anonymous = set()
+        for name in self.containers:
+            for found in self.names_like(name):
+                with contextlib.suppress(Exception):
+                    for mount in self.inspect(found).get("Mounts") or []:
+                        if mount.get("Type") == "volume" and len(mount.get("Name", "")) == 64:
+                            anonymous.add(mount["Name"])
+                self.cli("rm", "-f", found, check=False)
+        for volume in self.volumes + sorted(anonymous):
+            self.cli("volume", "rm", "-f", volume, check=False)
+
+
+def _require(runtime: str):
+    if runtime not in ENGINES:
+        reason = f"no {runtime} engine for the tests: run them with tests/run.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI needs both engines)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(params=["docker", "podman"])
+def engine(request):
+    _require(request.param)
+    eng = TestEngine(request.param)
+    yield eng
+    eng.cleanup()
+
+
+@pytest.fixture
+def docker_engine():
+    _require("docker")
+    eng = TestEngine("docker")
+    yield eng
+    eng.cleanup()
+
+
+@pytest.fixture
+def podman_engine():
+    _require("podman")
+    eng = TestEngine("podman")
+    yield eng
+    eng.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """Locks and journals of one test never meet another's."""
+    monkeypatch.setenv("ONE_RUN_STATE_DIR", str(tmp_path / "one-run-state"))
+
+
+def standin_profile(folder: Path, eng: TestEngine, name: str, tag: int = 1, body: str = "",
+                    container: str = "", top: str = "") -> Path:
+    """A profile for the stand-in image: one named volume, a short settle time.
+
+    `container` adds keys under [container]; `body` adds tables after it; `top` adds top-level keys.
+    """
+    volume = eng.volume_name()
+    text = (f'runtime = "{eng.runtime}"\nsettle_time = 1\n{top}\n'
+            f'[container]\nname = "{name}"\nimage = "{STANDIN}:{tag}"\n'
+            f'restart = "unless-stopped"\nvolumes = ["{volume}:/var/lib/one/datastores"]\n'
+            f'{container}\n{body}')
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "one-run.toml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Start or stop a private Docker and Podman engine for the tests, and the stand-in image.
+#   tests/engines.sh start STATE_DIR   -> writes STATE_DIR/env (DOCKER_HOST, CONTAINER_HOST, ...)
+#   tests/engines.sh stop STATE_DIR
+# As root, installs Debian's docker.io podman runc busybox-static when they are missing.
+# Each engine gets its own socket and storage under STATE_DIR, so nothing on the host is touched.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cmd=${1:?usage: engines.sh start|stop STATE_DIR}
+state=${2:?usage: engines.sh start|stop STATE_DIR}
+
+install_missing() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    command -v podman >/dev/null || missing+=(podman)
+    command -v runc >/dev/null || missing+=(runc)
+    [ -x /bin/busybox ] || missing+=(busybox-static)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "engines.sh: missing ${missing[*]} and not root to install them" >&2
+        return 1
+    fi
+    echo "engines.sh: installing ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$state/apt.log" 2>&1 \
+        || { apt-get update -q >>"$state/apt.log" 2>&1 &&
+             DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$state/apt.log" 2>&1; }
+}
+
+wait_for() {  # wait_for SECONDS COMMAND...
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.2
+    done
+}
+
+start_docker() {
+    mkdir -p "$state/docker"
+    dockerd --host "unix://$state/docker.sock" --data-root "$state/docker/data" \
+        --exec-root "$state/docker/exec" --pidfile "$state/docker/pid" \
+        >"$state/docker/log" 2>&1 &
+    export DOCKER_HOST="unix://$state/docker.sock"
+    wait_for 60 docker version || { echo "engines.sh: dockerd did not start, see $state/docker/log" >&2; return 1; }
+}
+
+start_podman() {
+    mkdir -p "$state/podman"
+    # runc, because crun fails on this machine's hybrid cgroups; explicit ulimits, because
+    # podman's defaults exceed what the sandbox grants.
+    cat >"$state/podman/containers.conf" <<'EOF'
+[engine]
+runtime = "runc"
+
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+EOF
+    cat >"$state/podman/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+graphroot = "$state/podman/storage"
+runroot = "$state/podman/run"
+EOF
+    export CONTAINERS_CONF="$state/podman/containers.conf" CONTAINERS_STORAGE_CONF="$state/podman/storage.conf"
+    # The service must not see CONTAINER_HOST, or it would try to be a client of itself.
+    env -u CONTAINER_HOST podman --log-level=warn system service --time=0 "unix://$state/podman.sock" \
+        >"$state/podman/log" 2>&1 &
+    echo $! >"$state/podman/pid"
+    export CONTAINER_HOST="unix://$state/podman.sock"
+    wait_for 60 podman version || { echo "engines.sh: podman service did not start, see $state/podman/log" >&2; return 1; }
+}
+
+build_standin() {  # build_standin CLI: imports localhost/one-run-standin:1 and :2
+    local cli=$1 tag
+    for tag in 1 2; do
+        "$cli" image inspect "localhost/one-run-standin:$tag" >/dev/null 2>&1 && continue
+        "$cli" import \
+            --change 'ENTRYPOINT ["/entrypoint.sh"]' \
+            --change 'VOLUME ["/var/lib/one/backups"]' \
+            --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+            --change "ENV STANDIN_VERSION=$tag" \
+            --change 'LABEL org.opencontainers.image.title=one-run-standin' \
+            "$state/standin.tar" "localhost/one-run-standin:$tag" >/dev/null
+    done
+}
+
+case $cmd in
+start)
+    mkdir -p "$state"
+    install_missing
+    bash "$here/standin/build-rootfs.sh" "$state/standin.tar"
+    start_docker
+    start_podman
+    build_standin docker
+    build_standin podman
+    {
+        echo "export DOCKER_HOST=$DOCKER_HOST"
+        echo "export CONTAINER_HOST=$CONTAINER_HOST"
+        echo "export CONTAINERS_CONF=$CONTAINERS_CONF"
+        echo "export CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF"
+        echo "export ONE_RUN_STATE_DIR=$state/one-run"
+        echo "export ONE_RUN_TEST_ENGINES=docker,podman"
+    } >"$state/env"
+    echo "engines.sh: docker and podman ready (source $state/env)" >&2
+    ;;
+stop)
+    for pidfile in "$state/podman/pid" "$state/docker/pid"; do
+        [ -f "$pidfile" ] || continue
+        pid=$(cat "$pidfile")
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    done
+    # Containers' mounts under the state folder outlive the daemons; unmount before removing.
+    grep -o " $state[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+    rm -rf "$state"
+    ;;
+*)
+    echo "usage: engines.sh start|stop STATE_DIR" >&2
+    exit 2
+    ;;
+esac

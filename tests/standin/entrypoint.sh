@@ -1,0 +1,53 @@
+#!/bin/sh
+# Stand-in for the OpenNebula Front-end bootstrap: reads the same customization
+# variables, fails the same way (non-zero exit, so the container stops), and records
+# what it did in /bootstrap-report for the tests to read.
+report=/bootstrap-report
+: >"$report"
+say() { echo "$*" | tee -a "$report"; }
+fail() { say "BOOTSTRAP FAILED: $*"; exit 1; }
+
+readable() {  # readable VAR PATH MARKER
+    [ -r "$2" ] || fail "$1=$2 is not readable"
+    grep -q -- "$3" "$2" || fail "$1=$2 does not hold $3"
+    say "$1 read: $2 ($(wc -c <"$2") bytes)"
+}
+
+say "standin ${STANDIN_VERSION:-?} bootstrap, host ${OPENNEBULA_HOST:-unset}"
+[ -n "${TLS_CERT:-}" ] && readable TLS_CERT "$TLS_CERT" "BEGIN CERTIFICATE"
+[ -n "${TLS_KEY:-}" ] && readable TLS_KEY "$TLS_KEY" "PRIVATE KEY"
+[ -n "${ONEADMIN_SSH_PRIVKEY:-}" ] && readable ONEADMIN_SSH_PRIVKEY "$ONEADMIN_SSH_PRIVKEY" "PRIVATE KEY"
+[ -n "${ONEADMIN_SSH_PUBKEY:-}" ] && readable ONEADMIN_SSH_PUBKEY "$ONEADMIN_SSH_PUBKEY" "ssh-"
+
+if [ -n "${OPENNEBULA_PREBOOTSTRAP_HOOK:-}" ]; then
+    "$OPENNEBULA_PREBOOTSTRAP_HOOK" || fail "pre-bootstrap hook exited $?"
+    say "pre-bootstrap hook ran: $OPENNEBULA_PREBOOTSTRAP_HOOK"
+fi
+
+if [ -n "${OPENNEBULA_ONECFG_PATCH:-}" ]; then
+    [ -r "$OPENNEBULA_ONECFG_PATCH" ] || fail "OPENNEBULA_ONECFG_PATCH=$OPENNEBULA_ONECFG_PATCH is not readable"
+    n=0
+    while IFS= read -r line || [ -n "$line" ]; do
+        n=$((n + 1))
+        case $line in ''|'#'*) continue ;; esac
+        echo "$line" | grep -Eq '^/[^ ]+ (ins|set) [^ ]+ .+$|^/[^ ]+ rm [^ ]+$' \
+            || fail "onecfg patch line $n: $line"
+    done <"$OPENNEBULA_ONECFG_PATCH"
+    say "OPENNEBULA_ONECFG_PATCH read: $OPENNEBULA_ONECFG_PATCH ($n lines)"
+fi
+
+if [ "${MAINTENANCE_MODE:-no}" = "yes" ]; then
+    say "MAINTENANCE MODE: services not started"
+else
+    if [ -n "${OPENNEBULA_POSTBOOTSTRAP_HOOK:-}" ]; then
+        "$OPENNEBULA_POSTBOOTSTRAP_HOOK" || fail "post-bootstrap hook exited $?"
+        say "post-bootstrap hook ran: $OPENNEBULA_POSTBOOTSTRAP_HOOK"
+    fi
+    say "BOOTSTRAP OK"
+fi
+
+trap 'say "SIGTERM: stopping"; exit 0' TERM INT
+while :; do
+    sleep 1 &
+    wait $!
+done
