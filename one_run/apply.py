@@ -116,13 +116,13 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float)
 
 
 class Applier:
-    def __init__(self, engine: Engine, profile: Profile, spec: RunSpec, out=sys.stdout):
-        self.engine, self.profile, self.spec, self.out = engine, profile, spec, out
+    def __init__(self, engine: Engine, profile: Profile, spec: RunSpec):
+        self.engine, self.profile, self.spec = engine, profile, spec
         self.name = spec.name
         self.journal = Journal(engine.runtime, spec.name)
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(text, flush=True)
 
     def run(self, force=False, dry_run=False, keep_previous=False,
             explain: Callable[[ContainerInfo], List[str]] = lambda current: []) -> int:
@@ -214,6 +214,8 @@ class Applier:
             text = self.engine.logs(cid, LOG_LINES).rstrip()
         except EngineError as exc:
             return f"(its logs could not be read: {exc})"
+        if not text:
+            return "the new container printed nothing"
         return "last log lines of the new container:\n" + "\n".join("  | " + line for line in text.splitlines())
 
     def roll_back(self, new_id: str, old: Optional[ContainerInfo], failure: str):

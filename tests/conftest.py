@@ -150,3 +150,56 @@ def standin_profile(folder: Path, eng: TestEngine, name: str, tag: int = 1, body
     path = folder / "one-run.toml"
     path.write_text(text)
     return path
+
+
+EXAMPLES = sorted(Path(__file__).parent.parent.glob("profiles/**/*.toml"))
+
+
+def example_on_standin(example: Path, eng: TestEngine, folder: Path) -> Path:
+    """A copy of an example profile (with its folder) that runs the stand-in image on `eng`:
+    unique container and volume names, so tests never meet the examples' real deployment."""
+    import shutil
+
+    import tomli_w
+
+    from one_run.profile import tomllib
+
+    copy = folder / example.parent.name
+    shutil.copytree(example.parent, copy, ignore=shutil.ignore_patterns(".one-run"))
+    data = tomllib.loads(example.read_text())
+    data["runtime"] = eng.runtime
+    data["settle_time"] = 1
+    c = data["container"]
+    c["name"] = eng.container_name()
+    c["image"] = f"{STANDIN}:1"
+    # Docker cannot start a privileged container inside this machine's sandbox.
+    c["privileged"] = c.get("privileged", False) and eng.runtime == "podman"
+    if c.get("ulimits") and eng.runtime == "podman":
+        # With any --ulimit, podman drops containers.conf's default nproc, and the sandbox
+        # refuses podman's own (measured here; real hosts accept it).
+        c["ulimits"].setdefault("nproc", "1024:1024")
+    # Free host ports, so the examples never clash with the host or with a parallel run.
+    free = {}
+    c["ports"] = [_free_port(spec, free) for spec in c.get("ports", [])]
+    renamed = []
+    for spec in c.get("volumes", []):
+        source, _, rest = spec.partition(":")
+        volume = eng.volume_name()
+        renamed.append(f"{volume}:{rest}" if not source.startswith(("/", ".")) else spec)
+    if renamed:
+        c["volumes"] = renamed
+    path = copy / example.name
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def _free_port(spec: str, free: dict) -> str:
+    import socket
+
+    addr, _, proto = spec.partition("/")
+    *ip, host, container = addr.rsplit(":", 2) if addr.count(":") >= 2 else ["", *addr.split(":")]
+    if host not in free:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            free[host] = str(s.getsockname()[1])
+    return ":".join([*(i for i in ip if i), free[host], container]) + (f"/{proto}" if proto else "")

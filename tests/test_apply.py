@@ -1,0 +1,249 @@
+"""apply on the real engines: a profile in, a container state out."""
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli, standin_profile
+from one_run.lock import apply_lock
+
+HOOK_FAILS = "#!/bin/bash\necho 'pre hook: refusing'\nexit 3\n"
+
+
+def ids(eng, name):
+    return {n: eng.inspect(n)["Id"] for n in eng.names_like(name)}
+
+
+def edit(path, old, new):
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def add_failing_hook(path):
+    hook = path.parent / "config" / "pre.sh"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text(HOOK_FAILS)
+    hook.chmod(0o755)
+    with path.open("a") as f:
+        f.write('\n[config]\npre_bootstrap_hook = "config/pre.sh"\n')
+
+
+def test_apply_creates_then_does_nothing_then_recreates_keeping_all_data(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, body='[env]\nOPENNEBULA_HOST = "one.example.com"\n')
+
+    first = run_cli("apply", profile)
+    assert first.code == 0, first.err
+    created = engine.inspect(name)
+    assert created["State"]["Running"]
+    assert created["Config"]["Labels"]["one-run.hash"]
+    assert "BOOTSTRAP OK" in engine.report(name)
+    # Data in the named volume and in the image's anonymous VOLUME.
+    engine.sh(name, "echo db > /var/lib/one/datastores/named.txt; echo bk > /var/lib/one/backups/anon.txt")
+
+    again = run_cli("apply", profile)
+    assert again.code == 0 and "up to date" in again.out
+    assert engine.inspect(name)["Id"] == created["Id"]
+
+    edit(profile, "one.example.com", "one2.example.com")
+    plan = run_cli("apply", profile, "--dry-run")
+    assert plan.code == 0 and "recreate" in plan.out and "carry over anonymous volume /var/lib/one/backups" in plan.out
+    assert engine.inspect(name)["Id"] == created["Id"]
+
+    changed = run_cli("apply", profile)
+    assert changed.code == 0, changed.err
+    now = engine.inspect(name)
+    assert now["Id"] != created["Id"] and now["State"]["Running"]
+    assert "OPENNEBULA_HOST=one2.example.com" in now["Config"]["Env"]
+    assert engine.sh(name, "cat /var/lib/one/datastores/named.txt /var/lib/one/backups/anon.txt") == "db\nbk\n"
+    assert list(ids(engine, name)) == [name]  # no temporary or backup container left
+
+    forced = run_cli("apply", profile, "--force")
+    assert forced.code == 0 and engine.inspect(name)["Id"] != now["Id"]
+    assert engine.sh(name, "cat /var/lib/one/backups/anon.txt") == "bk\n"
+
+
+def test_a_new_container_that_fails_to_bootstrap_is_replaced_by_the_old_one(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    old = engine.inspect(name)["Id"]
+
+    add_failing_hook(profile)
+    failed = run_cli("apply", profile)
+
+    assert failed.code == 1
+    assert "BOOTSTRAP FAILED" in failed.err and "runs again" in failed.err
+    assert ids(engine, name) == {name: old}
+    assert engine.inspect(name)["State"]["Running"]
+
+
+def test_keep_previous_keeps_the_replaced_container_stopped(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    old = engine.inspect(name)["Id"]
+
+    assert run_cli("apply", profile, "--force", "--keep-previous").code == 0
+
+    kept = f"{name}-previous-{old[:12]}"
+    assert sorted(ids(engine, name)) == sorted([name, kept])
+    assert not engine.inspect(kept)["State"]["Running"]
+
+
+def test_bad_input_and_unreachable_engine_touch_nothing(engine, tmp_path, monkeypatch):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    before = engine.inspect(name)
+
+    good = profile.read_text()
+    profile.write_text(good + 'stop_timout = 5\n')
+    bad = run_cli("apply", profile)
+    assert bad.code == 2 and "stop_timeout" in bad.err
+
+    profile.write_text(good)
+    edit(profile, "[container]", '[container]\nhostname = "x"\n')
+    variable = "DOCKER_HOST" if engine.runtime == "docker" else "CONTAINER_HOST"
+    monkeypatch.setenv(variable, f"unix://{tmp_path}/nothing.sock")
+    down = run_cli("apply", profile)
+    assert down.code == 3 and f"{tmp_path}/nothing.sock" in down.err and variable in down.err
+    assert len(down.err.strip().splitlines()) == 1
+
+    monkeypatch.undo()
+    after = engine.inspect(name)
+    assert (after["Id"], after["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"])
+
+
+def test_maintenance_on_and_off_edit_the_profile_and_recreate(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, top="maintenance = false")
+    assert run_cli("apply", profile).code == 0
+
+    on = run_cli("maintenance", "on", profile)
+    assert on.code == 0, on.err
+    assert "maintenance = true" in profile.read_text()
+    assert "MAINTENANCE_MODE=yes" in engine.inspect(name)["Config"]["Env"]
+    assert "MAINTENANCE MODE" in engine.report(name)
+
+    off = run_cli("maintenance", "off", profile)
+    assert off.code == 0 and "maintenance = false" in profile.read_text()
+    assert "MAINTENANCE_MODE=yes" not in engine.inspect(name)["Config"]["Env"]
+
+
+def test_maintenance_flag_is_put_back_when_the_apply_fails(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    # The stand-in skips the post hook in maintenance mode, so fail it with the pre hook.
+    add_failing_hook(profile)
+    before = profile.read_text()
+
+    result = run_cli("maintenance", "on", profile)
+
+    assert result.code == 1 and profile.read_text() == before
+
+
+def test_a_second_apply_waits_for_the_first(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
+    command = [sys.executable, "-m", "one_run", "apply", str(profile), "--force"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.5)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    first_out = first.communicate(timeout=120)[0]
+
+    assert first.returncode == 0 and second.returncode == 0, first_out + second.stderr
+    assert list(ids(engine, name)) == [name]
+
+
+def test_a_held_lock_times_out_with_a_clear_message(engine, tmp_path, monkeypatch):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    monkeypatch.setattr("one_run.apply.LOCK_TIMEOUT", 0.5)
+    with apply_lock(engine.runtime, name, 1):
+        result = run_cli("apply", profile)
+    assert result.code != 0 and "another one-run" in result.err
+    assert not engine.exists(name)
+
+
+def test_leftovers_of_a_killed_apply_are_repaired_first(engine, tmp_path):
+    """The state SIGKILL leaves between "rename old away" and "rename new in"."""
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    old = engine.inspect(name)["Id"]
+    engine.cli("stop", "-t", "1", name)
+    engine.cli("rename", name, f"{name}-one-run-old")
+    engine.cli("create", "--name", f"{name}-one-run-new", f"{STANDIN}:1")
+
+    dry = run_cli("apply", profile, "--dry-run")
+    assert "interrupted apply" in dry.out and engine.exists(f"{name}-one-run-new")
+
+    result = run_cli("apply", profile)
+
+    assert result.code == 0, result.err
+    assert "repair" in result.out
+    assert ids(engine, name) == {name: old}
+    assert engine.inspect(name)["State"]["Running"]
+
+
+def test_pull_never_with_a_missing_image_stops_before_anything(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, container='pull = "never"')
+    edit(profile, f"{STANDIN}:1", f"{STANDIN}:absent")
+    result = run_cli("apply", profile)
+    assert result.code == 2 and 'pull = "never"' in result.err
+    assert not engine.exists(name)
+
+
+# --- render and apply make the same container ------------------------------------
+
+# Inspect fields that the run options decide; the rest (ids, state, paths) differ by nature.
+HOST_FIELDS = ("Binds", "PortBindings", "RestartPolicy", "Privileged", "CapAdd", "CapDrop", "Devices",
+               "Dns", "ExtraHosts", "Tmpfs", "ShmSize", "Ulimits", "SecurityOpt", "NetworkMode")
+CONFIG_FIELDS = ("Hostname", "StopTimeout", "Entrypoint", "Cmd", "Image", "ExposedPorts")
+
+
+def configuration(attrs):
+    host, config = attrs["HostConfig"], attrs["Config"]
+    mounts = sorted((m.get("Name") or m.get("Source"), m["Destination"], m.get("RW")) for m in attrs["Mounts"]
+                    if len(m.get("Name") or "") != 64)  # anonymous volumes get fresh names
+    labels = {k: v for k, v in (config.get("Labels") or {}).items() if not k.startswith("one-run.")}
+    env = sorted(e for e in config["Env"] if not e.startswith("HOSTNAME="))
+    # An empty list and an absent one make the same container (the CLI sends [], docker-py nothing).
+    fields = {k: host.get(k) or None for k in HOST_FIELDS}
+    fields.update({k: config.get(k) or None for k in CONFIG_FIELDS})
+    # Podman lists anonymous volumes among the binds, and names an unnamed host after the id.
+    fields["Binds"] = sorted(b for b in host.get("Binds") or [] if len(b.split(":")[0]) != 64)
+    if fields["Hostname"] and attrs["Id"].startswith(fields["Hostname"]):
+        fields["Hostname"] = None
+    return dict(fields, mounts=mounts, labels=labels, env=env)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name if p.name == "one-run.toml" else p.stem)
+def test_pasting_the_rendered_command_creates_what_apply_creates(engine, tmp_path, monkeypatch, example):
+    monkeypatch.setenv("ONE_ADMIN_PASSWORD", "pw-from-env")
+    profile = example_on_standin(example, engine, tmp_path)
+    name = engine.containers[-1]
+    applied = run_cli("apply", profile)
+    assert applied.code == 0, applied.err
+    by_apply = configuration(engine.inspect(name))
+    engine.cli("rm", "-f", name)
+
+    rendered = run_cli("render", profile, "--format", "json")
+    argv = json.loads(rendered.out)
+    exports = run_cli("render", profile).out.splitlines()
+    script = "\n".join(line.lstrip("# ").strip() for line in exports if line.startswith("#   export"))
+    script += "\n" + shlex.join(argv) + " >/dev/null\n"
+    subprocess.run(["bash", "-euc", script], check=True, env=os.environ)
+    by_hand = configuration(engine.inspect(name))
+
+    assert by_hand == by_apply
+    assert "BOOTSTRAP OK" in engine.report(name)
