@@ -138,6 +138,67 @@ def _cmd_maintenance(args) -> int:
         raise
 
 
+# --- init / tls renew ------------------------------------------------------------
+
+CERT_DAYS = 825  # init.DEFAULT_DAYS, written out: importing init would load cryptography at start-up
+
+
+def _add_init(sub, common):
+    p = sub.add_parser("init", help="a new profile with a self-signed TLS cert and an SSH key pair")
+    p.add_argument("folder", metavar="DIR")
+    p.add_argument("--host", required=True, help="DNS name or IP address clients and nodes use to reach the Front-end")
+    p.add_argument("--runtime", choices=("docker", "podman"), default="docker")
+    p.add_argument("--image", help="image reference (default: the documented community image)")
+    p.add_argument("--ssh-key-type", choices=("rsa", "ed25519"), default="rsa")
+    p.add_argument("--days", type=int, default=CERT_DAYS, help=f"certificate validity (default: {CERT_DAYS})")
+    p.add_argument("--force", action="store_true", help="replace existing files, keeping a backup of each")
+    p.set_defaults(func=_cmd_init)
+
+
+def _cmd_init(args) -> int:
+    from .crypto import tls_summary
+    from .init import CERT, PROFILE, init_deployment
+
+    written = init_deployment(args.folder, args.host, runtime=args.runtime, image=args.image,
+                              ssh_key_type=args.ssh_key_type, days=args.days, force=args.force)
+    print(f"wrote {args.folder}:")
+    for item in written:
+        kept = f"  (the previous one kept as {item.backup.name})" if item.backup else ""
+        print(f"  {item.mode:04o} {item.path.relative_to(args.folder)}{kept}")
+    print(tls_summary(os.path.join(args.folder, CERT)))
+    profile = os.path.join(args.folder, PROFILE)
+    ssh_public = next(item.path for item in written if item.path.suffix == ".pub")
+    print(f"next:\n  one-run validate {profile}\n  one-run render {profile}\n  one-run apply {profile}\n"
+          f"and add {ssh_public} to ~oneadmin/.ssh/authorized_keys on every hypervisor node")
+    return 0
+
+
+def _add_tls(sub, common):
+    p = sub.add_parser("tls", help="TLS certificate tasks")
+    tls = p.add_subparsers(dest="tls_command", metavar="TASK", prog="one-run tls")
+    tls.required = True
+    renew = tls.add_parser("renew", help="a new self-signed certificate for the same key and names")
+    renew.add_argument("profile")
+    renew.add_argument("--days", type=int, default=CERT_DAYS,
+                       help=f"validity of the new certificate (default: {CERT_DAYS})")
+    renew.set_defaults(func=_cmd_tls_renew)
+
+
+def _cmd_tls_renew(args) -> int:
+    from .crypto import renew_tls, tls_summary
+    from .profile import load_profile
+
+    profile = load_profile(args.profile)
+    if profile.tls is None:
+        raise UsageError(f"{profile.path}: no [tls] table, so there is no certificate to renew; "
+                         "add [tls] with cert and key (or make a deployment with `one-run init`)")
+    backup = renew_tls(profile.tls.cert, profile.tls.key, args.days)
+    print(tls_summary(profile.tls.cert))
+    print(f"the previous certificate is kept as {backup}")
+    print(f"run `one-run apply {args.profile}` to recreate the container with it")
+    return 0
+
+
 class _Formatter(argparse.HelpFormatter):
     """argparse builds a formatter for every add_argument; the stock one imports shutil
     just to read the terminal width, a start-up cost `render` should not pay."""
@@ -164,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     # An explicit prog spares argparse a HelpFormatter (and its shutil import) at start-up.
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="one-run")
     sub.required = True
-    for add in (_add_render, _add_validate, _add_apply, _add_maintenance):
+    for add in (_add_render, _add_validate, _add_apply, _add_maintenance, _add_init, _add_tls):
         add(sub, common)
     return parser
 
