@@ -72,6 +72,9 @@ def _add_validate(sub, common):
 def _cmd_validate(args) -> int:
     profile, _ = _load(args, full=True)
     print(f"{profile.path}: valid ({profile.runtime}, container {profile.container.name})")
+    if profile.tls:
+        from .crypto import tls_summary
+        print(f"  certificate {tls_summary(profile.tls.cert)}")
     return 0
 
 
