@@ -1,0 +1,63 @@
+"""The one path the real engines cannot be made to take on demand: the new container fails AND
+putting the old one back fails too. A fake engine stands in; the outcome is exit 4 with the
+exact state and the commands to recover."""
+from dataclasses import replace
+
+from conftest import run_cli
+from one_run.engines import ContainerInfo, Engine
+from one_run.errors import EngineError
+
+OLD, NEW = "a" * 64, "b" * 64
+
+
+class BrokenEngine(Engine):
+    """An engine where the new container never starts and the old one cannot be renamed back."""
+
+    runtime, endpoint = "docker", "fake"
+
+    def __init__(self):
+        self.containers = {OLD: ContainerInfo(OLD, "opennebula", "img", "sha256:1", "running", 0, {}, {"Mounts": []})}
+
+    def get(self, name_or_id):
+        return next((c for c in self.containers.values() if name_or_id in (c.id, c.name)), None)
+
+    def image_attrs(self, ref):
+        return {"Id": "sha256:1", "Config": {}}
+
+    def create(self, request):
+        self.containers[NEW] = ContainerInfo(NEW, request.name, "img", "sha256:1", "created", 0, {}, {})
+        return NEW
+
+    def start(self, cid):
+        if cid == NEW:
+            raise EngineError("docker: start failed: no such device")
+        self.containers[cid] = replace(self.containers[cid], status="running")
+
+    def stop(self, cid):
+        self.containers[cid] = replace(self.containers[cid], status="exited")
+
+    def rename(self, cid, name):
+        if cid == OLD and name == "opennebula":
+            raise EngineError("docker: rename failed: the daemon went away")
+        self.containers[cid] = replace(self.containers[cid], name=name)
+
+    def remove(self, cid):
+        del self.containers[cid]
+
+    def logs(self, cid, tail):
+        return ""
+
+
+def test_a_failure_that_cannot_be_undone_exits_4_with_recovery_commands(tmp_path, monkeypatch):
+    profile = tmp_path / "p.toml"
+    profile.write_text('settle_time = 0\n[container]\nname = "opennebula"\nimage = "img"\n')
+    engine = BrokenEngine()
+    monkeypatch.setattr("one_run.engines.get_engine", lambda runtime: engine)
+
+    result = run_cli("apply", profile, "--force")
+
+    assert result.code == 4
+    assert "restoring the previous container failed too" in result.err
+    assert f"previous: {OLD[:12]} named opennebula-one-run-old, exited" in result.err
+    assert f"docker rename {OLD[:12]} opennebula" in result.err and "docker start opennebula" in result.err
+    assert "no volume was removed" in result.err
