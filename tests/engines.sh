@@ -60,7 +60,16 @@ driver = "vfs"
 graphroot = "$state/podman/storage"
 runroot = "$state/podman/run"
 EOF
+    # A registry on loopback speaks plain HTTP, as Docker assumes for 127.0.0.0/8 (bench/ runs one).
+    cat >"$state/podman/registries.conf" <<'EOF'
+unqualified-search-registries = []
+
+[[registry]]
+location = "127.0.0.1"
+insecure = true
+EOF
     export CONTAINERS_CONF="$state/podman/containers.conf" CONTAINERS_STORAGE_CONF="$state/podman/storage.conf"
+    export CONTAINERS_REGISTRIES_CONF="$state/podman/registries.conf"
     # The service must not see CONTAINER_HOST, or it would try to be a client of itself.
     env -u CONTAINER_HOST podman --log-level=warn system service --time=0 "unix://$state/podman.sock" \
         >"$state/podman/log" 2>&1 &
@@ -97,6 +106,7 @@ start)
         echo "export CONTAINER_HOST=$CONTAINER_HOST"
         echo "export CONTAINERS_CONF=$CONTAINERS_CONF"
         echo "export CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF"
+        echo "export CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF"
         echo "export ONE_RUN_STATE_DIR=$state/one-run"
         echo "export ONE_RUN_TEST_ENGINES=docker,podman"
     } >"$state/env"

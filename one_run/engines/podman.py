@@ -67,7 +67,10 @@ class PodmanEngine(Engine):
             raise EngineError(f"podman: inspect image {ref} failed: {exc.explanation}") from None
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
-        for event in self._call(f"pull {ref}", self.client.images.pull, ref, stream=True, decode=True):
+        # podman-py sends tlsVerify=true unless told otherwise, which overrides an `insecure = true`
+        # registry in registries.conf; None leaves the choice to the engine, as `podman pull` does.
+        for event in self._call(f"pull {ref}", self.client.images.pull, ref, tls_verify=None,
+                                stream=True, decode=True):
             if isinstance(event, dict):
                 if event.get("error"):
                     raise EngineError(f"podman: pull {ref} failed: {event['error']}")
