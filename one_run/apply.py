@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from .confighash import HASH_LABEL, SALT_LABEL, config_hash, new_salt
+from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
 from .lock import Journal, apply_lock
@@ -80,6 +80,8 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
         raise UsageError(f"image {spec.image} is not present on {engine.runtime} and pull = \"never\"; "
                          f"pull it first, or set pull = \"missing\" under [container]")
     labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
+    if spec.inputs:  # which customization file changed, for diff (salted digests, as the hash)
+        labels[INPUTS_LABEL] = input_label(spec, salt)
     if current is None:
         return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull)
     reasons = []

@@ -98,9 +98,11 @@ def _apply(args, profile, spec) -> int:
     from .apply import Applier
     from .engines import get_engine
 
+    from .diff import explainer
+
     engine = get_engine(profile.runtime)
     return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
-                                              keep_previous=args.keep_previous)
+                                              keep_previous=args.keep_previous, explain=explainer(engine, spec))
 
 
 def _cmd_apply(args) -> int:
@@ -139,6 +141,106 @@ def _cmd_maintenance(args) -> int:
             path.write_bytes(before)
             print(f"{path}: maintenance flag put back, since the apply did not succeed", file=sys.stderr)
         raise
+
+
+# --- diff / status / capture -------------------------------------------------------
+
+def _add_diff(sub, common):
+    p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container")
+    p.add_argument("profile")
+    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_diff)
+
+
+def _cmd_diff(args) -> int:
+    """One `field: running → profile` line per difference; exit 0 in sync, 1 different."""
+    import json
+
+    from .diff import Difference, differences
+    from .engines import get_engine
+
+    profile, spec = _load(args, full=False)
+    engine = get_engine(profile.runtime)
+    current = engine.get(spec.name)
+    if current is None:
+        found = [Difference("container", "(none)", spec.name, note="apply creates it")]
+    else:
+        found = differences(engine, spec, current)
+    if args.format == "json":
+        print(json.dumps({"container": spec.name, "runtime": engine.runtime, "id": current.id if current else None,
+                          "in_sync": not found, "differences": [d.as_json() for d in found]}, indent=2))
+    elif found:
+        for difference in found:
+            print(difference.line())
+    else:
+        print(f"in sync: {engine.runtime} container {spec.name} ({current.id[:12]}) matches {profile.path}")
+    return 1 if found else 0
+
+
+def _add_status(sub, common):
+    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome")
+    p.add_argument("profile")
+    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_status)
+
+
+def _cmd_status(args) -> int:
+    from .engines import get_engine
+    from .status import collect, render
+
+    profile, spec = _load(args, full=False)
+    report = collect(get_engine(profile.runtime), profile, spec)
+    if args.format == "json":
+        import json
+        report.pop("lines", None)
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n".join(render(report)))
+    return 0
+
+
+def _add_capture(sub, common):
+    p = sub.add_parser("capture", parents=[common], help="write a profile that recreates an existing container",
+                       description="Write a profile that recreates an existing container. With -o FILE, secret "
+                                   "values go to FILE's stem + .secrets/ (mode 0600) and the profile refers to them; "
+                                   "without it the profile goes to stdout and secrets become { env = NAME } "
+                                   "references whose values are written nowhere.")
+    p.add_argument("name", metavar="NAME", help="container name or ID")
+    p.add_argument("--runtime", choices=("docker", "podman"), help="default: whichever engine has NAME")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the profile here (default: stdout)")
+    p.add_argument("--force", action="store_true", help="overwrite FILE and its secret files")
+    p.set_defaults(func=_cmd_capture)
+
+
+def _cmd_capture(args) -> int:
+    from pathlib import Path
+
+    from .capture import capture
+    from .engines import get_engine
+    from .errors import EngineUnavailable
+
+    output = Path(args.output) if args.output else None
+    if args.runtime:
+        return capture(get_engine(args.runtime), args.name, output, args.force)
+    holders, unreachable = [], []
+    for runtime in ("docker", "podman"):
+        try:
+            engine = get_engine(runtime)
+        except EngineUnavailable as exc:
+            unreachable.append(exc)
+            continue
+        if engine.get(args.name) is not None:
+            holders.append(engine)
+    if len(holders) > 1:
+        raise UsageError(f"both docker and podman have a container named {args.name}; choose one with --runtime")
+    if holders:
+        return capture(holders[0], args.name, output, args.force)
+    if len(unreachable) == 2:
+        raise unreachable[0]
+    also = f" ({unreachable[0].message})" if unreachable else ""
+    raise UsageError(f"no container named {args.name} on docker or podman{also}")
 
 
 # --- init / tls renew ------------------------------------------------------------
@@ -228,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     # An explicit prog spares argparse a HelpFormatter (and its shutil import) at start-up.
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="one-run")
     sub.required = True
-    for add in (_add_render, _add_validate, _add_apply, _add_maintenance, _add_init, _add_tls):
+    for add in (_add_render, _add_validate, _add_apply, _add_maintenance, _add_diff, _add_status, _add_capture,
+                _add_init, _add_tls):
         add(sub, common)
     return parser
 

@@ -8,9 +8,10 @@ salted hash, so the label never lets anyone read or cheaply guess them.
 import hashlib
 import json
 import secrets
-from typing import Dict
+from pathlib import Path
+from typing import Dict, List
 
-from .render import run_argv
+from .render import run_groups
 from .runspec import RunSpec
 
 HASH_LABEL = "one-run.hash"
@@ -36,10 +37,45 @@ def secret_digest(value: str, salt: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", value.encode(), bytes.fromhex(salt), _ITERATIONS).hex()
 
 
+def canonical_argv(spec: RunSpec) -> List[str]:
+    """The run command with its options in one order, so that reordering a profile's ports,
+    env or volumes (or capturing it back from an engine that does not keep their order)
+    does not count as a change. Only the DNS servers keep their order: it is the resolver's."""
+    groups = run_groups(spec)
+    head, options, image = groups[0], groups[1:-1], groups[-1]
+    ordered = sorted(g for g in options if g[0] != "--dns") + [g for g in options if g[0] == "--dns"]
+    return [word for group in [head, *ordered, image] for word in group]
+
+
 def config_hash(spec: RunSpec, secret_values: Dict[str, str], salt: str) -> str:
     document = {
-        "argv": run_argv(spec),
+        "argv": canonical_argv(spec),
         "inputs": input_digests(spec),
         "secrets": {name: secret_digest(value, salt) for name, value in secret_values.items()},
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+INPUTS_LABEL = "one-run.inputs"
+
+
+def input_label(spec: RunSpec, salt: str) -> str:
+    """`TLS_CERT=<digest>,...`: a salted, shortened digest of each mounted customization file,
+    by the variable that names it, so `diff` can say WHICH file changed since the apply."""
+    by_path = input_digests(spec)
+    env = dict(spec.env)
+    mounts = {v.target: v.source for v in spec.volumes if v.kind == "bind"}
+    parts = []
+    for name, value in spec.env:
+        if not isinstance(value, str) or value.count("/") != 2:
+            continue
+        target, _, filename = value.rpartition("/")
+        source = mounts.get(target)
+        digest = by_path.get(str(Path(source) / filename)) if source else None
+        if digest and env.get(name) == value:
+            parts.append(f"{name}={hashlib.sha256((salt + digest).encode()).hexdigest()[:16]}")
+    return ",".join(parts)
+
+
+def parse_input_label(text: str) -> Dict[str, str]:
+    return dict(part.split("=", 1) for part in (text or "").split(",") if "=" in part)

@@ -114,6 +114,11 @@ class PodmanEngine(Engine):
         payload["volumes"] = payload.get("volumes") or []
         payload["volumes"] += [{"Name": "", "Dest": v.target, "Options": []}
                                for v in spec.volumes if v.kind == "anonymous"]
+        # What `podman create` records for its own containers (secrets by name only): diff and
+        # capture read which ulimits were chosen from it, and `podman generate systemd --new` works.
+        from ..render import run_argv
+
+        payload["containerCreateCommand"] = run_argv(spec)
         from podman import api
 
         response = self._call("create", self.client.api.post, "/containers/create",

@@ -1,0 +1,261 @@
+"""Profile vs running container, field by field: what `apply` would change, and why.
+
+Both sides are normalised by one_run.normalize; here they are compared and each
+difference becomes one `field: running → profile` line. Secret values never appear:
+a secret difference reads "changed". Changed contents of mounted customization files
+come from the per-file digests apply stamps in the one-run.inputs label.
+"""
+import os
+import shlex
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, parse_input_label
+from .engines import ContainerInfo, Engine
+from .errors import UsageError
+from .normalize import (FIELDS, PODMAN_INJECTED_ULIMITS, Normal, Unknown, create_command_ulimits, from_inspect,
+                        from_spec, human_size, is_secret_name, normalize_image, podman_default_caps)
+from .profile import SecretRef
+from .render import secret_value
+from .runspec import RunSpec
+
+ARROW = "→"
+FILE_KEYS = {
+    "TLS_CERT": "tls.cert", "TLS_KEY": "tls.key",
+    "ONEADMIN_SSH_PRIVKEY": "ssh.private_key", "ONEADMIN_SSH_PUBKEY": "ssh.public_key",
+    "OPENNEBULA_ONECFG_PATCH": "config.onecfg_patch",
+    "OPENNEBULA_PREBOOTSTRAP_HOOK": "config.pre_bootstrap_hook",
+    "OPENNEBULA_POSTBOOTSTRAP_HOOK": "config.post_bootstrap_hook",
+}
+KEYED = {"env": "env.", "labels": "labels.", "ulimits": "ulimits.", "ports": "ports ", "volumes": "volumes ",
+         "tmpfs": "tmpfs "}
+
+
+class Difference(NamedTuple):
+    field: str
+    running: Optional[str]  # display text; None for a secret
+    profile: Optional[str]
+    secret: bool = False
+    note: str = ""
+
+    def line(self) -> str:
+        if self.secret:
+            if self.running is None and self.profile is None:
+                text = f"{self.field}: changed (secret, values not shown)"
+            else:
+                text = f"{self.field}: {self.running or 'set'} {ARROW} {self.profile or 'set'} (secret, value not shown)"
+        else:
+            text = f"{self.field}: {self.running} {ARROW} {self.profile}"
+        return f"{text}: {self.note}" if self.note else text
+
+    def as_json(self) -> Dict[str, Any]:
+        return {"field": self.field, "running": self.running, "profile": self.profile,
+                "secret": self.secret, "note": self.note or None}
+
+
+# --- display ------------------------------------------------------------------
+
+def _port_text(key: str, binding) -> str:
+    port, _, proto = key.partition("/")
+    ip, host = binding
+    ip = f"[{ip}]" if ":" in ip else ip
+    text = f"{ip}:{host or ''}:{port}" if ip else (f"{host}:{port}" if host else port)
+    return text + ("" if proto == "tcp" else f"/{proto}")
+
+
+def _volume_text(target: str, value) -> str:
+    kind, source, options = value
+    if kind == "anonymous":
+        return f"{target} (anonymous volume)"
+    text = f"{source}:{target}"
+    return f"{text}:{','.join(order_options(options))}" if options else text
+
+
+def order_options(options) -> List[str]:
+    """Volume options in the order people write them: z first, then ro, then the rest."""
+    return sorted(options, key=lambda o: (0 if o in ("z", "Z") else 1 if o in ("ro", "rw") else 2, o))
+
+
+def _text(name: str, value, key: str = "") -> str:
+    if name == "ports":
+        return ", ".join(_port_text(key, b) for b in value) if value else "(none)"
+    if name == "volumes":
+        return _volume_text(key, value) if value else "(none)"
+    if name == "ulimits":
+        return f"{value[0]}:{value[1]}" if value else "(none)"
+    if name == "env":
+        return "(unset)" if value is None else repr(value) if (not value or value != value.strip()) else value
+    if name in ("labels", "tmpfs"):
+        return "(none)" if value is None else (value or "(no options)")
+    if name == "maintenance":
+        return "on" if value else "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if name in ("entrypoint", "command"):
+        return "(the image's)" if value is None else (shlex.join(value) if value else "(empty)")
+    if name == "shm_size":
+        return "(engine default)" if value is None else human_size(value)
+    if isinstance(value, tuple):
+        return ", ".join(value) if value else "(none)"
+    if value is None:
+        return "(engine default)" if name in ("hostname", "network") else "(none)"
+    return str(value)
+
+
+# --- comparison -----------------------------------------------------------------
+
+def _ports_equal(running, profile) -> bool:
+    """A profile binding without a host port matches whichever port the engine picked."""
+    if running == profile:
+        return True
+    left = list(running)
+    for ip, port in profile:
+        match = next((b for b in left if b[0] == ip and (port is None or b[1] == port)), None)
+        if match is None:
+            return False
+        left.remove(match)
+    return not left
+
+
+def compare(running: Normal, profile: Normal, secret_names=frozenset()) -> List[Difference]:
+    out: List[Difference] = []
+    for name in FIELDS:
+        a, b = running.fields.get(name), profile.fields.get(name)
+        if name in KEYED:
+            a, b = a or {}, b or {}
+            for key in list(a) + [k for k in b if k not in a]:
+                x, y = a.get(key), b.get(key)
+                if name == "ports" and x is not None and y is not None and _ports_equal(x, y):
+                    continue
+                if x == y and not isinstance(y, Unknown):
+                    continue
+                label = f"{KEYED[name]}{key}"
+                if isinstance(y, Unknown):
+                    out.append(Difference(label, None, None, True, f"cannot compare: {str(y)[1:-1]}"))
+                elif name == "env" and (key in secret_names or is_secret_name(key)):
+                    out.append(Difference(label, None if x is not None else "(unset)",
+                                          None if y is not None else "(unset)", True))
+                else:
+                    out.append(Difference(label, _text(name, x, key), _text(name, y, key)))
+        elif a != b:
+            out.append(Difference(name, _text(name, a), _text(name, b)))
+    for name, value in running.extras.items():
+        out.append(Difference(name, value, "(not settable in a profile)", note="a recreate drops it"))
+    return out
+
+
+def _secrets(spec: RunSpec, strict: bool) -> Dict[str, str]:
+    out = {}
+    for name, value in spec.env:
+        if isinstance(value, SecretRef):
+            try:
+                out[name] = secret_value(value)
+            except KeyError:
+                if strict:
+                    raise UsageError(f"secret variable ${value.ref} (for {name}) is not set; "
+                                     "export it first: diff compares it with the container's") from None
+            except OSError as exc:
+                if strict:
+                    raise UsageError(f"cannot read secret file {value.path} (for {name}): {exc.strerror}") from None
+    return out
+
+
+def normals(engine: Engine, spec: RunSpec, current: ContainerInfo):
+    """(running, profile) normalised, each against its own image."""
+    running_image = engine.image_attrs(current.image_id)
+    profile_image = engine.image_attrs(spec.image)
+    running = from_inspect(current.attrs, running_image, engine.runtime)
+    if profile_image is None and normalize_image(spec.image) == running.fields["image"]:
+        profile_image = running_image
+    caps = podman_default_caps(current.attrs) if engine.runtime == "podman" else None
+    profile = from_spec(spec, profile_image, default_caps=caps)
+    if engine.runtime == "podman" and create_command_ulimits(current.attrs) is None:
+        # Without a create command, Podman's injected nofile/nproc cannot be told from chosen ones,
+        # nor can z/Z (forgotten once the container started) be seen: compare neither.
+        for name in PODMAN_INJECTED_ULIMITS:
+            profile.fields["ulimits"].pop(name, None)
+        for side in (running, profile):
+            side.fields["volumes"] = {t: (kind, source, tuple(o for o in options if o not in ("z", "Z")))
+                                      for t, (kind, source, options) in side.fields["volumes"].items()}
+    return running, profile
+
+
+def config_differences(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[Difference]:
+    running, profile = normals(engine, spec, current)
+    secret_names = {name for name, value in spec.env if isinstance(value, SecretRef)}
+    return compare(running, profile, secret_names)
+
+
+def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
+                config_found: bool) -> List[Difference]:
+    """Changed file contents, and a hash that differs with nothing else to show for it."""
+    labels = current.labels
+    salt = labels.get(SALT_LABEL)
+    if not labels.get(HASH_LABEL) or not salt:
+        return [Difference("one-run.hash", "(none)", "(this profile)",
+                           note="the container was not created by one-run; apply recreates it once to record the profile")]
+    wanted = config_hash(spec, secrets, salt)
+    if labels[HASH_LABEL] == wanted:
+        if not config_found:
+            return []
+        return [Difference("one-run.hash", wanted[:12], wanted[:12],
+                           note="the container was changed after the apply (e.g. by `update`); apply leaves it "
+                                "as it is, apply --force recreates it from the profile")]
+    out = []
+    if INPUTS_LABEL in labels:
+        applied, now = parse_input_label(labels[INPUTS_LABEL]), parse_input_label(input_label(spec, salt))
+        mounts = {v.target: v.source for v in spec.volumes if v.kind == "bind"}
+        paths = {}
+        for name, value in spec.env:
+            if isinstance(value, str):
+                target, _, filename = value.rpartition("/")
+                paths[name] = os.path.join(mounts[target], filename) if target in mounts else value
+        for name in applied:
+            if name in now and now[name] != applied[name]:
+                out.append(Difference(FILE_KEYS.get(name, name), f"as applied ({applied[name][:8]})",
+                                      f"changed on disk ({now[name][:8]})",
+                                      note=f"the contents of {paths.get(name)} changed since the last apply"))
+    if out or config_found:
+        return out
+    if INPUTS_LABEL not in labels and spec.inputs:
+        note = ("a file the profile mounts (cert, keys, patch, hooks) or the profile's wording changed since "
+                "the last apply; this container has no one-run.inputs label to tell which")
+    else:
+        note = ("the profile changed in a way that does not change the container (e.g. the pull policy, or a value "
+                "now passed as a secret reference); apply recreates it to record the new hash")
+    return [Difference("one-run.hash", labels[HASH_LABEL][:12], wanted[:12], note=note)]
+
+
+def image_difference(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[Difference]:
+    """Same reference, other image: the tag moved (pull, rebuild) since the container was created."""
+    image = engine.image_attrs(spec.image)
+    running = current.image_id.split(":")[-1]
+    if image is None:
+        if spec.container.pull == "never":
+            return []
+        return [Difference("image id", running[:12], "(not here)", note=f"apply pulls {spec.image} first")]
+    wanted = image["Id"].split(":")[-1]
+    if wanted != running:
+        return [Difference("image id", running[:12], wanted[:12], note=f"{spec.image} now points to another image")]
+    return []
+
+
+def differences(engine: Engine, spec: RunSpec, current: ContainerInfo, strict: bool = True) -> List[Difference]:
+    """Everything `apply` would change. strict: an unreadable secret is a UsageError."""
+    secrets = _secrets(spec, strict)
+    found = config_differences(engine, spec, current)
+    same_image = not any(d.field == "image" for d in found)
+    out = found + (image_difference(engine, spec, current) if same_image else [])
+    if len(secrets) == sum(isinstance(v, SecretRef) for _, v in spec.env):
+        out += bookkeeping(spec, current, secrets, bool(out))
+    return out
+
+
+def explainer(engine: Engine, spec: RunSpec):
+    """For apply's plan: the reasons for a recreate (the image ID is apply's own reason)."""
+    def explain(current: ContainerInfo) -> List[str]:
+        secrets = _secrets(spec, strict=False)
+        found = config_differences(engine, spec, current)
+        if len(secrets) == sum(isinstance(v, SecretRef) for _, v in spec.env):
+            found += bookkeeping(spec, current, secrets, bool(found))
+        return [d.line() for d in found]
+    return explain

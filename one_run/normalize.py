@@ -1,0 +1,569 @@
+"""A container's configuration in one normalised shape, made either from a RunSpec (what
+`apply` would create) or from an engine's inspect document (what runs), so that the two
+compare field by field and `capture` can write a profile from the second.
+
+Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
+
+* What the image sets is subtracted: env entries and labels equal to the image's, anonymous
+  volumes at the image's VOLUME paths, an entrypoint/cmd equal to the image's.
+* What the engine injects is dropped: Podman's env `container=podman`, `TERM=xterm`,
+  `HOME=/root` and `HOSTNAME=<hostname>`; the generated hostname (the ID's first 12
+  characters); the default shm size (Docker 64 MiB, Podman 64000 KiB); Podman's
+  RLIMIT_NOFILE/NPROC unless the create command named them; Podman's empty restart policy
+  (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
+  create command (and not compared without one); the default network (Docker "default"/"bridge", Podman "bridge" on network
+  "podman"); Podman's caps reported against its default set (and on a privileged container,
+  its computed caps and security options); the volume options rw, rbind, rprivate, nosuid,
+  nodev, exec; the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
+  labels and systemd's PODMAN_SYSTEMD_UNIT.
+* Values are put in one spelling: caps without `CAP_`, image references with registry and
+  tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
+  anonymous, device permissions `rwm` when empty.
+* Order counts only where the engine cares (dns, entrypoint, command).
+
+Options the profile cannot express are kept apart (`extras`): capture lists them, diff
+reports them as what a recreate would drop.
+"""
+import json
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .profile import SecretRef
+from .render import secret_value
+from .runspec import RunSpec
+from .values import parse_device, parse_ports, parse_tmpfs, size_bytes
+
+FIELDS = ("image", "maintenance", "privileged", "restart", "hostname", "network", "stop_timeout",
+          "ports", "env", "volumes", "labels", "cap_add", "cap_drop", "devices", "dns", "extra_hosts",
+          "tmpfs", "shm_size", "ulimits", "security_opt", "entrypoint", "command")
+
+DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
+DEFAULT_STOP_TIMEOUT = 10  # what both engines use when none was given
+PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
+ENGINE_LABELS = ("PODMAN_SYSTEMD_UNIT",)
+VOLUME_DEFAULT_OPTIONS = {"rw", "rbind", "bind", "rprivate", "private", "nosuid", "nodev", "exec"}
+TMPFS_DEFAULT_OPTIONS = {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}
+PODMAN_INJECTED_ULIMITS = ("nofile", "nproc")
+PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
+_ANONYMOUS_RE = re.compile(r"^[0-9a-f]{64}$")
+SECRET_WORDS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL")
+
+
+class Unknown(str):
+    """A secret value that could not be read: equal to nothing."""
+
+    def __eq__(self, other):
+        return False
+
+    def __ne__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+@dataclass
+class Normal:
+    fields: Dict[str, Any]
+    # Running side only: options the profile model has no key for, where not at the engine default.
+    extras: Dict[str, str] = field(default_factory=dict)
+    # (volume name, container path, declared by the image) of the anonymous volumes.
+    anonymous: List[Tuple[str, str, bool]] = field(default_factory=list)
+    # Things normalisation could not decide (said on stderr by capture).
+    notes: List[str] = field(default_factory=list)
+
+
+def is_secret_name(name: str) -> bool:
+    """The image reference's secret parameters, or a name that says it holds a secret."""
+    from .validate import image_parameters
+
+    param = image_parameters().get(name)
+    if param is not None:
+        return bool(param["secret"])
+    upper = name.upper()
+    return any(word in upper for word in SECRET_WORDS)
+
+
+def is_anonymous_name(name: str) -> bool:
+    return bool(_ANONYMOUS_RE.match(name or ""))
+
+
+def normalize_image(ref: str) -> str:
+    """`busybox` and `docker.io/library/busybox:latest` are one image reference."""
+    if not ref or ref.startswith("sha256:"):
+        return ref
+    name, digest = (ref.split("@", 1) + [""])[:2]
+    first, _, rest = name.partition("/")
+    if not rest or ("." not in first and ":" not in first and first != "localhost"):
+        name = "docker.io/" + name
+    if name.startswith("docker.io/") and name.count("/") == 1:
+        name = "docker.io/library/" + name[len("docker.io/"):]
+    if ":" not in name.rsplit("/", 1)[-1] and not digest:
+        name += ":latest"
+    return f"{name}@{digest}" if digest else name
+
+
+def human_size(value: int) -> str:
+    for unit, size in (("g", 1024 ** 3), ("m", 1024 ** 2), ("k", 1024)):
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
+
+
+def _cap(name: str) -> str:
+    name = name.upper()
+    return name[4:] if name.startswith("CAP_") else name
+
+
+def _image_config(image: Optional[dict]) -> dict:
+    return (image or {}).get("Config") or {}
+
+
+def env_dict(items: Iterable[str]) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for item in items or ():
+        name, _, value = item.partition("=")
+        out[name] = value
+    return out
+
+
+def _tmpfs_options(options: str) -> str:
+    kept = []
+    for opt in (options or "").split(","):
+        if not opt or opt in TMPFS_DEFAULT_OPTIONS:
+            continue
+        if opt.startswith("size="):
+            try:
+                opt = "size=" + human_size(size_bytes(opt[5:]))
+            except ValueError:
+                pass
+        kept.append(opt)
+    return ",".join(kept)  # both engines keep the order given
+
+
+def _volume_options(options: Iterable[str]) -> Tuple[str, ...]:
+    return tuple(sorted({o for o in options if o and o not in VOLUME_DEFAULT_OPTIONS}))
+
+
+def _bindings(pairs: Iterable[Tuple[str, Optional[int]]]) -> Tuple[Tuple[str, Optional[int]], ...]:
+    cleaned = {("" if ip in ("", "0.0.0.0") else ip, port) for ip, port in pairs}
+    return tuple(sorted(cleaned, key=lambda b: (b[0], b[1] or 0)))
+
+
+def _command(cmd, image_cmd) -> Optional[Tuple[str, ...]]:
+    value, default = tuple(cmd or ()), tuple(image_cmd or ())
+    return None if value == default else value
+
+
+def _common_env(env: Dict[str, str], image_env: Dict[str, str], runtime: str, hostname: Optional[str]):
+    """Drop what the image and the engine put there; split off MAINTENANCE_MODE."""
+    out = {}
+    for name, value in env.items():
+        if name in image_env and image_env[name] == value:
+            continue
+        if runtime == "podman" and (PODMAN_ENV.get(name) == value or (name == "HOSTNAME" and value == hostname)):
+            continue
+        out[name] = value
+    maintenance = out.get("MAINTENANCE_MODE") == "yes"
+    if out.get("MAINTENANCE_MODE") in ("yes", "no"):  # "no" is the image's default
+        del out["MAINTENANCE_MODE"]
+    return out, maintenance
+
+
+def _labels(labels: Dict[str, str], image_labels: Dict[str, str]) -> Dict[str, str]:
+    return {k: v for k, v in sorted((labels or {}).items())
+            if not k.startswith("one-run.") and k not in ENGINE_LABELS and (image_labels or {}).get(k, None) != v}
+
+
+# --- the profile side ---------------------------------------------------------
+
+def spec_env_values(spec: RunSpec) -> Dict[str, str]:
+    """The spec's environment with secrets read; an unreadable secret is Unknown."""
+    out = {}
+    for name, value in spec.env:
+        if isinstance(value, SecretRef):
+            try:
+                out[name] = secret_value(value)
+            except (KeyError, OSError):
+                out[name] = Unknown(f"<{value.describe()} unreadable>")
+        else:
+            out[name] = value
+    return out
+
+
+def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] = None,
+              privileged_podman_ignores: bool = True) -> Normal:
+    """What `apply` would create from `spec`, normalised. `default_caps`: Podman's default
+    capability set (as read from a running container), to report caps the way it does."""
+    c, runtime = spec.container, spec.runtime
+    cfg = _image_config(image)
+    image_env = env_dict(cfg.get("Env"))
+    hostname = c.hostname
+    env, maintenance = _common_env(spec_env_values(spec), image_env, runtime, hostname)
+
+    ports: Dict[str, list] = {}
+    for text in c.ports:
+        for port in parse_ports(text):
+            ports.setdefault(port.key, []).append((port.host_ip, port.host_port))
+
+    image_volumes = set(cfg.get("Volumes") or {})
+    volumes = {}
+    for vol in spec.volumes:
+        target = vol.target.rstrip("/") or "/"
+        if vol.kind == "anonymous":
+            if target not in image_volumes:
+                volumes[target] = ("anonymous", "", ())
+        else:
+            source = os.path.realpath(vol.source) if vol.kind == "bind" else vol.source
+            volumes[target] = (vol.kind, source, _volume_options(vol.options))
+
+    cap_add = sorted({_cap(x) for x in c.cap_add})
+    cap_drop = sorted({_cap(x) for x in c.cap_drop})
+    security_opt = sorted(set(c.security_opt))
+    if runtime == "podman":
+        if c.privileged and privileged_podman_ignores:
+            cap_add, cap_drop = [], []
+            security_opt = sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT)
+        elif default_caps is not None:
+            cap_add = [x for x in cap_add if x not in default_caps]
+            cap_drop = [x for x in cap_drop if x in default_caps]
+
+    shm = size_bytes(c.shm_size) if c.shm_size else None
+    entrypoint = tuple(cfg.get("Entrypoint") or ()) if c.entrypoint is None else (c.entrypoint,)
+    if c.command is not None:
+        command = c.command
+    else:
+        command = () if c.entrypoint is not None else cfg.get("Cmd")
+
+    fields = {
+        "image": normalize_image(c.image),
+        "maintenance": maintenance,
+        "privileged": c.privileged,
+        "restart": c.restart.format(),
+        "hostname": hostname or None,
+        "network": _network(c.network, runtime),
+        "stop_timeout": c.stop_timeout,
+        "ports": {k: _bindings(v) for k, v in sorted(ports.items(), key=_port_order)},
+        "env": env,
+        "volumes": dict(sorted(volumes.items())),
+        "labels": _labels(dict(c.labels), cfg.get("Labels") or {}),
+        "cap_add": tuple(cap_add),
+        "cap_drop": tuple(cap_drop),
+        "devices": tuple(sorted(":".join(parse_device(d)) for d in c.devices)),
+        "dns": tuple(c.dns),
+        "extra_hosts": tuple(sorted(set(c.extra_hosts))),
+        "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted(parse_tmpfs(t) for t in c.tmpfs)},
+        "shm_size": None if shm in (None, DEFAULT_SHM[runtime]) else shm,
+        "ulimits": {u.name: (u.soft, u.hard) for u in sorted(c.ulimits)},
+        "security_opt": tuple(security_opt),
+        "entrypoint": None if entrypoint == tuple(cfg.get("Entrypoint") or ()) else entrypoint,
+        "command": _command(command, cfg.get("Cmd")),
+    }
+    return Normal(fields)
+
+
+def _network(name: Optional[str], runtime: str) -> Optional[str]:
+    if not name or name in ("default", "bridge") or (runtime == "podman" and name == "podman"):
+        return None
+    return name
+
+
+# --- the running side -----------------------------------------------------------
+
+def create_command_ulimits(attrs: dict) -> Optional[set]:
+    """Names of the ulimits a Podman create command set, or None without a create command."""
+    argv = (attrs.get("Config") or {}).get("CreateCommand")
+    if not argv:
+        return None
+    names = set()
+    for i, word in enumerate(argv):
+        value = None
+        if word == "--ulimit" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif word.startswith("--ulimit="):
+            value = word.split("=", 1)[1]
+        if value:
+            names.add(value.split("=", 1)[0].lower())
+    return names
+
+
+def create_command_relabels(attrs: dict) -> Optional[Dict[str, set]]:
+    """Container path → the z/Z options its -v had in the create command (Podman forgets
+    them once the container has started), or None without a create command."""
+    argv = (attrs.get("Config") or {}).get("CreateCommand")
+    if not argv:
+        return None
+    out: Dict[str, set] = {}
+    for i, word in enumerate(argv):
+        spec = None
+        if word in ("-v", "--volume") and i + 1 < len(argv):
+            spec = argv[i + 1]
+        elif word.startswith("--volume="):
+            spec = word.split("=", 1)[1]
+        if spec:
+            parts = spec.split(":")
+            target = parts[1] if len(parts) > 1 else parts[0]
+            options = set(parts[2].split(",")) if len(parts) > 2 else set()
+            out[target.rstrip("/") or "/"] = options & {"z", "Z"}
+    return out
+
+
+def podman_default_caps(attrs: dict) -> Optional[set]:
+    """Podman reports CapAdd/CapDrop against its default set; this recovers that set."""
+    bounding = attrs.get("BoundingCaps")
+    if bounding is None or (attrs.get("HostConfig") or {}).get("Privileged"):
+        return None
+    host = attrs.get("HostConfig") or {}
+    return ({_cap(x) for x in bounding} - {_cap(x) for x in host.get("CapAdd") or ()}) | \
+        {_cap(x) for x in host.get("CapDrop") or ()}
+
+
+def _podman_entrypoint(value, attrs: dict, image_ep: Sequence[str]) -> Tuple[str, ...]:
+    """Podman reports the entrypoint as one space-joined string."""
+    if not isinstance(value, str):
+        return tuple(value or ())
+    if value == " ".join(image_ep):
+        return tuple(image_ep)
+    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
+    for i, word in enumerate(argv[:-1]):
+        if word == "--entrypoint":
+            given = argv[i + 1]
+            try:
+                parsed = json.loads(given)
+                if isinstance(parsed, list) and " ".join(parsed) == value:
+                    return tuple(parsed)
+            except ValueError:
+                pass
+            if given == value:
+                return (given,)
+    return tuple(value.split(" ")) if value else ()
+
+
+def _mounts(attrs: dict, runtime: str, image_volumes: set):
+    """volumes dict and the anonymous volumes list from the inspect document."""
+    host = attrs.get("HostConfig") or {}
+    binds = {}
+    if runtime == "docker":
+        for text in host.get("Binds") or ():
+            parts = text.split(":")
+            if len(parts) >= 2:
+                binds[parts[1].rstrip("/") or "/"] = parts[2].split(",") if len(parts) > 2 else []
+    relabels = (create_command_relabels(attrs) or {}) if runtime == "podman" else {}
+    volumes, anonymous = {}, []
+    for mount in attrs.get("Mounts") or ():
+        kind = mount.get("Type")
+        target = (mount.get("Destination") or "").rstrip("/") or "/"
+        if kind not in ("bind", "volume"):
+            continue
+        if target in binds:
+            options = binds[target]
+        else:
+            options = [o for o in (mount.get("Mode") or "").split(",") if o]
+            options += list(mount.get("Options") or ())
+            if mount.get("RW") is False:
+                options.append("ro")
+            if mount.get("Propagation") and runtime == "podman":
+                options.append(mount["Propagation"])
+            options += sorted(relabels.get(target, ()))
+        if kind == "bind":
+            volumes[target] = ("bind", os.path.realpath(mount.get("Source") or ""), _volume_options(options))
+        elif is_anonymous_name(mount.get("Name", "")):
+            anonymous.append((mount["Name"], target, target in image_volumes))
+            if target not in image_volumes:
+                volumes[target] = ("anonymous", "", ())
+        else:
+            volumes[target] = ("volume", mount.get("Name", ""), _volume_options(options))
+    return dict(sorted(volumes.items())), sorted(anonymous, key=lambda a: a[1])
+
+
+def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
+    """What runs, normalised; `image` is the inspect document of the image it runs."""
+    cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
+    icfg = _image_config(image)
+    notes: List[str] = []
+    if image is None:
+        notes.append("the container's image is gone, so its defaults could not be told from choices")
+
+    hostname = cfg.get("Hostname") or None
+    if hostname == attrs.get("Id", "")[:12] or (host.get("NetworkMode") == "host" and hostname == socket.gethostname()):
+        hostname = None
+    env, maintenance = _common_env(env_dict(cfg.get("Env")), env_dict(icfg.get("Env")), runtime,
+                                   cfg.get("Hostname"))
+
+    if runtime == "podman":
+        env = _create_command_order(env, attrs)
+    ports = {}
+    picked = _create_command_picked_ports(attrs) if runtime == "podman" else {}
+    for key, bindings in sorted((host.get("PortBindings") or {}).items(), key=_port_order):
+        if bindings:
+            pairs = [(b.get("HostIp") or "", int(b["HostPort"]) if b.get("HostPort") else None) for b in bindings]
+            for ip, explicit in picked.get(key, ()):
+                chosen = [p for p in pairs if p[0] == ip and p[1] is not None and p[1] not in explicit]
+                if chosen:  # Podman reports the port it picked; the user asked for any
+                    pairs[pairs.index(chosen[0])] = (ip, None)
+            ports[key] = _bindings(pairs)
+
+    image_volumes = set(icfg.get("Volumes") or {})
+    volumes, anonymous = _mounts(attrs, runtime, image_volumes)
+
+    privileged = bool(host.get("Privileged"))
+    cap_add = tuple(sorted({_cap(x) for x in host.get("CapAdd") or ()}))
+    cap_drop = tuple(sorted({_cap(x) for x in host.get("CapDrop") or ()}))
+    security_opt = tuple(sorted(set(host.get("SecurityOpt") or ())))
+    if runtime == "podman" and privileged:
+        cap_add, cap_drop = (), ()
+        security_opt = tuple(sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT))
+
+    ulimits = {}
+    for u in host.get("Ulimits") or ():
+        name = u.get("Name", "").lower()
+        name = name[len("rlimit_"):] if name.startswith("rlimit_") else name
+        ulimits[name] = (int(u.get("Soft")), int(u.get("Hard")))
+    if runtime == "podman":
+        chosen = create_command_ulimits(attrs)
+        for name in PODMAN_INJECTED_ULIMITS:
+            if name in ulimits and (chosen is None or name not in chosen):
+                value = ulimits.pop(name)
+                if chosen is None:
+                    notes.append(f"ulimit {name}={value[0]}:{value[1]} may be Podman's default or a choice "
+                                 "(the container has no create command to tell): not captured")
+
+    restart = host.get("RestartPolicy") or {}
+    restart_name = restart.get("Name") or "no"
+    restart_text = f"{restart_name}:{restart['MaximumRetryCount']}" \
+        if restart_name == "on-failure" and restart.get("MaximumRetryCount") else restart_name
+
+    network = host.get("NetworkMode")
+    if runtime == "podman" and network == "bridge":
+        names = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
+        network = None if names in ([], ["podman"]) else ",".join(names)
+
+    shm = host.get("ShmSize")
+    image_ep = tuple(icfg.get("Entrypoint") or ())
+    entrypoint = _podman_entrypoint(cfg.get("Entrypoint"), attrs, image_ep) if runtime == "podman" \
+        else tuple(cfg.get("Entrypoint") or ())
+    devices = []
+    for d in host.get("Devices") or ():
+        devices.append(f"{d.get('PathOnHost')}:{d.get('PathInContainer') or d.get('PathOnHost')}:"
+                       f"{d.get('CgroupPermissions') or 'rwm'}")
+
+    fields = {
+        "image": normalize_image(attrs.get("ImageName") or cfg.get("Image") or ""),
+        "maintenance": maintenance,
+        "privileged": privileged,
+        "restart": restart_text,
+        "hostname": hostname,
+        "network": _network(network, runtime),
+        "stop_timeout": int(cfg.get("StopTimeout") if cfg.get("StopTimeout") is not None else DEFAULT_STOP_TIMEOUT),
+        "ports": ports,
+        "env": env,
+        "volumes": volumes,
+        "labels": _labels(cfg.get("Labels") or {}, icfg.get("Labels") or {}),
+        "cap_add": cap_add,
+        "cap_drop": cap_drop,
+        "devices": tuple(sorted(devices)),
+        "dns": tuple(host.get("Dns") or ()),
+        "extra_hosts": tuple(sorted(set(host.get("ExtraHosts") or ()))),
+        "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted((host.get("Tmpfs") or {}).items())},
+        "shm_size": None if shm in (None, 0, DEFAULT_SHM[runtime]) else int(shm),
+        "ulimits": dict(sorted(ulimits.items())),
+        "security_opt": security_opt,
+        "entrypoint": None if entrypoint == image_ep else entrypoint,
+        "command": _command(cfg.get("Cmd"), icfg.get("Cmd")),
+    }
+    return Normal(fields, _extras(attrs, icfg, runtime), anonymous, notes)
+
+
+def _port_order(item) -> Tuple[int, str]:
+    port, _, proto = item[0].partition("/")
+    return (int(port) if port.isdigit() else 0, proto)
+
+
+def _create_command_picked_ports(attrs: dict) -> Dict[str, List[Tuple[str, set]]]:
+    """Port key → [(host ip, host ports given explicitly)] for each -p without a host port in
+    the create command: Podman reports the port it picked for those, Docker an empty one."""
+    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
+    specs = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("-p", "--publish")]
+    parsed = []
+    for text in specs:
+        try:
+            parsed += parse_ports(text)
+        except ValueError:
+            continue
+    out: Dict[str, List[Tuple[str, set]]] = {}
+    for port in parsed:
+        if port.host_port is None:
+            explicit = {p.host_port for p in parsed if p.key == port.key and p.host_port is not None}
+            out.setdefault(port.key, []).append((port.host_ip, explicit))
+    return out
+
+
+def _create_command_order(env: Dict[str, str], attrs: dict) -> Dict[str, str]:
+    """Podman does not keep the env's order; its create command does."""
+    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
+    order = []
+    for i, word in enumerate(argv[:-1]):
+        if word in ("-e", "--env"):
+            order.append(argv[i + 1].split("=", 1)[0])
+    rank = {name: i for i, name in enumerate(order)}
+    return dict(sorted(env.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def _extras(attrs: dict, icfg: dict, runtime: str) -> Dict[str, str]:
+    """Run options set on the container that the profile model has no key for."""
+    cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
+    out: Dict[str, str] = {}
+
+    def note(name, value):
+        if value not in (None, "", 0, False, [], {}):
+            out[name] = value if isinstance(value, str) else json.dumps(value)
+
+    if (cfg.get("User") or "") != (icfg.get("User") or ""):
+        out["user"] = cfg.get("User") or "(the image's user)"
+    workdir = cfg.get("WorkingDir") or ""
+    if workdir not in ("", "/") and workdir != (icfg.get("WorkingDir") or ""):
+        out["workdir"] = workdir
+    note("domainname", cfg.get("Domainname"))
+    note("tty", cfg.get("Tty"))
+    note("interactive", cfg.get("OpenStdin"))
+    if cfg.get("Healthcheck") and cfg.get("Healthcheck") != icfg.get("Healthcheck"):
+        out["healthcheck"] = json.dumps(cfg["Healthcheck"])
+    for key, name in (("Memory", "memory"), ("MemoryReservation", "memory_reservation"), ("NanoCpus", "cpus"),
+                      ("CpuShares", "cpu_shares"), ("CpuQuota", "cpu_quota"), ("CpuPeriod", "cpu_period"),
+                      ("CpusetCpus", "cpuset_cpus"), ("CpusetMems", "cpuset_mems"), ("BlkioWeight", "blkio_weight"),
+                      ("OomKillDisable", "oom_kill_disable"), ("OomScoreAdj", "oom_score_adj"),
+                      ("ReadonlyRootfs", "read_only"), ("AutoRemove", "rm"), ("Init", "init"),
+                      ("PublishAllPorts", "publish_all"), ("VolumesFrom", "volumes_from"), ("Links", "links"),
+                      ("GroupAdd", "group_add"), ("Sysctls", "sysctls"), ("DnsOptions", "dns_option"),
+                      ("DnsSearch", "dns_search"), ("CgroupParent", "cgroup_parent"),
+                      ("DeviceCgroupRules", "device_cgroup_rule"), ("DeviceRequests", "gpus"),
+                      ("UsernsMode", "userns")):
+        note(name, host.get(key))
+    swap = host.get("MemorySwap")
+    if swap not in (None, 0, -1) and swap != 2 * (host.get("Memory") or 0):
+        out["memory_swap"] = str(swap)
+    pids = host.get("PidsLimit")
+    if pids not in (None, 0, -1) and not (runtime == "podman" and pids == 2048):
+        out["pids_limit"] = str(pids)
+    for key, name, defaults in (("IpcMode", "ipc", ("", "private", "shareable")),
+                                ("PidMode", "pid", ("", "private")), ("UTSMode", "uts", ("", "private"))):
+        if (host.get(key) or "") not in defaults:
+            out[name] = host[key]
+    log = (host.get("LogConfig") or {}).get("Type")
+    if runtime == "docker" and log not in (None, "", "json-file"):
+        out["log_driver"] = log
+    if runtime == "docker":
+        note("mac_address", cfg.get("MacAddress"))
+        if (cfg.get("StopSignal") or "") not in ("", "SIGTERM", "15", icfg.get("StopSignal") or "SIGTERM"):
+            out["stop_signal"] = cfg["StopSignal"]
+    elif cfg.get("StopSignal") not in (None, 15):
+        out["stop_signal"] = str(cfg["StopSignal"])
+    networks = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    if len(networks) > 1:
+        out["networks"] = ", ".join(networks)
+    for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above
+        if (mount.get("Type") or "").lower() not in ("bind", "volume"):
+            out[f"mount {mount.get('Target')}"] = json.dumps(mount)
+    return out

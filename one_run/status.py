@@ -1,0 +1,125 @@
+"""What state the deployment is in: container state and health, image and digest, when
+and from which profile hash it was applied, whether it matches the profile now,
+maintenance mode, and the bootstrap outcome read from the container's logs.
+"""
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+from .apply import APPLIED_LABEL, PROFILE_LABEL
+from .confighash import HASH_LABEL
+from .diff import differences
+from .engines import Engine
+from .errors import OneRunError
+from .normalize import env_dict
+from .profile import Profile
+from .runspec import RunSpec
+
+LOG_LINES = 500
+# The stand-in prints "BOOTSTRAP OK" / "BOOTSTRAP FAILED: ..." / "MAINTENANCE MODE"; the real image's
+# bootstrap runs under supervisord, whose lines read "exited: <program> (exit status N; ...)".
+FAILED = re.compile(r"BOOTSTRAP FAILED|\bbootstrap\b.*\b(failed|failure|error|fatal|aborted)\b"
+                    r"|exited: \S*bootstrap\S* \(exit status [1-9]", re.IGNORECASE)
+MAINTENANCE = re.compile(r"maintenance mode", re.IGNORECASE)
+OK = re.compile(r"BOOTSTRAP OK|\bbootstrap\b.*\b(finished|completed?|succeeded|done)\b"
+                r"|exited: \S*bootstrap\S* \(exit status 0", re.IGNORECASE)
+
+
+def bootstrap_outcome(logs: str) -> Tuple[str, Optional[str]]:
+    """(ok | failed | maintenance | unknown, the log line that says so); the last such line wins,
+    since a restarted container appends a new bootstrap to the same log."""
+    for line in reversed(logs.splitlines()):
+        text = line.strip()
+        if FAILED.search(text):
+            return "failed", text
+        if MAINTENANCE.search(text):
+            return "maintenance", text
+        if OK.search(text):
+            return "ok", text
+    return "unknown", None
+
+
+def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
+    report: Dict[str, Any] = {"container": spec.name, "runtime": engine.runtime, "profile": str(profile.path),
+                              "profile_maintenance": profile.maintenance}
+    current = engine.get(spec.name)
+    report["exists"] = current is not None
+    if current is None:
+        return report
+    state = current.attrs.get("State") or {}
+    image = engine.image_attrs(current.image_id) or {}
+    digests = image.get("RepoDigests") or []
+    digest = current.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
+    env = env_dict((current.attrs.get("Config") or {}).get("Env"))
+    labels = current.labels
+    report.update({
+        "id": current.id,
+        "state": current.status,
+        "exit_code": current.exit_code,
+        "health": current.health,
+        "started_at": state.get("StartedAt"),
+        "restart_count": current.attrs.get("RestartCount", 0),
+        "image": {"ref": current.image, "id": current.image_id, "digest": digest},
+        "applied": {"time": labels.get(APPLIED_LABEL), "hash": labels.get(HASH_LABEL),
+                    "profile": labels.get(PROFILE_LABEL)},
+        "maintenance": env.get("MAINTENANCE_MODE") == "yes",
+    })
+    try:
+        found = differences(engine, spec, current, strict=True)
+        report["in_sync"] = not found
+        report["differences"] = [d.as_json() for d in found]
+        report["lines"] = [d.line() for d in found]
+    except OneRunError as exc:
+        if exc.exit_code == 3:
+            raise
+        report["in_sync"] = None
+        report["in_sync_unknown"] = exc.message
+    try:
+        outcome, line = bootstrap_outcome(engine.logs(current.id, LOG_LINES))
+    except OneRunError as exc:
+        outcome, line = "unknown", f"(logs could not be read: {exc.message})"
+    if outcome != "failed" and current.status == "exited" and current.exit_code:
+        outcome, line = "failed", line or f"(the container exited with code {current.exit_code})"
+    report["bootstrap"] = {"outcome": outcome, "line": line}
+    return report
+
+
+def render(report: Dict[str, Any]) -> List[str]:
+    head = f"{report['container']} ({report['runtime']}"
+    if not report["exists"]:
+        return [head + "): no such container; `one-run apply` creates it"]
+    lines = [head + f", {report['id'][:12]})"]
+    state = report["state"]
+    if report["health"]:
+        state += f", health {report['health']}"
+    if state.startswith("exited"):
+        state += f", exit code {report['exit_code']}"
+    if report["started_at"]:
+        state += f", started {report['started_at']}"
+    if report["restart_count"]:
+        state += f", restarted {report['restart_count']} times"
+    lines.append(f"  state:       {state}")
+    image = report["image"]
+    lines.append(f"  image:       {image['ref']} ({image['id'].split(':')[-1][:12]}"
+                 + (f", digest {image['digest']})" if image["digest"] else ", no registry digest)"))
+    applied = report["applied"]
+    if applied["hash"]:
+        lines.append(f"  applied:     {applied['time'] or '(time unknown)'}, profile hash {applied['hash'][:12]}"
+                     + (f", from {applied['profile']}" if applied["profile"] else ""))
+    else:
+        lines.append("  applied:     not by one-run (no one-run.hash label)")
+    if report.get("in_sync") is None:
+        lines.append(f"  in sync:     unknown ({report.get('in_sync_unknown')})")
+    elif report["in_sync"]:
+        lines.append("  in sync:     yes")
+    else:
+        lines.append(f"  in sync:     no, {len(report['lines'])} difference(s) (running → profile):")
+        lines += [f"               {line}" for line in report["lines"]]
+    maintenance = "on" if report["maintenance"] else "off"
+    if report["maintenance"] != report["profile_maintenance"]:
+        maintenance += f" (the profile says {'on' if report['profile_maintenance'] else 'off'})"
+    lines.append(f"  maintenance: {maintenance}")
+    boot = report["bootstrap"]
+    text = {"ok": "ok", "failed": "FAILED", "maintenance": "maintenance mode (services not started)",
+            "unknown": "unknown (no bootstrap message in the last log lines)"}[boot["outcome"]]
+    lines.append(f"  bootstrap:   {text}" + (f": {boot['line']}" if boot["line"] and boot["outcome"] != "unknown" else ""))
+    return lines

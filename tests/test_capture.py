@@ -1,0 +1,168 @@
+"""capture on real engines: example profiles round-trip, a container made by hand with the
+documented command becomes a profile that recreates it, and env values survive quoting."""
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli
+from one_run.engines import get_engine
+from one_run.normalize import from_inspect
+from one_run.profile import load_profile
+from one_run.render import render_text, run_groups
+from one_run.runspec import build_runspec
+
+PROFILES = Path(__file__).resolve().parent.parent / "profiles"
+PASSWORD = "pa$$ 'w0rd' \"!x\""
+
+
+def sorted_groups(path: Path):
+    """The render command as a set of (option, value) groups: equal "up to ordering"."""
+    return sorted(map(tuple, run_groups(build_runspec(load_profile(path)))))
+
+
+def normal_config(runtime: str, name: str):
+    engine = get_engine(runtime)
+    info = engine.get(name)
+    normal = from_inspect(info.attrs, engine.image_attrs(info.image_id), runtime)
+    return normal.fields, normal.extras, [(n, t) for n, t, _ in normal.anonymous]
+
+
+def example_id(path: Path) -> str:
+    return path.parent.name if path.name == "one-run.toml" else path.stem
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=example_id)
+def test_example_profiles_round_trip_through_apply_and_capture(engine, example, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONE_ADMIN_PASSWORD", PASSWORD)
+    original = example_on_standin(example, engine, tmp_path)
+    applied = run_cli("apply", original)
+    assert applied.code == 0, applied.err
+    profile = load_profile(original)
+
+    out = tmp_path / "captured" / "one-run.toml"
+    captured = run_cli("capture", profile.container.name, "--runtime", engine.runtime, "-o", out)
+    assert captured.code == 0, captured.err
+
+    diff = run_cli("diff", out)
+    assert (diff.code, diff.out.split(":")[0]) == (0, "in sync"), diff.out
+    assert run_cli("diff", original).code == 0  # and no false difference on the original either
+    assert sorted_groups(out) == sorted_groups(original)
+
+    again = load_profile(out)
+    assert (again.tls, again.ssh) == (profile.tls, profile.ssh)
+    assert bool(again.config) == bool(profile.config)
+    assert again.maintenance == profile.maintenance
+    text = out.read_text()
+    assert PASSWORD not in text
+    assert ("[tls]" in text) == bool(profile.tls) and ("TLS_CERT" in text) is False
+    for name, value in profile.env:
+        if not isinstance(value, str):  # every secret went to a 0600 file, none into the profile
+            secret = out.parent / "one-run.secrets" / name
+            assert f'{name} = {{ file = "one-run.secrets/{name}" }}' in text
+            assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+            assert secret.read_text().rstrip("\n") not in text
+
+
+def hand_made_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "by-hand"
+    for part in ("certs", "ssh", "config"):
+        shutil.copytree(PROFILES / "full" / part, folder / part)
+    for key in ("certs/cert.key", "ssh/id_ed25519"):
+        os.chmod(folder / key, 0o600)
+    return folder
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
+def test_capture_of_a_container_made_by_hand_recreates_it(engine, tmp_path):
+    folder = hand_made_folder(tmp_path)
+    name, volume = engine.container_name(), engine.volume_name()
+    engine.cli(
+        "run", "-d", "--name", name, *(["--privileged"] if engine.runtime == "podman" else []),
+        "--restart", "unless-stopped", "-p", f"{free_port()}:80", "-p", f"127.0.0.1:{free_port()}:4124/udp",
+        "-v", f"{volume}:/var/lib/one/datastores",
+        "-v", f"{os.path.realpath(folder / 'certs')}:/certs:z,ro",
+        "-v", f"{os.path.realpath(folder / 'ssh')}:/ssh:z,ro",
+        "-v", f"{os.path.realpath(folder / 'config')}:/config:z,ro",
+        "-e", "OPENNEBULA_HOST=one.example.com", "-e", "TLS_CERT=/certs/cert.pem", "-e", "TLS_KEY=/certs/cert.key",
+        "-e", "ONEADMIN_SSH_PRIVKEY=/ssh/id_ed25519", "-e", "ONEADMIN_SSH_PUBKEY=/ssh/id_ed25519.pub",
+        "-e", "OPENNEBULA_ONECFG_PATCH=/config/onecfg_patch",
+        "-e", "OPENNEBULA_PREBOOTSTRAP_HOOK=/config/pre-bootstrap-hook.sh",
+        "-e", "ONEADMIN_PASSWORD=s3cret", "--label", "org.example.owner=cloud-team", f"{STANDIN}:1")
+    before = normal_config(engine.runtime, name)
+
+    out = tmp_path / "captured" / "one-run.toml"
+    result = run_cli("capture", name, "-o", out)  # no --runtime: found on whichever engine has it
+    assert result.code == 0, result.err
+    text = out.read_text()
+    assert "s3cret" not in text
+    assert (out.parent / "one-run.secrets" / "ONEADMIN_PASSWORD").read_text() == "s3cret\n"
+    assert "ONEADMIN_PASSWORD" in result.err and "0600" in result.err
+    assert "anonymous volume" in result.err and "# Anonymous volume" in text and "/var/lib/one/backups" in text
+    profile = load_profile(out)
+    assert profile.runtime == engine.runtime and profile.container.image == f"{STANDIN}:1"
+    assert profile.tls.cert == (folder / "certs" / "cert.pem").resolve()
+    assert profile.ssh.public_key == (folder / "ssh" / "id_ed25519.pub").resolve()
+    assert profile.config.onecfg_patch.name == "onecfg_patch" and profile.config.post_bootstrap_hook is None
+    assert sorted(n for n, _ in profile.env) == ["ONEADMIN_PASSWORD", "OPENNEBULA_HOST"]
+    assert [v.format() for v in profile.container.volumes] == [f"{volume}:/var/lib/one/datastores"]
+    assert profile.container.stop_timeout == 10 and "stop_timeout" in text  # the engine's, kept
+
+    diff = run_cli("diff", out)  # only the missing one-run label: the configuration is the same
+    assert diff.code == 1 and diff.out.splitlines() == [diff.out.splitlines()[0]], diff.out
+    assert diff.out.startswith("one-run.hash: (none)"), diff.out
+
+    assert run_cli("capture", name, "-o", out).code == 2  # no overwrite without --force
+    assert run_cli("capture", name, "-o", out, "--force").code == 0
+
+    out.write_text("settle_time = 1\n" + out.read_text())
+    applied = run_cli("apply", out)
+    assert applied.code == 0, applied.err
+    assert normal_config(engine.runtime, name) == before  # same config, same anonymous volume carried over
+    assert run_cli("diff", out).code == 0
+
+
+def test_capture_says_what_it_cannot_find(engine, tmp_path, monkeypatch):
+    missing = run_cli("capture", "no-such-one-run-container", "--runtime", engine.runtime)
+    assert missing.code == 2 and "no container named no-such-one-run-container" in missing.err
+    variable = "DOCKER_HOST" if engine.runtime == "docker" else "CONTAINER_HOST"
+    monkeypatch.setenv(variable, f"unix://{tmp_path}/nothing.sock")
+    down = run_cli("capture", "anything", "--runtime", engine.runtime)
+    assert down.code == 3, down.err
+
+
+VALUES = st.lists(st.one_of(
+    st.sampled_from(["$HOME", "a'b", 'say "hi"', "two  spaces ", "line1\nline2", "wow!", "!!", "\\$x", "`id`", ""]),
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)),
+    min_size=1, max_size=4)
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=VALUES)
+@example(values=["pa$$ 'single' \"double\" !bang", "two\nlines and  spaces ", "$(id) `id` \\"])
+def test_env_values_survive_capture_render_bash_inspect(engine, tmp_path_factory, values):
+    folder = tmp_path_factory.mktemp("quoting")
+    name = engine.container_name()
+    env = {f"QUOTE_{i}": value for i, value in enumerate(values)}
+    engine.cli("create", "--name", name, *[w for k, v in env.items() for w in ("-e", f"{k}={v}")], f"{STANDIN}:1")
+    out = folder / "one-run.toml"
+    assert run_cli("capture", name, "--runtime", engine.runtime, "-o", out).code == 0
+    profile = load_profile(out)
+    assert dict(profile.env) == env
+    replay = engine.container_name()
+    spec = build_runspec(profile._replace(container=profile.container._replace(name=replay)))
+    subprocess.run(["bash", "-c", render_text(spec)], check=True, capture_output=True)
+    inspected = dict(item.split("=", 1) for item in engine.inspect(replay)["Config"]["Env"])
+    assert {k: inspected.get(k) for k in env} == env
