@@ -92,6 +92,8 @@ def _apply_flags(p):
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     p.add_argument("--force", action="store_true", help="recreate even when nothing changed")
     p.add_argument("--keep-previous", action="store_true", help="keep the replaced container, stopped and renamed")
+    p.add_argument("--allow-empty-volumes", action="store_true",
+                   help="apply even though the deployment's container or data lives on the other runtime")
 
 
 def _apply(args, profile, spec) -> int:
@@ -99,8 +101,11 @@ def _apply(args, profile, spec) -> int:
     from .engines import get_engine
 
     from .diff import explainer
+    from .switch import check_not_elsewhere
 
     engine = get_engine(profile.runtime)
+    # The deployment living on the other runtime is refused (exit 2) before anything is touched.
+    check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
     return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
                                               keep_previous=args.keep_previous, explain=explainer(engine, spec))
 
@@ -304,6 +309,30 @@ def _cmd_tls_renew(args) -> int:
     return 0
 
 
+# --- switch ------------------------------------------------------------------------
+
+def _add_switch(sub, common):
+    p = sub.add_parser("switch", parents=[common], help="move the deployment, with its volumes' data, to the other runtime")
+    p.add_argument("profile")
+    p.add_argument("--to", required=True, choices=("docker", "podman"), help="the runtime to move to")
+    p.add_argument("--dry-run", action="store_true", help="print the plan with volume sizes and change nothing")
+    p.add_argument("--cleanup", action="store_true",
+                   help="remove the stopped source container after the switch (or, if already switched, now); "
+                        "its volumes are never removed")
+    p.add_argument("--overwrite-volumes", action="store_true",
+                   help="replace the contents of target volumes that already hold data")
+    p.set_defaults(func=_cmd_switch)
+
+
+def _cmd_switch(args) -> int:
+    from .switch import Switcher
+
+    args.runtime = args.to  # validate for the target runtime
+    profile, spec = _load(args, full=True)
+    return Switcher(profile, spec, args.to).run(dry_run=args.dry_run, cleanup=args.cleanup,
+                                                overwrite=args.overwrite_volumes)
+
+
 class _Formatter(argparse.HelpFormatter):
     """argparse builds a formatter for every add_argument; the stock one imports shutil
     just to read the terminal width, a start-up cost `render` should not pay."""
@@ -331,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="one-run")
     sub.required = True
     for add in (_add_render, _add_validate, _add_apply, _add_maintenance, _add_diff, _add_status, _add_capture,
-                _add_init, _add_tls):
+                _add_init, _add_tls, _add_switch):
         add(sub, common)
     return parser
 

@@ -4,9 +4,12 @@ Backends translate a RunSpec into their SDK's calls and the SDK's answers into
 ContainerInfo; they hold no business rules (those live in apply/diff/capture).
 """
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..runspec import RunSpec
+
+
+HELPER_LABEL = "one-run.helper"  # on switch's short-lived helper containers
 
 
 @dataclass
@@ -54,6 +57,34 @@ class Engine:
     def rename(self, cid: str, name: str) -> None: raise NotImplementedError
     def remove(self, cid: str) -> None: raise NotImplementedError
     def logs(self, cid: str, tail: int) -> str: raise NotImplementedError
+
+    # --- volumes and archives (switch) ----------------------------------------
+    # Volume data moves through the engine's own archive API, never through host
+    # paths, so rootless Podman and remote engines work the same way.
+
+    def volume(self, name: str) -> Optional[dict]: raise NotImplementedError  # inspect, None if missing
+    def create_volume(self, name: str, labels: Dict[str, str]) -> None: raise NotImplementedError
+    def remove_volume(self, name: str) -> None: raise NotImplementedError  # only volumes switch created
+    def volume_sizes(self) -> Dict[str, int]: raise NotImplementedError  # name -> bytes, where the engine knows
+    def any_image(self) -> Optional[str]: raise NotImplementedError  # some local image id, for helpers
+
+    def create_helper(self, image: str, mounts: List[Tuple[str, str, bool]], name: str,
+                      command: Optional[List[str]] = None) -> str:
+        """A container that is never the deployment: (volume, path, read_only) mounted, no network,
+        no anonymous volumes for the image's VOLUMEs, labelled HELPER_LABEL, ready for archive_get
+        and archive_put. With a command it is only created, and start() runs the command."""
+        raise NotImplementedError
+
+    def archive_get(self, cid: str, path: str, owners: bool = True) -> Iterator[bytes]:
+        """The tar of directory `path` with entry names relative to it, its own entry included
+        (named ".", "./", "/" or "" depending on the engine). Streams; closes when exhausted or closed.
+        owners=False allows entries whose owners are not the files' own (a listing is enough)."""
+        raise NotImplementedError
+
+    def archive_put(self, cid: str, path: str, chunks: Iterable[bytes]) -> None:
+        """Extract a tar (as archive_get produces it) into directory `path`, keeping the
+        archive's numeric owners, modes, times and links. `chunks` is sent as it comes."""
+        raise NotImplementedError
 
 
 def get_engine(runtime: str) -> Engine:

@@ -5,13 +5,15 @@ sends: binds as strings (keeps `z,ro`, docker-py#2138), anonymous volumes in
 Config.Volumes, and stop_timeout, which the high-level create() lacks (docker-py#3168).
 """
 import os
-from typing import Callable, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_device, parse_ports, parse_tmpfs, size_bytes
-from . import ContainerInfo, CreateRequest, Engine
+from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+ARCHIVE_CHUNK = 1 << 20
+NEVER_STARTED = "/one-run-helper-is-never-started"
 
 
 class DockerEngine(Engine):
@@ -120,6 +122,110 @@ class DockerEngine(Engine):
 
     def logs(self, cid: str, tail: int) -> str:
         return self._call(f"logs {cid[:12]}", self.api.logs, cid, tail=tail).decode(errors="replace")
+
+    # --- volumes and archives (switch) ----------------------------------------
+
+    def _io(self, what: str, fn, *args, **kwargs):
+        """_call, plus the transport errors of a streamed request."""
+        import requests
+
+        try:
+            return self._call(what, fn, *args, **kwargs)
+        except (requests.RequestException, OSError) as exc:
+            raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
+
+    def volume(self, name: str) -> Optional[dict]:
+        try:
+            return self.api.inspect_volume(name)
+        except self._errors.NotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise EngineError(f"docker: inspect volume {name} failed: {exc.explanation}") from None
+
+    def create_volume(self, name: str, labels: Dict[str, str]) -> None:
+        self._call(f"create volume {name}", self.api.create_volume, name, labels=labels)
+
+    def remove_volume(self, name: str) -> None:
+        self._call(f"remove volume {name}", self.api.remove_volume, name)
+
+    def volume_sizes(self) -> Dict[str, int]:
+        usage = self._call("disk usage", self.api.df)
+        return {v["Name"]: v["UsageData"]["Size"] for v in usage.get("Volumes") or []
+                if (v.get("UsageData") or {}).get("Size", -1) >= 0}
+
+    def any_image(self) -> Optional[str]:
+        ids = self._call("list images", self.api.images, quiet=True)
+        return ids[0] if ids else None
+
+    def create_helper(self, image: str, mounts: List[Tuple[str, str, bool]], name: str,
+                      command: Optional[List[str]] = None) -> str:
+        # A tmpfs over each image VOLUME keeps Docker from making an anonymous volume for it. Only
+        # created, never started without a command: Docker's archive API works on it as it is.
+        declared = ((self.image_attrs(image) or {}).get("Config") or {}).get("Volumes") or {}
+        shadow = {path: "" for path in declared if path not in {p for _, p, _ in mounts}}
+        host_config = self._call(
+            "create helper", self.api.create_host_config, network_mode="none", tmpfs=shadow or None,
+            binds=[f"{volume}:{path}:{'ro' if read_only else 'rw'}" for volume, path, read_only in mounts])
+        created = self._call(
+            "create helper", self.api.create_container, image, name=name, detach=True,
+            entrypoint=command[:1] if command else [NEVER_STARTED], command=command[1:] if command else None,
+            labels={HELPER_LABEL: "1"}, host_config=host_config)
+        return created["Id"]
+
+    def archive_get(self, cid: str, path: str, owners: bool = True) -> Iterator[bytes]:
+        what = f"read {path} of {cid[:12]}"
+        # "dir/." names the entries "./..." relative to dir, with dir's own metadata as "./".
+        response = self._io(what, self.api.get, self.api._url("/containers/{0}/archive", cid),
+                            params={"path": path.rstrip("/") + "/."}, stream=True, timeout=self.api.timeout,
+                            headers={"Accept-Encoding": "identity"})  # dockerd gzips it otherwise: CPU-bound
+        self._io(what, self.api._raise_for_status, response)
+        return self._chunks(response, what)
+
+    def _chunks(self, response, what: str) -> Iterator[bytes]:
+        import requests
+        import urllib3.exceptions
+
+        try:
+            while True:
+                chunk = response.raw.read(ARCHIVE_CHUNK, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
+        finally:
+            response.close()
+
+    def archive_put(self, cid: str, path: str, chunks: Iterable[bytes]) -> None:
+        import io
+        import itertools
+        import posixpath
+        import tarfile
+
+        what = f"write {path} of {cid[:12]}"
+        chunks = iter(chunks)
+        head = b""
+        while len(head) < tarfile.BLOCKSIZE:
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
+            head += chunk
+        # Docker keeps the archive's owners unless copyUIDGID is set, which put_archive never sets.
+        self._io(what, self.api.put_archive, cid, path, itertools.chain([head], chunks))
+        # But it skips an entry "." that names an existing directory (pkg/archive Unpack), so the
+        # directory's own owner, mode and times are applied as an entry of its parent.
+        try:
+            root = tarfile.TarInfo.frombuf(head[:tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
+        except tarfile.HeaderError:
+            return
+        if root.isdir() and root.name.strip("/") in ("", "."):
+            entry = tarfile.TarInfo(posixpath.basename(path.rstrip("/")))
+            entry.type, entry.mode, entry.mtime = tarfile.DIRTYPE, root.mode, root.mtime
+            entry.uid, entry.gid, entry.uname, entry.gname = root.uid, root.gid, root.uname, root.gname
+            data = io.BytesIO()
+            with tarfile.open(fileobj=data, mode="w", format=tarfile.PAX_FORMAT) as archive:
+                archive.addfile(entry)
+            self._io(what, self.api.put_archive, cid, posixpath.dirname(path.rstrip("/")), data.getvalue())
 
 
 def _short(exc: Exception) -> str:

@@ -5,11 +5,15 @@ keys must be absolute and take `extended_mode` lists, tmpfs goes through mounts,
 ulimit keys are capitalised, and anonymous volumes are named volumes without a name.
 """
 import os
-from typing import Callable, Optional
+import time
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_ports, parse_tmpfs, size_bytes
-from . import ContainerInfo, CreateRequest, Engine
+from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine
+
+ARCHIVE_CHUNK = 1 << 20
+KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
 
 
 def default_socket() -> str:
@@ -149,3 +153,150 @@ class PodmanEngine(Engine):
     def logs(self, cid: str, tail: int) -> str:
         out = self._call(f"logs {cid[:12]}", self._container(cid).logs, tail=tail, stream=False)
         return (b"".join(out) if not isinstance(out, bytes) else out).decode(errors="replace")
+
+    # --- volumes and archives (switch) ----------------------------------------
+
+    def _request(self, what: str, method, path: str, **kwargs):
+        """A raw libpod call (podman-py turns transport errors into APIError), checked."""
+        response = self._call(what, method, path, **kwargs)
+        try:
+            response.raise_for_status()
+        except self._errors.APIError as exc:
+            raise EngineError(f"podman: {what} failed: {exc.explanation or exc}") from None
+        return response
+
+    def volume(self, name: str) -> Optional[dict]:
+        try:
+            return self.client.volumes.get(name).attrs
+        except self._errors.NotFound:
+            return None
+        except self._errors.APIError as exc:
+            raise EngineError(f"podman: inspect volume {name} failed: {exc.explanation}") from None
+
+    def create_volume(self, name: str, labels: Dict[str, str]) -> None:
+        self._call(f"create volume {name}", self.client.volumes.create, name, labels=labels)
+
+    def remove_volume(self, name: str) -> None:
+        self._call(f"remove volume {name}", self.client.volumes.remove, name)
+
+    def volume_sizes(self) -> Dict[str, int]:
+        usage = self._request("disk usage", self.client.api.get, "/system/df").json()
+        return {v["VolumeName"]: v["Size"] for v in usage.get("Volumes") or [] if v.get("Size", -1) >= 0}
+
+    def any_image(self) -> Optional[str]:
+        images = self._request("list images", self.client.api.get, "/images/json").json()
+        return images[0]["Id"] if images else None
+
+    def create_helper(self, image: str, mounts: List[Tuple[str, str, bool]], name: str,
+                      command: Optional[List[str]] = None) -> str:
+        from podman import api
+
+        payload = {
+            "name": name, "image": image, "labels": {HELPER_LABEL: "1"},
+            "entrypoint": (command or KEEP_ALIVE)[:1], "command": (command or KEEP_ALIVE)[1:],
+            "volumes": [{"Name": volume, "Dest": path, "Options": ["ro"] if read_only else []}
+                        for volume, path, read_only in mounts],
+            "image_volume_mode": "ignore",  # no anonymous volumes for the image's VOLUMEs
+            "netns": {"nsmode": "none"},
+        }
+        response = self._request("create helper", self.client.api.post, "/containers/create",
+                                 headers={"content-type": "application/json"}, data=api.prepare_body(payload))
+        cid = response.json()["Id"]
+        if command is None:
+            # Running, so that archive_get can exec tar in it (see there). An image without a
+            # shell cannot start it: the archive API still works on it, exec does not.
+            try:
+                self.start(cid)
+            except EngineError:
+                pass
+        return cid
+
+    def archive_get(self, cid: str, path: str, owners: bool = True) -> Iterator[bytes]:
+        what = f"read {path} of {cid[:12]}"
+        if owners:
+            # libpod's archive GET chowns every entry to the caller (podman cp semantics), so
+            # the owners are read by tar inside the helper, through the exec API.
+            return self._exec_stream(cid, ["tar", "-C", path, "-cf", "-", "."], what)
+        # A volume's root names its entries "/..." relative to it, with its own metadata as "/".
+        response = self._request(what, self.client.api.get, f"/containers/{cid}/archive",
+                                 params={"path": path.rstrip("/")}, stream=True,
+                                 headers={"Accept-Encoding": "identity"})
+        return self._chunks(response, what)
+
+    def _chunks(self, response, what: str) -> Iterator[bytes]:
+        import requests
+        import urllib3.exceptions
+
+        try:
+            while True:
+                chunk = response.raw.read(ARCHIVE_CHUNK, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise EngineError(f"podman: {what} failed: {exc}") from None
+        finally:
+            response.close()
+
+    def _exec_stream(self, cid: str, cmd: List[str], what: str) -> Iterator[bytes]:
+        """stdout of cmd run in container cid, in chunks of about ARCHIVE_CHUNK; EngineError
+        (with its stderr) if it exits non-zero. The exec stream is Docker's multiplexed one."""
+        import json
+
+        import requests
+        import urllib3.exceptions
+
+        info = self.get(cid)
+        if info is None or not info.running:
+            raise EngineError(f"podman: {what} failed: the helper container is "
+                              f"{info.status if info else 'gone'}; its image needs /bin/sh, sleep and tar")
+        exec_id = self._request(what, self.client.api.post, f"/containers/{cid}/exec",
+                                headers={"content-type": "application/json"},
+                                data=json.dumps({"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})).json()["Id"]
+        response = self._request(what, self.client.api.post, f"/exec/{exec_id}/start",
+                                 headers={"content-type": "application/json"},
+                                 data=json.dumps({"Detach": False, "Tty": False}), stream=True)
+        raw, errors, pending = response.raw, [], bytearray()
+
+        def exactly(n: int) -> bytes:
+            data = b""
+            while len(data) < n:
+                part = raw.read(n - len(data))
+                if not part:
+                    break
+                data += part
+            return data
+
+        try:
+            while True:
+                header = exactly(8)
+                if len(header) < 8:
+                    break
+                payload = exactly(int.from_bytes(header[4:8], "big"))
+                if header[0] == 1:
+                    pending += payload
+                    if len(pending) >= ARCHIVE_CHUNK:
+                        yield bytes(pending)
+                        pending.clear()
+                elif header[0] == 2 and len(errors) < 20:
+                    errors.append(payload.decode(errors="replace"))
+            if pending:
+                yield bytes(pending)
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise EngineError(f"podman: {what} failed: {exc}") from None
+        finally:
+            response.close()
+        for _ in range(50):
+            state = self._request(what, self.client.api.get, f"/exec/{exec_id}/json").json()
+            if not state.get("Running"):
+                break
+            time.sleep(0.1)
+        if state.get("Running") or state.get("ExitCode"):
+            raise EngineError(f"podman: {what} failed: {' '.join(cmd)} exited {state.get('ExitCode')}: "
+                              f"{''.join(errors).strip()[-500:]}")
+
+    def archive_put(self, cid: str, path: str, chunks: Iterable[bytes]) -> None:
+        # libpod chowns to the container's user unless copyUIDGID=false: keep the archive's owners.
+        self._request(f"write {path} of {cid[:12]}", self.client.api.put, f"/containers/{cid}/archive",
+                      params={"path": path, "copyUIDGID": "false", "pause": "false"}, data=chunks,
+                      headers={"content-type": "application/x-tar"})
