@@ -7,8 +7,8 @@ salted hash, so the label never lets anyone read or cheaply guess them.
 """
 import hashlib
 import json
+import os
 import secrets
-from pathlib import Path
 from typing import Dict, List
 
 from .render import run_groups
@@ -28,8 +28,12 @@ def input_digests(spec: RunSpec) -> Dict[str, str]:
     generated = dict([spec.generated_patch]) if spec.generated_patch else {}
     out = {}
     for path in spec.inputs:
-        data = generated[path].encode() if path in generated else path.read_bytes()
-        out[str(path)] = hashlib.sha256(data).hexdigest()
+        if path in generated:
+            data = generated[path].encode()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+        out[path] = hashlib.sha256(data).hexdigest()
     return out
 
 
@@ -71,7 +75,7 @@ def input_label(spec: RunSpec, salt: str) -> str:
             continue
         target, _, filename = value.rpartition("/")
         source = mounts.get(target)
-        digest = by_path.get(str(Path(source) / filename)) if source else None
+        digest = by_path.get(os.path.join(source, filename)) if source else None
         if digest and env.get(name) == value:
             parts.append(f"{name}={hashlib.sha256((salt + digest).encode()).hexdigest()[:16]}")
     return ",".join(parts)

@@ -12,8 +12,9 @@ from .errors import UsageError
 from .profile import key_lines, read_profile_text
 
 
-def set_top_level(path: Path, key: str, toml_value: str) -> bool:
+def set_top_level(path, key: str, toml_value: str) -> bool:
     """Set `key = toml_value` at the top level; returns False when it already had that value."""
+    path = Path(path)
     text = read_profile_text(path)
     lines = text.splitlines(keepends=True)
     assignment = re.compile(rf"^(\s*{re.escape(key)}\s*=\s*)([^#\n]*?)(\s*(#.*)?)$")

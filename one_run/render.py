@@ -67,7 +67,8 @@ def secret_value(ref: SecretRef) -> str:
         if value is None:
             raise KeyError(ref.ref)
         return value
-    text = ref.path.read_text()
+    with open(ref.path) as f:
+        text = f.read()
     return text[:-1] if text.endswith("\n") else text
 
 

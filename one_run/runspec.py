@@ -4,7 +4,7 @@ customizations need, exactly as the OpenNebula image expects them.
 The RunSpec is the one neutral description that both the printed command and the
 engine backends are made from, so the two cannot drift apart.
 """
-from pathlib import Path
+import os
 from typing import List, NamedTuple, Optional, Tuple
 
 from .errors import Problem, ProfileError
@@ -28,9 +28,9 @@ class RunSpec(NamedTuple):
     env: Tuple[Tuple[str, EnvValue], ...]
     volumes: Tuple[Volume, ...]
     # Files the image reads only at bootstrap: their contents belong to the configuration.
-    inputs: Tuple[Path, ...] = ()
+    inputs: Tuple[str, ...] = ()
     # The inline onecfg patch, written to a file one-run owns beside the profile.
-    generated_patch: Optional[Tuple[Path, str]] = None
+    generated_patch: Optional[Tuple[str, str]] = None
 
     @property
     def name(self) -> str:
@@ -41,8 +41,9 @@ class RunSpec(NamedTuple):
         return self.container.image
 
 
-def generated_patch_path(profile: Profile) -> Path:
-    return profile.folder / ".one-run" / profile.path.stem / "config" / PATCH_FILE
+def generated_patch_path(profile: Profile) -> str:
+    stem = os.path.splitext(os.path.basename(profile.path))[0]
+    return os.path.join(profile.folder, ".one-run", stem, "config", PATCH_FILE)
 
 
 def build_runspec(profile: Profile) -> RunSpec:
@@ -50,21 +51,21 @@ def build_runspec(profile: Profile) -> RunSpec:
     problems: List[Problem] = []
     env = list(profile.env)
     mounts: List[Volume] = []
-    inputs: List[Path] = []
+    inputs: List[str] = []
     generated = None
 
-    def mount(feature: str, target: str, files: List[Tuple[str, str, Path]]):
+    def mount(feature: str, target: str, files: List[Tuple[str, str, str]]):
         """Mount the one folder holding `files` (env name, profile key, host path) at target."""
-        folders = {path.parent for _, _, path in files}
+        folders = {os.path.dirname(path) for _, _, path in files}
         if len(folders) > 1:
-            listing = ", ".join(f"{key} in {path.parent}" for _, key, path in files)
+            listing = ", ".join(f"{key} in {os.path.dirname(path)}" for _, key, path in files)
             problems.append(profile.problem(feature, f"[{feature}] files are in different folders ({listing}); "
                                             f"the image needs them in the one folder mounted at {target}",
                                             "move them into one folder and point the keys at it"))
             return
-        mounts.append(Volume(target, str(folders.pop()), "bind", MOUNT_OPTIONS))
+        mounts.append(Volume(target, folders.pop(), "bind", MOUNT_OPTIONS))
         for name, _, path in files:
-            env.append((name, f"{target}/{path.name}"))
+            env.append((name, f"{target}/{os.path.basename(path)}"))
             inputs.append(path)
 
     if profile.tls:
@@ -120,9 +121,14 @@ def write_generated_files(spec: RunSpec) -> None:
     if not spec.generated_patch:
         return
     path, text = spec.generated_patch
-    if path.is_file() and path.read_text() == text:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -8,7 +8,6 @@ import json
 import os
 import stat
 from functools import lru_cache
-from pathlib import Path
 from typing import Dict, List, Optional
 
 from . import onecfg
@@ -16,7 +15,7 @@ from .errors import Problem, ProfileError
 from .profile import Profile, SecretRef, closest
 from .runspec import RunSpec
 
-DATA = Path(__file__).parent / "data" / "opennebula-image.json"
+DATA = os.path.join(os.path.dirname(__file__), "data", "opennebula-image.json")
 
 
 @lru_cache(maxsize=None)
@@ -92,18 +91,18 @@ def _secret_problems(profile: Profile, key: str, ref: SecretRef, full: bool) -> 
     return []
 
 
-def _readable_file(path: Path) -> Optional[str]:
-    if not path.exists():
+def _readable_file(path: str) -> Optional[str]:
+    if not os.path.exists(path):
         return "does not exist"
-    if not path.is_file():
+    if not os.path.isfile(path):
         return "is not a regular file"
     if not os.access(path, os.R_OK):
         return "is not readable"
     return None
 
 
-def _private_mode_problems(profile: Profile, key: str, path: Path) -> List[Problem]:
-    mode = path.stat().st_mode
+def _private_mode_problems(profile: Profile, key: str, path: str) -> List[Problem]:
+    mode = os.stat(path).st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         return [profile.problem(key, f"{path} is readable by group or others (mode {stat.S_IMODE(mode):04o})",
                                 f"chmod 600 {path}", warning=True)]
@@ -144,12 +143,13 @@ def _customization_problems(profile: Profile, spec: RunSpec) -> List[Problem]:
         if config.patch_lines is not None:
             problems += _patch_problems(profile, "config.onecfg_patch", config.patch_lines, "inline line")
         elif config.onecfg_patch and not _readable_file(config.onecfg_patch):
-            lines = config.onecfg_patch.read_text(errors="replace").splitlines()
+            with open(config.onecfg_patch, errors="replace") as f:
+                lines = f.read().splitlines()
             problems += _patch_problems(profile, "config.onecfg_patch", lines, f"{config.onecfg_patch} line")
     return problems
 
 
-def _hook_problems(profile: Profile, key: str, hook: Path) -> List[Problem]:
+def _hook_problems(profile: Profile, key: str, hook: str) -> List[Problem]:
     message = _readable_file(hook)
     if message:
         return [profile.problem(key, f"hook {hook} {message}", "create it, or fix the path")]
@@ -179,9 +179,9 @@ def _crypto_problems(profile: Profile) -> List[Problem]:
     from . import crypto  # cryptography is slow to import; render never needs it
 
     located = []
-    if profile.tls and profile.tls.cert.is_file() and profile.tls.key.is_file():
+    if profile.tls and os.path.isfile(profile.tls.cert) and os.path.isfile(profile.tls.key):
         host = dict(profile.env).get("OPENNEBULA_HOST")
         located += crypto.check_tls(profile.tls.cert, profile.tls.key, host if isinstance(host, str) else None)
-    if profile.ssh and profile.ssh.private_key.is_file() and profile.ssh.public_key.is_file():
+    if profile.ssh and os.path.isfile(profile.ssh.private_key) and os.path.isfile(profile.ssh.public_key):
         located += crypto.check_ssh_pair(profile.ssh.private_key, profile.ssh.public_key)
     return [profile.problem(p.key or "", p.message, p.fix, p.warning) for p in located]

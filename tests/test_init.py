@@ -177,7 +177,7 @@ def test_the_profile_is_commented_toml_with_secrets_by_reference(made):
 
 
 def test_ports_volumes_and_secrets_come_from_the_image_reference():
-    reference = json.loads(DATA.read_text())
+    reference = json.loads(Path(DATA).read_text())
     ports = {(p["port"], p["protocol"]) for p in reference["ports"]}
     for spec in init.PORTS:
         body, _, proto = spec.partition("/")
