@@ -98,9 +98,8 @@ def _apply_flags(p):
 
 def _apply(args, profile, spec) -> int:
     from .apply import Applier
-    from .engines import get_engine
-
     from .diff import explainer
+    from .engines import get_engine
     from .switch import check_not_elsewhere
 
     engine = get_engine(profile.runtime)
