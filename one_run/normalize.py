@@ -18,7 +18,8 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   labels and systemd's PODMAN_SYSTEMD_UNIT.
 * Values are put in one spelling: caps without `CAP_`, image references with registry and
   tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
-  anonymous, device permissions `rwm` when empty.
+  anonymous, device permissions `rwm` when empty, Podman's security options as its inspect
+  reports them (label= options one by one, no `no-new-privileges=false`, no mask/unmask).
 * Order counts only where the engine cares (dns, entrypoint, command).
 
 Options the profile cannot express are kept apart (`extras`): capture lists them, diff
@@ -223,6 +224,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
     cap_drop = sorted({_cap(x) for x in c.cap_drop})
     security_opt = sorted(set(c.security_opt))
     if runtime == "podman":
+        security_opt = sorted(set(filter(None, map(_podman_security_opt, security_opt))))
         if c.privileged and privileged_podman_ignores:
             cap_add, cap_drop = [], []
             security_opt = sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT)
@@ -262,6 +264,15 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
         "command": _command(command, cfg.get("Cmd")),
     }
     return Normal(fields)
+
+
+def _podman_security_opt(opt: str) -> Optional[str]:
+    """A --security-opt as Podman's inspect reports it: no-new-privileges without =true, and
+    nothing for the options it does not report (mask, unmask, proc-opts, systempaths)."""
+    key, sep, value = opt.partition("=")
+    if key == "no-new-privileges":
+        return None if sep and value.lower() in ("false", "0") else key
+    return None if key in ("mask", "unmask", "proc-opts", "systempaths") else opt
 
 
 def _network(name: Optional[str], runtime: str) -> Optional[str]:
@@ -411,7 +422,11 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     privileged = bool(host.get("Privileged"))
     cap_add = tuple(sorted({_cap(x) for x in host.get("CapAdd") or ()}))
     cap_drop = tuple(sorted({_cap(x) for x in host.get("CapDrop") or ()}))
-    security_opt = tuple(sorted(set(host.get("SecurityOpt") or ())))
+    security_opt = host.get("SecurityOpt") or ()
+    if runtime == "podman":  # it reports all label= options as one "label=a,label=b"
+        security_opt = [part if i == 0 else "label=" + part for opt in security_opt
+                        for i, part in enumerate(opt.split(",label=") if opt.startswith("label=") else [opt])]
+    security_opt = tuple(sorted(set(security_opt)))
     if runtime == "podman" and privileged:
         cap_add, cap_drop = (), ()
         security_opt = tuple(sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT))

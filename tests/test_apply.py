@@ -224,7 +224,9 @@ def configuration(attrs):
     fields["Binds"] = sorted(b for b in host.get("Binds") or [] if len(b.split(":")[0]) != 64)
     if fields["Hostname"] and attrs["Id"].startswith(fields["Hostname"]):
         fields["Hostname"] = None
-    return dict(fields, mounts=mounts, labels=labels, env=env)
+    # The networks joined: Podman's NetworkMode says only "bridge" for a named network.
+    networks = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    return dict(fields, mounts=mounts, labels=labels, env=env, networks=networks)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name if p.name == "one-run.toml" else p.stem)
@@ -247,3 +249,49 @@ def test_pasting_the_rendered_command_creates_what_apply_creates(engine, tmp_pat
 
     assert by_hand == by_apply
     assert "BOOTSTRAP OK" in engine.report(name)
+
+
+def test_a_named_network_tmpfs_options_and_the_other_run_options_apply_as_rendered(engine, tmp_path, monkeypatch):
+    """A user-created network (Podman took its name for a netns mode), tmpfs options past size
+    (Podman dropped them), and every other run option the examples leave out: the rendered
+    command and apply make the same container, and diff finds it in sync."""
+    network = engine.unique("net")
+    engine.cli("network", "create", network)
+    name = engine.container_name()
+    nproc = ', nproc = "1024:1024"' if engine.runtime == "podman" else ""  # see example_on_standin
+    profile = standin_profile(tmp_path, engine, name, container=f"""
+network = "{network}"
+tmpfs = ["/run/scratch:size=64m,mode=1777,noexec"]
+dns = ["192.0.2.53"]
+extra_hosts = ["db.example.com:192.0.2.10"]
+cap_add = ["NET_ADMIN"]
+cap_drop = ["MKNOD"]
+shm_size = "128m"
+security_opt = ["no-new-privileges"]
+devices = ["/dev/null:/dev/xnull"]
+labels = {{ "org.example.owner" = "cloud-team" }}
+ulimits = {{ nofile = "4096:8192"{nproc} }}
+entrypoint = "/bin/sh"
+command = ["-c", "exec /entrypoint.sh"]
+""")
+    try:
+        applied = run_cli("apply", profile)
+        assert applied.code == 0, applied.err
+        attrs = engine.inspect(name)
+        assert list(attrs["NetworkSettings"]["Networks"]) == [network]
+        assert "noexec" in engine.sh(name, "grep ' /run/scratch ' /proc/mounts")
+        assert "BOOTSTRAP OK" in engine.report(name)
+        diff = run_cli("diff", profile)
+        assert diff.code == 0 and "in sync" in diff.out, diff.out + diff.err
+        by_apply = configuration(attrs)
+        engine.cli("rm", "-f", name)
+
+        argv = json.loads(run_cli("render", profile, "--format", "json").out)
+        subprocess.run(["bash", "-euc", shlex.join(argv) + " >/dev/null"], check=True, env=os.environ)
+        by_hand = configuration(engine.inspect(name))
+
+        assert by_hand == by_apply
+        assert "BOOTSTRAP OK" in engine.report(name)
+    finally:
+        engine.cli("rm", "-f", name, check=False)
+        engine.cli("network", "rm", network, check=False)

@@ -16,6 +16,13 @@ ARCHIVE_CHUNK = 1 << 20
 NEVER_STARTED = "/one-run-helper-is-never-started"
 
 
+def cli_caps(caps) -> Optional[List[str]]:
+    """--cap-add/--cap-drop as `docker run` sends them: upper case, CAP_ prefixed (but ALL),
+    once each, sorted; the daemon keeps them as sent."""
+    names = {cap.upper() for cap in caps}
+    return sorted(n if n == "ALL" or n.startswith("CAP_") else "CAP_" + n for n in names) or None
+
+
 class DockerEngine(Engine):
     runtime = "docker"
 
@@ -84,7 +91,7 @@ class DockerEngine(Engine):
             "create", self.api.create_host_config,
             binds=binds, port_bindings=port_bindings, privileged=c.privileged,
             restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
-            cap_add=list(c.cap_add) or None, cap_drop=list(c.cap_drop) or None,
+            cap_add=cli_caps(c.cap_add), cap_drop=cli_caps(c.cap_drop),
             devices=[":".join(parse_device(d)) for d in c.devices] or None,
             dns=list(c.dns) or None, extra_hosts=list(c.extra_hosts) or None,
             tmpfs=dict(parse_tmpfs(t) for t in c.tmpfs) or None,

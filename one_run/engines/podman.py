@@ -23,6 +23,60 @@ def default_socket() -> str:
     return f"unix://{runtime_dir}/podman/podman.sock"
 
 
+NETNS_MODES = ("host", "none", "bridge", "private", "slirp4netns", "pasta")
+
+
+def podman_network(network: str) -> dict:
+    """--network's value as the libpod create payload's netns/networks/network_options, as
+    podman's CLI sends it (ParseNetworkFlag): a namespace mode, or the bridge joined to the
+    network of that name."""
+    mode, _, value = network.partition(":")
+    if mode == "container" and value:
+        return {"netns": {"nsmode": "container", "value": value}}
+    if mode == "ns" and value:
+        return {"netns": {"nsmode": "path", "value": value}}
+    if mode in ("slirp4netns", "pasta") and value:
+        return {"netns": {"nsmode": mode}, "network_options": {mode: value.split(",")}}
+    if network in NETNS_MODES:
+        return {"netns": {"nsmode": network}}
+    return {"netns": {"nsmode": "bridge"}, "networks": {network: {}}}
+
+
+def podman_security(options) -> dict:
+    """--security-opt values as the libpod create payload's fields, as podman's CLI sends them
+    (parseSecurityOpt); podman-py would pass each whole value on as an SELinux option."""
+    out: dict = {}
+    annotations = {}
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        if key == "no-new-privileges":
+            if sep and value.lower() not in ("true", "false", "1", "0"):
+                raise EngineError(f"podman: invalid --security-opt {opt!r}")
+            out["no_new_privileges"] = not sep or value.lower() in ("true", "1")
+        elif not sep:
+            raise EngineError(f"podman: invalid --security-opt {opt!r}")
+        elif key == "label":
+            out.setdefault("selinux_opts", []).append(value)
+            annotations["io.podman.annotations.label"] = ",label=".join(out["selinux_opts"])
+        elif key == "apparmor":
+            out["apparmor_profile"] = annotations["io.podman.annotations.apparmor"] = value
+        elif key == "seccomp":
+            out["seccomp_profile_path"] = annotations["io.podman.annotations.seccomp"] = value
+        elif key == "mask":
+            out.setdefault("mask", []).extend(value.split(":"))
+        elif key == "unmask":
+            out.setdefault("unmask", []).append(value)
+        elif key == "systempaths" and value == "unconfined":
+            out.setdefault("unmask", []).append("ALL")
+        elif key == "proc-opts":
+            out["procfs_opts"] = value.split(",")
+        else:
+            raise EngineError(f"podman: invalid --security-opt {opt!r}")
+    if annotations:
+        out["annotations"] = annotations
+    return out
+
+
 class PodmanEngine(Engine):
     runtime = "podman"
 
@@ -93,27 +147,34 @@ class PodmanEngine(Engine):
                 volumes[vol.source] = {"bind": vol.target, "extended_mode": list(vol.options)}
         for name, target in request.carried_volumes:
             volumes[name] = {"bind": target, "extended_mode": []}
-        mounts = [{"type": "tmpfs", "source": "tmpfs", "target": path,
-                   **({"size": opts.split("size=")[1].split(",")[0]} if "size=" in opts else {})}
-                  for path, opts in (parse_tmpfs(t) for t in c.tmpfs)]
         kwargs = dict(
             name=request.name, hostname=c.hostname, environment=request.env,
-            labels={**dict(c.labels), **request.labels}, ports=ports, volumes=volumes, mounts=mounts,
+            labels={**dict(c.labels), **request.labels}, ports=ports, volumes=volumes,
             privileged=c.privileged, cap_add=list(c.cap_add), cap_drop=list(c.cap_drop),
             devices=list(c.devices), dns=list(c.dns),
             extra_hosts=dict(h.split(":", 1) for h in c.extra_hosts),
             ulimits=[{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in c.ulimits],
-            security_opt=list(c.security_opt), stop_timeout=c.stop_timeout,
+            stop_timeout=c.stop_timeout,
             restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
         )
         if c.shm_size:
             kwargs["shm_size"] = size_bytes(c.shm_size)
-        if c.network:
-            kwargs["network_mode"] = c.network
         if c.entrypoint is not None:
             kwargs["entrypoint"] = [c.entrypoint]
         payload = self.client.containers._render_payload(
             {"image": c.image, "command": list(c.command) if c.command is not None else None, **kwargs})
+        # As `podman run --network` sends it: podman-py's network_mode makes every value a netns
+        # mode, so a network's name (and container:<id>) would be refused as an invalid one.
+        if c.network:
+            payload.update(podman_network(c.network))
+        security = podman_security(c.security_opt)
+        annotations = {**(payload.get("annotations") or {}), **security.pop("annotations", {})}
+        payload.update(security, **({"annotations": annotations} if annotations else {}))
+        # As `podman run --tmpfs PATH:OPTS` sends it: podman-py's mounts keep only size and mode.
+        payload["mounts"] = payload.get("mounts") or []
+        payload["mounts"] += [{"destination": path, "type": "tmpfs", "source": "tmpfs",
+                               **({"options": opts.split(",")} if opts else {})}
+                              for path, opts in (parse_tmpfs(t) for t in c.tmpfs)]
         # podman-py cannot express anonymous volumes; libpod takes them as unnamed named volumes.
         payload["volumes"] = payload.get("volumes") or []
         payload["volumes"] += [{"Name": "", "Dest": v.target, "Options": []}
