@@ -6,9 +6,10 @@ ContainerInfo; they hold no business rules (those live in apply/diff/capture).
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from ..errors import EngineError
 from ..runspec import RunSpec
 
-
+ARCHIVE_CHUNK = 1 << 20  # bytes per read of a volume archive stream
 HELPER_LABEL = "one-run.helper"  # on switch's short-lived helper containers
 
 
@@ -48,7 +49,6 @@ class Engine:
     endpoint: str
 
     def get(self, name_or_id: str) -> Optional[ContainerInfo]: raise NotImplementedError
-    def image_id(self, ref: str) -> Optional[str]: raise NotImplementedError
     def image_attrs(self, ref: str) -> dict: raise NotImplementedError
     def pull(self, ref: str, progress: Callable[[str], None]) -> None: raise NotImplementedError
     def create(self, request: CreateRequest) -> str: raise NotImplementedError
@@ -85,6 +85,22 @@ class Engine:
         """Extract a tar (as archive_get produces it) into directory `path`, keeping the
         archive's numeric owners, modes, times and links. `chunks` is sent as it comes."""
         raise NotImplementedError
+
+    def _chunks(self, response, what: str) -> Iterator[bytes]:
+        """A streamed HTTP response of either SDK (both use requests) as chunks; EngineError on a cut."""
+        import requests
+        import urllib3.exceptions
+
+        try:
+            while True:
+                chunk = response.raw.read(ARCHIVE_CHUNK, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+            raise EngineError(f"{self.runtime}: {what} failed: {exc}") from None
+        finally:
+            response.close()
 
 
 def get_engine(runtime: str) -> Engine:

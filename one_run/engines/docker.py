@@ -12,7 +12,6 @@ from ..values import parse_device, parse_ports, parse_tmpfs, size_bytes
 from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-ARCHIVE_CHUNK = 1 << 20
 NEVER_STARTED = "/one-run-helper-is-never-started"
 
 
@@ -187,21 +186,6 @@ class DockerEngine(Engine):
                             headers={"Accept-Encoding": "identity"})  # dockerd gzips it otherwise: CPU-bound
         self._io(what, self.api._raise_for_status, response)
         return self._chunks(response, what)
-
-    def _chunks(self, response, what: str) -> Iterator[bytes]:
-        import requests
-        import urllib3.exceptions
-
-        try:
-            while True:
-                chunk = response.raw.read(ARCHIVE_CHUNK, decode_content=True)
-                if not chunk:
-                    return
-                yield chunk
-        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-            raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
-        finally:
-            response.close()
 
     def archive_put(self, cid: str, path: str, chunks: Iterable[bytes]) -> None:
         import io

@@ -10,9 +10,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_ports, parse_tmpfs, size_bytes
-from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine
+from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine
 
-ARCHIVE_CHUNK = 1 << 20
 KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
 
 
@@ -283,21 +282,6 @@ class PodmanEngine(Engine):
                                  params={"path": path.rstrip("/")}, stream=True,
                                  headers={"Accept-Encoding": "identity"})
         return self._chunks(response, what)
-
-    def _chunks(self, response, what: str) -> Iterator[bytes]:
-        import requests
-        import urllib3.exceptions
-
-        try:
-            while True:
-                chunk = response.raw.read(ARCHIVE_CHUNK, decode_content=True)
-                if not chunk:
-                    return
-                yield chunk
-        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-            raise EngineError(f"podman: {what} failed: {exc}") from None
-        finally:
-            response.close()
 
     def _exec_stream(self, cid: str, cmd: List[str], what: str) -> Iterator[bytes]:
         """stdout of cmd run in container cid, in chunks of about ARCHIVE_CHUNK; EngineError
