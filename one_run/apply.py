@@ -40,17 +40,20 @@ class Plan:
     pull: bool = False
 
 
-def resolve_env(spec: RunSpec) -> Tuple[Dict[str, str], Dict[str, str]]:
-    """The container's environment with secrets read, and the secrets alone (for the hash)."""
+def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """The container's environment with secrets read, and the secrets alone (for the hash).
+    A secret that cannot be read is a UsageError, or left out when not `strict`."""
     env, secrets = {}, {}
     for name, value in spec.env:
         if isinstance(value, SecretRef):
             try:
                 env[name] = secrets[name] = secret_value(value)
             except KeyError:
-                raise UsageError(f"secret variable ${value.ref} (for {name}) is not set; export it first") from None
+                if strict:
+                    raise UsageError(f"secret variable ${value.ref} (for {name}) is not set; export it first") from None
             except OSError as exc:
-                raise UsageError(f"cannot read secret file {value.path} (for {name}): {exc.strerror}") from None
+                if strict:
+                    raise UsageError(f"cannot read secret file {value.path} (for {name}): {exc.strerror}") from None
         else:
             env[name] = value
     return env, secrets

@@ -9,13 +9,12 @@ import os
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional
 
+from .apply import resolve_env
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, parse_input_label
 from .engines import ContainerInfo, Engine
-from .errors import UsageError
 from .normalize import (FIELDS, PODMAN_INJECTED_ULIMITS, Normal, Unknown, create_command_ulimits, from_inspect,
                         from_spec, human_size, is_secret_name, normalize_image, podman_default_caps)
 from .profile import SecretRef
-from .render import secret_value
 from .runspec import RunSpec
 
 ARROW = "→"
@@ -143,22 +142,6 @@ def compare(running: Normal, profile: Normal, secret_names=frozenset()) -> List[
     return out
 
 
-def _secrets(spec: RunSpec, strict: bool) -> Dict[str, str]:
-    out = {}
-    for name, value in spec.env:
-        if isinstance(value, SecretRef):
-            try:
-                out[name] = secret_value(value)
-            except KeyError:
-                if strict:
-                    raise UsageError(f"secret variable ${value.ref} (for {name}) is not set; "
-                                     "export it first: diff compares it with the container's") from None
-            except OSError as exc:
-                if strict:
-                    raise UsageError(f"cannot read secret file {value.path} (for {name}): {exc.strerror}") from None
-    return out
-
-
 def normals(engine: Engine, spec: RunSpec, current: ContainerInfo):
     """(running, profile) normalised, each against its own image."""
     running_image = engine.image_attrs(current.image_id)
@@ -241,7 +224,7 @@ def image_difference(engine: Engine, spec: RunSpec, current: ContainerInfo) -> L
 
 def differences(engine: Engine, spec: RunSpec, current: ContainerInfo, strict: bool = True) -> List[Difference]:
     """Everything `apply` would change. strict: an unreadable secret is a UsageError."""
-    secrets = _secrets(spec, strict)
+    secrets = resolve_env(spec, strict)[1]
     found = config_differences(engine, spec, current)
     same_image = not any(d.field == "image" for d in found)
     out = found + (image_difference(engine, spec, current) if same_image else [])
@@ -253,7 +236,7 @@ def differences(engine: Engine, spec: RunSpec, current: ContainerInfo, strict: b
 def explainer(engine: Engine, spec: RunSpec):
     """For apply's plan: the reasons for a recreate (the image ID is apply's own reason)."""
     def explain(current: ContainerInfo) -> List[str]:
-        secrets = _secrets(spec, strict=False)
+        secrets = resolve_env(spec, strict=False)[1]
         found = config_differences(engine, spec, current)
         if len(secrets) == sum(isinstance(v, SecretRef) for _, v in spec.env):
             found += bookkeeping(spec, current, secrets, bool(found))
