@@ -12,15 +12,14 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
-from .diff import order_options
 from .engines import ContainerInfo
 from .errors import UsageError
-from .normalize import create_command_relabels, from_inspect, human_size, is_secret_name
+from .normalize import from_inspect, has_create_command, human_size, is_secret_name
 from .profile import DEFAULT_STOP_TIMEOUT
 from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH
-from .values import ENV_NAME_RE
+from .values import ENV_NAME_RE, Port, Volume, order_options
 
 # (table, mount target, [(variable, key)], every variable required)
 CUSTOMIZATIONS = (
@@ -54,16 +53,6 @@ def _place(path: str, folder: Optional[Path]) -> str:
     return path
 
 
-def _port_spec(key: str, binding: Tuple[str, Optional[int]]) -> str:
-    port, _, proto = key.partition("/")
-    ip, host = binding
-    if ip:
-        text = f"{'[' + ip + ']' if ':' in ip else ip}:{host or ''}:{port}"
-    else:
-        text = f"{host}:{port}" if host else port
-    return text if proto == "tcp" else f"{text}/{proto}"
-
-
 def _device_spec(text: str) -> str:
     host, inside, perms = text.split(":")
     out = host if inside == host else f"{host}:{inside}"
@@ -83,7 +72,7 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
               f"on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.",
               "Check it with `one-run diff` on this file before `one-run apply`."]
 
-    relabel_unknown = runtime == "podman" and create_command_relabels(current.attrs) is None
+    relabel_unknown = runtime == "podman" and not has_create_command(current.attrs)
     if relabel_unknown and any(kind == "bind" for kind, _, _ in volumes.values()):
         messages.append("note: Podman does not report a bind mount's z/Z once the container has started, and this "
                         "container has no create command to read them from: add them by hand where you used them")
@@ -105,7 +94,10 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
     secrets: Dict[str, str] = {}
     env_table: Dict[str, object] = {}
     for name, value in env.items():
-        if not ENV_NAME_RE.match(name):
+        if name == "MAINTENANCE_MODE":  # "yes" and "no" became `maintenance`; a profile sets no other value
+            messages.append(f"not captured: env MAINTENANCE_MODE={value} (a profile sets it only through "
+                            "`maintenance = true`, as yes)")
+        elif not ENV_NAME_RE.match(name):
             messages.append(f"not captured: env {name} (a profile's [env] takes names of letters, digits and _ only)")
         elif is_secret_name(name):
             secrets[name] = value
@@ -126,16 +118,11 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
                         f"one-run's default is {DEFAULT_STOP_TIMEOUT} s so MySQL can flush before SIGKILL")
     if f["network"]:
         c["network"] = f["network"]
-    ports = [_port_spec(key, b) for key, bindings in f["ports"].items() for b in bindings]
+    ports = [Port.of(key, *b).format() for key, bindings in f["ports"].items() for b in bindings]
     if ports:
         c["ports"] = ports
-    vols = []
-    for target, (kind, source, options) in volumes.items():
-        if kind == "anonymous":
-            vols.append(target)
-        else:
-            text = f"{source}:{target}"
-            vols.append(f"{text}:{','.join(order_options(options))}" if options else text)
+    vols = [Volume(target, source, kind, tuple(order_options(options))).format()
+            for target, (kind, source, options) in volumes.items()]
     if vols:
         c["volumes"] = vols
     for key in ("cap_add", "cap_drop", "dns", "extra_hosts", "security_opt"):
@@ -199,8 +186,6 @@ def _customization(env: Dict[str, str], volumes: dict, target: str, variables, a
     customization exactly as one-run would make it; a reason when only part of it is; else None."""
     mount = volumes.get(target)
     named = {name: env[name] for name, _ in variables if name in env}
-    if mount is None and not named:
-        return None
     if mount is None:
         return None
     kind, source, options = mount
@@ -275,8 +260,7 @@ def write(captured: Captured, output: Path, force: bool) -> None:
     tmp.replace(output)
 
 
-def capture(engine, name: str, output: Optional[Path], force: bool, out=None, err=None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
+def capture(engine, name: str, output: Optional[Path], force: bool) -> int:
     current = engine.get(name)
     if current is None:
         raise UsageError(f"no container named {name} on {engine.runtime}")
@@ -289,9 +273,9 @@ def capture(engine, name: str, output: Optional[Path], force: bool, out=None, er
     else:
         text = to_toml(captured)
         check_loads(text, Path("captured.toml").absolute())
-        out.write(text)
+        sys.stdout.write(text)
     for message in captured.messages:
-        print(message, file=err)
+        print(message, file=sys.stderr)
     if output:
-        print(f"wrote {output}" + (f" and {secrets_folder(output)}/" if captured.secrets else ""), file=err)
+        print(f"wrote {output}" + (f" and {secrets_folder(output)}/" if captured.secrets else ""), file=sys.stderr)
     return 0

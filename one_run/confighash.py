@@ -63,20 +63,28 @@ def config_hash(spec: RunSpec, secret_values: Dict[str, str], salt: str) -> str:
 INPUTS_LABEL = "one-run.inputs"
 
 
-def input_label(spec: RunSpec, salt: str) -> str:
-    """`TLS_CERT=<digest>,...`: a salted, shortened digest of each mounted customization file,
-    by the variable that names it, so `diff` can say WHICH file changed since the apply."""
-    by_path = input_digests(spec)
-    env = dict(spec.env)
+def input_paths(spec: RunSpec) -> Dict[str, str]:
+    """Variable → host path, for each variable naming a file directly in a bind-mounted folder
+    (`/certs/cert.pem`), in the env's order."""
     mounts = {v.target: v.source for v in spec.volumes if v.kind == "bind"}
-    parts = []
+    out = {}
     for name, value in spec.env:
         if not isinstance(value, str) or value.count("/") != 2:
             continue
         target, _, filename = value.rpartition("/")
-        source = mounts.get(target)
-        digest = by_path.get(os.path.join(source, filename)) if source else None
-        if digest and env.get(name) == value:
+        if target in mounts:
+            out[name] = os.path.join(mounts[target], filename)
+    return out
+
+
+def input_label(spec: RunSpec, salt: str) -> str:
+    """`TLS_CERT=<digest>,...`: a salted, shortened digest of each mounted customization file,
+    by the variable that names it, so `diff` can say WHICH file changed since the apply."""
+    by_path = input_digests(spec)
+    parts = []
+    for name, path in input_paths(spec).items():
+        digest = by_path.get(path)
+        if digest:
             parts.append(f"{name}={hashlib.sha256((salt + digest).encode()).hexdigest()[:16]}")
     return ",".join(parts)
 

@@ -5,17 +5,18 @@ difference becomes one `field: running → profile` line. Secret values never ap
 a secret difference reads "changed". Changed contents of mounted customization files
 come from the per-file digests apply stamps in the one-run.inputs label.
 """
-import os
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from .apply import resolve_env
-from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, parse_input_label
+from .confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
+                         parse_input_label)
 from .engines import ContainerInfo, Engine
-from .normalize import (FIELDS, PODMAN_INJECTED_ULIMITS, Normal, Unknown, create_command_ulimits, from_inspect,
-                        from_spec, human_size, is_secret_name, normalize_image, podman_default_caps)
+from .normalize import (FIELDS, PODMAN_INJECTED_ULIMITS, Normal, from_inspect, from_spec, has_create_command,
+                        human_size, is_secret_name, normalize_image, podman_default_caps)
 from .profile import SecretRef
 from .runspec import RunSpec
+from .values import Port, Volume, order_options
 
 ARROW = "→"
 FILE_KEYS = {
@@ -53,30 +54,16 @@ class Difference(NamedTuple):
 
 # --- display ------------------------------------------------------------------
 
-def _port_text(key: str, binding) -> str:
-    port, _, proto = key.partition("/")
-    ip, host = binding
-    ip = f"[{ip}]" if ":" in ip else ip
-    text = f"{ip}:{host or ''}:{port}" if ip else (f"{host}:{port}" if host else port)
-    return text + ("" if proto == "tcp" else f"/{proto}")
-
-
 def _volume_text(target: str, value) -> str:
     kind, source, options = value
     if kind == "anonymous":
         return f"{target} (anonymous volume)"
-    text = f"{source}:{target}"
-    return f"{text}:{','.join(order_options(options))}" if options else text
-
-
-def order_options(options) -> List[str]:
-    """Volume options in the order people write them: z first, then ro, then the rest."""
-    return sorted(options, key=lambda o: (0 if o in ("z", "Z") else 1 if o in ("ro", "rw") else 2, o))
+    return Volume(target, source, kind, tuple(order_options(options))).format()
 
 
 def _text(name: str, value, key: str = "") -> str:
     if name == "ports":
-        return ", ".join(_port_text(key, b) for b in value) if value else "(none)"
+        return ", ".join(Port.of(key, *b).format() for b in value) if value else "(none)"
     if name == "volumes":
         return _volume_text(key, value) if value else "(none)"
     if name == "ulimits":
@@ -103,11 +90,12 @@ def _text(name: str, value, key: str = "") -> str:
 # --- comparison -----------------------------------------------------------------
 
 def _ports_equal(running, profile) -> bool:
-    """A profile binding without a host port matches whichever port the engine picked."""
+    """A profile binding without a host port matches whichever port the engine picked, once
+    the bindings with a host port have taken theirs."""
     if running == profile:
         return True
     left = list(running)
-    for ip, port in profile:
+    for ip, port in sorted(profile, key=lambda b: b[1] is None):
         match = next((b for b in left if b[0] == ip and (port is None or b[1] == port)), None)
         if match is None:
             return False
@@ -125,12 +113,10 @@ def compare(running: Normal, profile: Normal, secret_names=frozenset()) -> List[
                 x, y = a.get(key), b.get(key)
                 if name == "ports" and x is not None and y is not None and _ports_equal(x, y):
                     continue
-                if x == y and not isinstance(y, Unknown):
+                if x == y:
                     continue
                 label = f"{KEYED[name]}{key}"
-                if isinstance(y, Unknown):
-                    out.append(Difference(label, None, None, True, f"cannot compare: {str(y)[1:-1]}"))
-                elif name == "env" and (key in secret_names or is_secret_name(key)):
+                if name == "env" and (key in secret_names or is_secret_name(key)):
                     out.append(Difference(label, None if x is not None else "(unset)",
                                           None if y is not None else "(unset)", True))
                 else:
@@ -151,7 +137,7 @@ def normals(engine: Engine, spec: RunSpec, current: ContainerInfo):
         profile_image = running_image
     caps = podman_default_caps(current.attrs) if engine.runtime == "podman" else None
     profile = from_spec(spec, profile_image, default_caps=caps)
-    if engine.runtime == "podman" and create_command_ulimits(current.attrs) is None:
+    if engine.runtime == "podman" and not has_create_command(current.attrs):
         # Without a create command, Podman's injected nofile/nproc cannot be told from chosen ones,
         # nor can z/Z (forgotten once the container started) be seen: compare neither.
         for name in PODMAN_INJECTED_ULIMITS:
@@ -186,12 +172,7 @@ def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
     out = []
     if INPUTS_LABEL in labels:
         applied, now = parse_input_label(labels[INPUTS_LABEL]), parse_input_label(input_label(spec, salt))
-        mounts = {v.target: v.source for v in spec.volumes if v.kind == "bind"}
-        paths = {}
-        for name, value in spec.env:
-            if isinstance(value, str):
-                target, _, filename = value.rpartition("/")
-                paths[name] = os.path.join(mounts[target], filename) if target in mounts else value
+        paths = input_paths(spec)
         for name in applied:
             if name in now and now[name] != applied[name]:
                 out.append(Difference(FILE_KEYS.get(name, name), f"as applied ({applied[name][:8]})",
@@ -222,23 +203,20 @@ def image_difference(engine: Engine, spec: RunSpec, current: ContainerInfo) -> L
     return []
 
 
-def differences(engine: Engine, spec: RunSpec, current: ContainerInfo, strict: bool = True) -> List[Difference]:
-    """Everything `apply` would change. strict: an unreadable secret is a UsageError."""
-    secrets = resolve_env(spec, strict)[1]
+def differences(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[Difference]:
+    """Everything `apply` would change. An unreadable secret is a UsageError, as for apply."""
+    secrets = resolve_env(spec)[1]
     found = config_differences(engine, spec, current)
     same_image = not any(d.field == "image" for d in found)
-    out = found + (image_difference(engine, spec, current) if same_image else [])
-    if len(secrets) == sum(isinstance(v, SecretRef) for _, v in spec.env):
-        out += bookkeeping(spec, current, secrets, bool(out))
-    return out
+    # A moved tag is not a change made to the container after the apply: apply recreates for it.
+    return found + (image_difference(engine, spec, current) if same_image else []) + \
+        bookkeeping(spec, current, secrets, bool(found))
 
 
 def explainer(engine: Engine, spec: RunSpec):
     """For apply's plan: the reasons for a recreate (the image ID is apply's own reason)."""
     def explain(current: ContainerInfo) -> List[str]:
-        secrets = resolve_env(spec, strict=False)[1]
+        secrets = resolve_env(spec)[1]  # apply has read them (strictly) just before
         found = config_differences(engine, spec, current)
-        if len(secrets) == sum(isinstance(v, SecretRef) for _, v in spec.env):
-            found += bookkeeping(spec, current, secrets, bool(found))
-        return [d.line() for d in found]
+        return [d.line() for d in found + bookkeeping(spec, current, secrets, bool(found))]
     return explain

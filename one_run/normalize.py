@@ -42,7 +42,7 @@ FIELDS = ("image", "maintenance", "privileged", "restart", "hostname", "network"
           "tmpfs", "shm_size", "ulimits", "security_opt", "entrypoint", "command")
 
 DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
-DEFAULT_STOP_TIMEOUT = 10  # what both engines use when none was given
+ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given
 PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
 ENGINE_LABELS = ("PODMAN_SYSTEMD_UNIT",)
 VOLUME_DEFAULT_OPTIONS = {"rw", "rbind", "bind", "rprivate", "private", "nosuid", "nodev", "exec"}
@@ -50,19 +50,7 @@ TMPFS_DEFAULT_OPTIONS = {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}
 PODMAN_INJECTED_ULIMITS = ("nofile", "nproc")
 PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
 _ANONYMOUS_RE = re.compile(r"^[0-9a-f]{64}$")
-SECRET_WORDS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL")
-
-
-class Unknown(str):
-    """A secret value that could not be read: equal to nothing."""
-
-    def __eq__(self, other):
-        return False
-
-    def __ne__(self, other):
-        return True
-
-    __hash__ = str.__hash__
+SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")  # PASS: PASSWORD, PASSWD
 
 
 @dataclass
@@ -181,21 +169,11 @@ def _labels(labels: Dict[str, str], image_labels: Dict[str, str]) -> Dict[str, s
 # --- the profile side ---------------------------------------------------------
 
 def spec_env_values(spec: RunSpec) -> Dict[str, str]:
-    """The spec's environment with secrets read; an unreadable secret is Unknown."""
-    out = {}
-    for name, value in spec.env:
-        if isinstance(value, SecretRef):
-            try:
-                out[name] = secret_value(value)
-            except (KeyError, OSError):
-                out[name] = Unknown(f"<{value.describe()} unreadable>")
-        else:
-            out[name] = value
-    return out
+    """The spec's environment with secrets read (the callers have read them strictly first)."""
+    return {name: secret_value(value) if isinstance(value, SecretRef) else value for name, value in spec.env}
 
 
-def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] = None,
-              privileged_podman_ignores: bool = True) -> Normal:
+def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] = None) -> Normal:
     """What `apply` would create from `spec`, normalised. `default_caps`: Podman's default
     capability set (as read from a running container), to report caps the way it does."""
     c, runtime = spec.container, spec.runtime
@@ -225,7 +203,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
     security_opt = sorted(set(c.security_opt))
     if runtime == "podman":
         security_opt = sorted(set(filter(None, map(_podman_security_opt, security_opt))))
-        if c.privileged and privileged_podman_ignores:
+        if c.privileged:
             cap_add, cap_drop = [], []
             security_opt = sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT)
         elif default_caps is not None:
@@ -283,36 +261,43 @@ def _network(name: Optional[str], runtime: str) -> Optional[str]:
 
 # --- the running side -----------------------------------------------------------
 
+def has_create_command(attrs: dict) -> bool:
+    """Whether Podman recorded the command that created the container (the source of what its
+    inspect forgets or cannot tell apart: z/Z, chosen ulimits, the env's order, ...)."""
+    return bool((attrs.get("Config") or {}).get("CreateCommand"))
+
+
+def _create_command_values(attrs: dict, *flags: str) -> List[str]:
+    """The values the create command gave any of `flags`, in order, written either as
+    `--flag value` or as `--flag=value`; [] without a create command."""
+    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
+    values, i = [], 0
+    while i < len(argv):
+        word = argv[i]
+        flag, eq, value = word.partition("=")
+        if word in flags and i + 1 < len(argv):
+            values.append(argv[i + 1])
+            i += 1  # the value is not a flag of its own
+        elif eq and flag in flags:
+            values.append(value)
+        i += 1
+    return values
+
+
 def create_command_ulimits(attrs: dict) -> Optional[set]:
     """Names of the ulimits a Podman create command set, or None without a create command."""
-    argv = (attrs.get("Config") or {}).get("CreateCommand")
-    if not argv:
+    if not has_create_command(attrs):
         return None
-    names = set()
-    for i, word in enumerate(argv):
-        value = None
-        if word == "--ulimit" and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif word.startswith("--ulimit="):
-            value = word.split("=", 1)[1]
-        if value:
-            names.add(value.split("=", 1)[0].lower())
-    return names
+    return {value.split("=", 1)[0].lower() for value in _create_command_values(attrs, "--ulimit") if value}
 
 
 def create_command_relabels(attrs: dict) -> Optional[Dict[str, set]]:
     """Container path → the z/Z options its -v had in the create command (Podman forgets
     them once the container has started), or None without a create command."""
-    argv = (attrs.get("Config") or {}).get("CreateCommand")
-    if not argv:
+    if not has_create_command(attrs):
         return None
     out: Dict[str, set] = {}
-    for i, word in enumerate(argv):
-        spec = None
-        if word in ("-v", "--volume") and i + 1 < len(argv):
-            spec = argv[i + 1]
-        elif word.startswith("--volume="):
-            spec = word.split("=", 1)[1]
+    for spec in _create_command_values(attrs, "-v", "--volume"):
         if spec:
             parts = spec.split(":")
             target = parts[1] if len(parts) > 1 else parts[0]
@@ -337,18 +322,15 @@ def _podman_entrypoint(value, attrs: dict, image_ep: Sequence[str]) -> Tuple[str
         return tuple(value or ())
     if value == " ".join(image_ep):
         return tuple(image_ep)
-    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
-    for i, word in enumerate(argv[:-1]):
-        if word == "--entrypoint":
-            given = argv[i + 1]
-            try:
-                parsed = json.loads(given)
-                if isinstance(parsed, list) and " ".join(parsed) == value:
-                    return tuple(parsed)
-            except ValueError:
-                pass
-            if given == value:
-                return (given,)
+    for given in _create_command_values(attrs, "--entrypoint"):
+        try:
+            parsed = json.loads(given)
+            if isinstance(parsed, list) and " ".join(parsed) == value:
+                return tuple(parsed)
+        except ValueError:
+            pass
+        if given == value:
+            return (given,)
     return tuple(value.split(" ")) if value else ()
 
 
@@ -453,7 +435,11 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     network = host.get("NetworkMode")
     if runtime == "podman" and network == "bridge":
         names = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        network = None if names in ([], ["podman"]) else ",".join(names)
+        if len(names) == 1:
+            network = names[0]
+        else:  # several: the one it was created on (as Docker's NetworkMode); _extras lists them all
+            given = [v.partition(":")[0] for v in _create_command_values(attrs, "--network", "--net")]
+            network = next((n for n in given if n in names), None)
 
     shm = host.get("ShmSize")
     image_ep = tuple(icfg.get("Entrypoint") or ())
@@ -471,7 +457,7 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
         "restart": restart_text,
         "hostname": hostname,
         "network": _network(network, runtime),
-        "stop_timeout": int(cfg.get("StopTimeout") if cfg.get("StopTimeout") is not None else DEFAULT_STOP_TIMEOUT),
+        "stop_timeout": int(cfg.get("StopTimeout") if cfg.get("StopTimeout") is not None else ENGINE_STOP_TIMEOUT),
         "ports": ports,
         "env": env,
         "volumes": volumes,
@@ -499,10 +485,8 @@ def _port_order(item) -> Tuple[int, str]:
 def _create_command_picked_ports(attrs: dict) -> Dict[str, List[Tuple[str, set]]]:
     """Port key → [(host ip, host ports given explicitly)] for each -p without a host port in
     the create command: Podman reports the port it picked for those, Docker an empty one."""
-    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
-    specs = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("-p", "--publish")]
     parsed = []
-    for text in specs:
+    for text in _create_command_values(attrs, "-p", "--publish"):
         try:
             parsed += parse_ports(text)
         except ValueError:
@@ -517,11 +501,7 @@ def _create_command_picked_ports(attrs: dict) -> Dict[str, List[Tuple[str, set]]
 
 def _create_command_order(env: Dict[str, str], attrs: dict) -> Dict[str, str]:
     """Podman does not keep the env's order; its create command does."""
-    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
-    order = []
-    for i, word in enumerate(argv[:-1]):
-        if word in ("-e", "--env"):
-            order.append(argv[i + 1].split("=", 1)[0])
+    order = [value.split("=", 1)[0] for value in _create_command_values(attrs, "-e", "--env")]
     rank = {name: i for i, name in enumerate(order)}
     return dict(sorted(env.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 

@@ -64,7 +64,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
         "maintenance": env.get("MAINTENANCE_MODE") == "yes",
     })
     try:
-        found = differences(engine, spec, current, strict=True)
+        found = differences(engine, spec, current)
         report["in_sync"] = not found
         report["differences"] = [d.as_json() for d in found]
         report["lines"] = [d.line() for d in found]
@@ -78,7 +78,8 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     except OneRunError as exc:
         outcome, line = "unknown", f"(logs could not be read: {exc.message})"
     if outcome != "failed" and current.status == "exited" and current.exit_code:
-        outcome, line = "failed", line or f"(the container exited with code {current.exit_code})"
+        # the exit code is the reason: an earlier "BOOTSTRAP OK" line is not
+        outcome, line = "failed", f"(the container exited with code {current.exit_code})"
     report["bootstrap"] = {"outcome": outcome, "line": line}
     return report
 
@@ -120,6 +121,7 @@ def render(report: Dict[str, Any]) -> List[str]:
     lines.append(f"  maintenance: {maintenance}")
     boot = report["bootstrap"]
     text = {"ok": "ok", "failed": "FAILED", "maintenance": "maintenance mode (services not started)",
-            "unknown": "unknown (no bootstrap message in the last log lines)"}[boot["outcome"]]
-    lines.append(f"  bootstrap:   {text}" + (f": {boot['line']}" if boot["line"] and boot["outcome"] != "unknown" else ""))
+            "unknown": "unknown" if boot["line"] else "unknown (no bootstrap message in the last log lines)"
+            }[boot["outcome"]]
+    lines.append(f"  bootstrap:   {text}" + (f": {boot['line']}" if boot["line"] else ""))
     return lines

@@ -56,6 +56,21 @@ class Port(NamedTuple):
     def key(self) -> str:
         return f"{self.container_port}/{self.protocol}"
 
+    @classmethod
+    def of(cls, key: str, host_ip: str = "", host_port: Optional[int] = None) -> "Port":
+        """The port published at `key` ("80/tcp", as engines key them) on one host binding."""
+        port, _, proto = key.partition("/")
+        return cls(int(port), proto or "tcp", host_ip, host_port)
+
+    def format(self) -> str:
+        """As `-p` takes it (the inverse of parse_ports for one port)."""
+        ip = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        if ip:
+            text = f"{ip}:{self.host_port or ''}:{self.container_port}"
+        else:
+            text = f"{self.host_port}:{self.container_port}" if self.host_port else str(self.container_port)
+        return text if self.protocol == "tcp" else f"{text}/{self.protocol}"
+
 
 def parse_ports(spec: str) -> List[Port]:
     """`[[ip:][host[-end]]:]container[-end][/proto]`, as `docker run -p` takes it."""
@@ -107,6 +122,11 @@ class Volume(NamedTuple):
             return self.target
         text = f"{self.source}:{self.target}"
         return f"{text}:{','.join(self.options)}" if self.options else text
+
+
+def order_options(options) -> List[str]:
+    """Volume options in the order people write them: z first, then ro, then the rest."""
+    return sorted(options, key=lambda o: (0 if o in ("z", "Z") else 1 if o in ("ro", "rw") else 2, o))
 
 
 def is_host_path(source: str) -> bool:

@@ -11,11 +11,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli
-from one_run.engines import get_engine
-from one_run.normalize import from_inspect
+from one_run.capture import build, to_toml
+from one_run.engines import ContainerInfo, get_engine
+from one_run.normalize import from_inspect, is_secret_name
 from one_run.profile import load_profile
 from one_run.render import render_text, run_groups
 from one_run.runspec import build_runspec
+from one_run.values import Port, parse_ports
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 PASSWORD = "pa$$ 'w0rd' \"!x\""
@@ -166,3 +168,79 @@ def test_env_values_survive_capture_render_bash_inspect(engine, tmp_path_factory
     subprocess.run(["bash", "-c", render_text(spec)], check=True, capture_output=True)
     inspected = dict(item.split("=", 1) for item in engine.inspect(replay)["Config"]["Env"])
     assert {k: inspected.get(k) for k in env} == env
+
+
+def podman_attrs(create_command, **config):
+    """A Podman inspect document with only what these tests read."""
+    return {"Id": "0" * 64, "Config": {"Image": f"{STANDIN}:1", "CreateCommand": create_command, **config},
+            "HostConfig": {"NetworkMode": "bridge"}, "NetworkSettings": {"Networks": {"podman": {}}}}
+
+
+def test_create_command_values_in_both_spellings():
+    """--flag value and --flag=value (and -f=value) are one choice in a Podman create command."""
+    attrs = podman_attrs(
+        ["podman", "run", "--env=B=2", "-e", "A=1", "--publish=8080:80", "-p=80", "--entrypoint=[\"/bin/echo\",\"a b\"]",
+         "--ulimit=nofile=2048:4096", "--volume=/srv/x:/x:z,ro", f"{STANDIN}:1"],
+        Env=["A=1", "B=2"], Entrypoint="/bin/echo a b")
+    attrs["HostConfig"].update({
+        "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}, {"HostIp": "", "HostPort": "41000"}]},
+        "Ulimits": [{"Name": "RLIMIT_NOFILE", "Soft": 2048, "Hard": 4096}]})
+    attrs["Mounts"] = [{"Type": "bind", "Source": "/srv/x", "Destination": "/x", "RW": False, "Options": ["rbind"]}]
+    f = from_inspect(attrs, None, "podman").fields
+    assert list(f["env"]) == ["B", "A"]  # the create command's order
+    assert f["ports"] == {"80/tcp": (("", None), ("", 8080))}  # 41000 is the port Podman picked
+    assert f["entrypoint"] == ("/bin/echo", "a b")
+    assert f["ulimits"] == {"nofile": (2048, 4096)}
+    assert f["volumes"] == {"/x": ("bind", "/srv/x", ("ro", "z"))}
+
+
+@pytest.mark.parametrize("create, network", [(["podman", "run", "--network=net-b", "img"], "net-b"),
+                                             (["podman", "run", "--network", "net-a", "img"], "net-a"),
+                                             ([], None)])
+def test_a_podman_container_on_several_networks(create, network):
+    """One network as the profile's (the one it was created on), all of them as not capturable:
+    never "net-a,net-b", which Podman would take as one network's name."""
+    attrs = podman_attrs(create)
+    attrs["NetworkSettings"]["Networks"] = {"net-a": {}, "net-b": {}}
+    normal = from_inspect(attrs, None, "podman")
+    assert normal.fields["network"] == network
+    assert normal.extras["networks"] == "net-a, net-b"
+    single = podman_attrs(create)
+    single["NetworkSettings"]["Networks"] = {"net-a": {}}
+    assert from_inspect(single, None, "podman").fields["network"] == "net-a"
+
+
+@pytest.mark.parametrize("name, secret", [
+    ("DB_PASS", True), ("SMTP_PASSPHRASE", True), ("MAIL_PASSWD", True), ("REGISTRY_AUTH", True),
+    ("GPG_PRIVATE", True), ("API_TOKEN", True), ("ONEADMIN_PASSWORD", True),
+    ("OPENNEBULA_HOST", False), ("ONEADMIN_SSH_PRIVKEY", False),  # the image reference says so
+])
+def test_names_that_say_secret(name, secret):
+    assert is_secret_name(name) is secret
+
+
+def test_capture_writes_no_secret_into_the_profile():
+    attrs = podman_attrs([], Env=["DB_PASS=p1", "SMTP_PASSPHRASE=p2", "REGISTRY_AUTH=p3", "GPG_PRIVATE=p4", "X=plain"])
+    current = ContainerInfo("0" * 64, "one", f"{STANDIN}:1", "sha256:" + "1" * 64, "created", 0, {}, attrs)
+    captured = build(current, None, "podman", None, "one-run.secrets")
+    assert captured.secrets == {"DB_PASS": "p1", "SMTP_PASSPHRASE": "p2", "REGISTRY_AUTH": "p3", "GPG_PRIVATE": "p4"}
+    text = to_toml(captured)
+    assert not any(f"p{i}" in text for i in range(1, 5)) and 'X = "plain"' in text
+
+
+@pytest.mark.parametrize("spec", ["80", "8080:80", "127.0.0.1:8080:80/udp", "127.0.0.1::80", "[::1]:8080:80",
+                                  "[::1]::80/sctp"])
+def test_ports_are_captured_as_run_takes_them(spec):
+    port = parse_ports(spec)[0]
+    assert port.format() == Port.of(port.key, port.host_ip, port.host_port).format() == spec
+
+
+def test_capture_leaves_out_a_maintenance_mode_a_profile_cannot_set(engine, tmp_path):
+    name = engine.container_name()
+    engine.cli("create", "--name", name, "-e", "MAINTENANCE_MODE=maybe", "-e", "OPENNEBULA_HOST=one", f"{STANDIN}:1")
+    out = tmp_path / "one-run.toml"
+    result = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
+    assert result.code == 0, result.err
+    assert "not captured: env MAINTENANCE_MODE=maybe" in result.err
+    profile = load_profile(out)
+    assert dict(profile.env) == {"OPENNEBULA_HOST": "one"} and not profile.maintenance

@@ -4,13 +4,15 @@ import json
 import shutil
 import socket
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import STANDIN, run_cli, standin_profile
-from one_run.status import bootstrap_outcome
-from one_run.normalize import normalize_image
+from one_run.diff import compare
+from one_run.normalize import Normal, normalize_image
+from one_run.status import bootstrap_outcome, render
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 
@@ -164,3 +166,69 @@ def test_bootstrap_outcome_patterns(logs, outcome):
 ])
 def test_image_references_compare_in_one_spelling(ref, same):
     assert normalize_image(ref) == normalize_image(same) == same
+
+
+def test_a_moved_tag_is_the_only_difference(engine, tmp_path):
+    """Only the tag moved: diff names the image ID, not a change made to the container after
+    the apply (apply recreates for a moved tag)."""
+    tag = f"moved-{uuid.uuid4().hex[:8]}"
+    ref = f"{STANDIN}:{tag}"
+    engine.cli("tag", f"{STANDIN}:1", ref)
+    try:
+        profile = standin_profile(tmp_path, engine, engine.container_name(), tag=tag)
+        assert run_cli("apply", profile).code == 0
+        assert diff_lines(profile)[0] == 0
+        engine.cli("tag", f"{STANDIN}:2", ref)
+        code, lines = diff_lines(profile)
+        assert code == 1 and len(lines) == 1, lines
+        assert lines[0].startswith("image id: ") and lines[0].endswith(f"{ref} now points to another image"), lines
+    finally:  # the images keep their own tags :1 and :2
+        engine.cli(*(["untag", ref, ref] if engine.runtime == "podman" else ["rmi", ref]), check=False)
+
+
+def test_status_of_a_killed_container_gives_its_exit_code(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    engine.cli("run", "-d", "--name", name, f"{STANDIN}:1")
+    deadline = time.monotonic() + 20
+    while "BOOTSTRAP OK" not in engine.report(name) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    engine.cli("kill", name)  # SIGKILL, after a bootstrap that went well
+    while engine.inspect(name)["State"]["Status"] != "exited" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = run_cli("status", profile).out.splitlines()
+    assert "  bootstrap:   FAILED: (the container exited with code 137)" in lines, lines
+
+
+def status_report(**changes):
+    report = {"container": "one", "runtime": "docker", "exists": True, "id": "0" * 64, "state": "running",
+              "exit_code": 0, "health": None, "started_at": None, "restart_count": 0,
+              "image": {"ref": f"{STANDIN}:1", "id": "sha256:" + "1" * 64, "digest": None},
+              "applied": {"time": None, "hash": None, "profile": None}, "in_sync": True,
+              "maintenance": False, "profile_maintenance": False,
+              "bootstrap": {"outcome": "ok", "line": "BOOTSTRAP OK"}}
+    report.update(changes)
+    return report
+
+
+def test_status_says_why_the_logs_could_not_be_read():
+    lines = render(status_report(bootstrap={"outcome": "unknown", "line": "(logs could not be read: gone)"}))
+    assert "  bootstrap:   unknown: (logs could not be read: gone)" in lines, lines
+    lines = render(status_report(bootstrap={"outcome": "unknown", "line": None}))
+    assert "  bootstrap:   unknown (no bootstrap message in the last log lines)" in lines, lines
+
+
+def test_a_profile_port_without_host_port_takes_the_one_left():
+    """["8080:80", "80"] against 8080 and the port the engine picked: no difference."""
+    running = Normal({"ports": {"80/tcp": (("", 8080), ("", 41000))}})
+    profile = Normal({"ports": {"80/tcp": (("", None), ("", 8080))}})  # as from_spec sorts them
+    assert compare(running, profile) == []
+    other = Normal({"ports": {"80/tcp": (("", None), ("", 8081))}})
+    assert [d.line() for d in compare(running, other)] == ["ports 80/tcp: 8080:80, 41000:80 → 80, 8081:80"]
+
+
+def test_diff_never_shows_a_value_whose_name_says_secret():
+    running = Normal({"env": {"DB_PASS": "one", "SMTP_PASSPHRASE": "x", "API_AUTH": "y"}})
+    profile = Normal({"env": {"DB_PASS": "two", "SMTP_PASSPHRASE": "z", "API_AUTH": "w"}})
+    lines = [d.line() for d in compare(running, profile)]
+    assert lines == [f"env.{n}: changed (secret, values not shown)" for n in ("DB_PASS", "SMTP_PASSPHRASE", "API_AUTH")]
