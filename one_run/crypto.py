@@ -27,6 +27,7 @@ WEAK_HASHES = ("md5", "sha1")
 # all take RSA; 3072 bits is NIST's size for use beyond 2030 (and ssh-keygen's default).
 RSA_BITS = 3072
 CLOCK_SKEW = datetime.timedelta(minutes=5)  # a host clock slightly behind must not see "not yet valid"
+LAST_DAY = datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc)  # X.509's last date (GeneralizedTime)
 
 
 class _Unusable(Exception):
@@ -39,11 +40,6 @@ class _Unusable(Exception):
 
 # --- files ------------------------------------------------------------------------
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a key or a secret: mode 0600 from creation, before any byte is in the file."""
-    write_file(path, data, 0o600)
-
-
 def write_public(path: Path, data: bytes) -> None:
     write_file(path, data, 0o644)
 
@@ -53,10 +49,16 @@ def write_file(path: Path, data: bytes, mode: int) -> None:
     atomically by a new one, so readers never see half a key or the old file's mode."""
     path = Path(path)
     try:
-        _fill(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 & mode), data, mode)
-        return
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 & mode)
     except FileExistsError:
-        pass
+        fd = None
+    if fd is not None:
+        try:
+            _fill(fd, data, mode)
+        except BaseException:
+            os.unlink(path)  # ours, just created: no truncated key or secret is left behind
+            raise
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600, O_EXCL
     try:
         _fill(fd, data, mode)
@@ -350,18 +352,27 @@ def _openssh(public_key) -> bytes:
 
 # --- generation ---------------------------------------------------------------------
 
-def generate_tls(host: str, days: int, key=None) -> Tuple[bytes, bytes]:
-    """A self-signed server certificate for `host` (DNS name or IP address): (cert PEM, key PEM).
-
-    The key is RSA 3072 unless one is given.
-    """
-    key = key or rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+def generate_tls(host: str, days: int) -> Tuple[bytes, bytes]:
+    """A self-signed server certificate for `host` (DNS name or IP address), with a new
+    RSA 3072 key: (cert PEM, key PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     # A CN holds at most 64 characters; clients read the SAN anyway.
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)] if len(host) <= 64 else [])
     cert = _self_signed(key, subject, x509.SubjectAlternativeName([_general_name(host)]), days)
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def check_days(days: int) -> None:
+    """--days of init and tls renew: at least one day, and an end date X.509 can write
+    (not after 9999-12-31)."""
+    if days < 1:
+        raise UsageError(f"--days {days}: the certificate must be valid for at least one day")
+    most = (LAST_DAY - _now()).days
+    if days > most:
+        raise UsageError(f"--days {days}: a certificate cannot be valid after {LAST_DAY:%Y-%m-%d}; "
+                         f"give at most {most} days")
 
 
 def _general_name(host: str) -> x509.GeneralName:
@@ -398,13 +409,12 @@ def _server_key_usage(key) -> x509.KeyUsage:
 
 
 def generate_ssh(kind: str) -> Tuple[bytes, bytes]:
-    """An SSH key pair without passphrase: (OpenSSH private key, `type AAAA... oneadmin` line)."""
+    """An SSH key pair without passphrase, `kind` rsa or ed25519 (init checked it):
+    (OpenSSH private key, `type AAAA... oneadmin` line)."""
     if kind == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
-    elif kind == "ed25519":
-        key = ed25519.Ed25519PrivateKey.generate()
     else:
-        raise UsageError(f"SSH key type {kind!r} is not rsa or ed25519")
+        key = ed25519.Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                 serialization.NoEncryption())
     return private, _openssh(key.public_key()) + b" oneadmin\n"
@@ -416,8 +426,7 @@ def renew_tls(cert_path: Path, key_path: Path, days: int) -> Path:
     Returns the backup of the old certificate. Refuses (UsageError) a certificate that a
     CA issued: only its CA can renew it.
     """
-    if days < 1:
-        raise UsageError(f"--days {days}: the certificate must be valid for at least one day")
+    check_days(days)
     try:
         leaf = read_certificates(cert_path)[0]
         key = read_private_key(key_path, "tls.key", _tls_decrypt_fix(key_path))

@@ -142,7 +142,10 @@ def init_deployment(folder, host: str, runtime: str = "docker", image: Optional[
     folder = Path(folder)
     _check_arguments(folder, host, runtime, ssh_key_type, days)
     modes = target_files(ssh_key_type)
-    existing = [name for name in modes if (folder / name).exists() or (folder / name).is_symlink()]
+    try:
+        existing = [name for name in modes if (folder / name).exists() or (folder / name).is_symlink()]
+    except OSError as exc:
+        raise _cannot_look(folder, exc) from None
     if existing and not force:
         raise UsageError(f"{folder} already holds files that init would replace:\n"
                          + "".join(f"  {folder / name}\n" for name in existing)
@@ -172,8 +175,17 @@ def _write(folder: Path, contents: Dict[str, bytes], modes: Dict[str, int],
         yield Written(path, modes[name], backup)
 
 
+def _cannot_look(folder: Path, exc: OSError) -> UsageError:
+    return UsageError(f"cannot look into {folder}: {exc.strerror} ({exc.filename}); nothing was written — "
+                      "choose a folder you can read and write, or fix the permissions of its parents")
+
+
 def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, days: int) -> None:
-    if folder.exists() and not folder.is_dir():
+    try:
+        not_a_folder = folder.exists() and not folder.is_dir()
+    except OSError as exc:
+        raise _cannot_look(folder, exc) from None
+    if not_a_folder:
         raise UsageError(f"{folder} exists and is not a folder; choose a new folder for the deployment")
     if not _is_host(host):
         raise UsageError(f"--host {host!r} is not a DNS name or an IP address; write the name clients and nodes "
@@ -182,8 +194,7 @@ def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, d
         raise UsageError(f"--runtime {runtime!r} is not docker or podman")
     if ssh_key_type not in SSH_KEY_TYPES:
         raise UsageError(f"--ssh-key-type {ssh_key_type!r} is not rsa or ed25519")
-    if days < 1:
-        raise UsageError(f"--days {days}: the certificate must be valid for at least one day")
+    crypto.check_days(days)
 
 
 def _is_host(host: str) -> bool:

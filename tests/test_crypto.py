@@ -71,7 +71,7 @@ def with_weak_signature(cert) -> x509.Certificate:
 def tls_profile(tmp_path, cert_pem: bytes, key_bytes: bytes, host=HOST):
     (tmp_path / "certs").mkdir(exist_ok=True)
     crypto.write_public(tmp_path / "certs" / "cert.pem", cert_pem)
-    crypto.write_private(tmp_path / "certs" / "cert.key", key_bytes)
+    crypto.write_file(tmp_path / "certs" / "cert.key", key_bytes, 0o600)
     path = tmp_path / "one-run.toml"
     path.write_text(f'[container]\nname = "opennebula"\nimage = "docker.io/opennebula/opennebula:6.0"\n\n'
                     f'[env]\nOPENNEBULA_HOST = "{host}"\n\n'
@@ -211,7 +211,7 @@ def test_tls_summary_names_subject_names_and_days_left(tmp_path):
 
 def ssh_profile(tmp_path, private: bytes, public: bytes):
     (tmp_path / "ssh").mkdir(exist_ok=True)
-    crypto.write_private(tmp_path / "ssh" / "id", private)
+    crypto.write_file(tmp_path / "ssh" / "id", private, 0o600)
     crypto.write_public(tmp_path / "ssh" / "id.pub", public)
     path = tmp_path / "one-run.toml"
     path.write_text('[container]\nname = "opennebula"\nimage = "docker.io/opennebula/opennebula:6.0"\n\n'
@@ -266,14 +266,14 @@ def test_swapped_or_garbage_ssh_files_are_clear_errors(tmp_path, capsys):
 
 # --- files --------------------------------------------------------------------------
 
-def test_write_private_creates_0600_and_replaces_atomically(tmp_path):
+def test_a_private_file_is_0600_from_creation_and_replaced_atomically(tmp_path):
     path = tmp_path / "key"
     old = os.umask(0)
     try:
-        crypto.write_private(path, b"one")
+        crypto.write_file(path, b"one", 0o600)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         path.chmod(0o644)
-        crypto.write_private(path, b"two")
+        crypto.write_file(path, b"two", 0o600)
     finally:
         os.umask(old)
     assert path.read_bytes() == b"two" and stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -282,10 +282,40 @@ def test_write_private_creates_0600_and_replaces_atomically(tmp_path):
 
 def test_a_backup_keeps_the_old_file_and_its_mode(tmp_path):
     path = tmp_path / "cert.key"
-    crypto.write_private(path, b"old")
+    crypto.write_file(path, b"old", 0o600)
     backup = crypto.keep_backup(path)
     second = crypto.keep_backup(path)
-    crypto.write_private(path, b"new")
+    crypto.write_file(path, b"new", 0o600)
     assert backup != second and backup.name.startswith("cert.key.") and backup.name.endswith(".bak")
     assert backup.read_bytes() == b"old" and stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert path.read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_write_that_fails_leaves_no_partial_file(tmp_path, monkeypatch, existing):
+    path = tmp_path / "key"
+    if existing:
+        crypto.write_file(path, b"old", 0o600)
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(crypto.os, "fsync", full_disk)
+    with pytest.raises(OSError):
+        crypto.write_file(path, b"new", 0o600)
+    monkeypatch.undo()
+    # A new file is gone (init would otherwise demand --force); an existing one is untouched.
+    assert [p.name for p in tmp_path.iterdir()] == (["key"] if existing else [])
+    if existing:
+        assert path.read_bytes() == b"old"
+
+
+def test_days_are_bounded_by_the_last_date_a_certificate_can_hold():
+    crypto.check_days(1)
+    crypto.check_days(3650)
+    for days in (0, -5, 3_000_000, 10 ** 12):
+        with pytest.raises(crypto.UsageError) as refused:
+            crypto.check_days(days)
+        assert "--days" in refused.value.message
+    with pytest.raises(crypto.UsageError, match="not be valid after 9999-12-31"):
+        crypto.check_days(3_000_000)

@@ -241,6 +241,7 @@ def test_force_replaces_and_keeps_a_backup_of_each_file(tmp_path, capsys, fast_k
 @pytest.mark.parametrize("argv, expected", [
     (["--host", "not a host"], "is not a DNS name or an IP address"),
     (["--host", HOST, "--days", "0"], "at least one day"),
+    (["--host", HOST, "--days", "3000000"], "cannot be valid after 9999-12-31"),
 ])
 def test_bad_arguments_are_exit_2_and_write_nothing(tmp_path, capsys, argv, expected):
     code, _, err = run(capsys, "init", tmp_path / "d", *argv)
@@ -279,7 +280,7 @@ def test_renew_refuses_a_certificate_issued_by_a_ca(tmp_path, capsys, fast_keys)
     init.init_deployment(tmp_path, HOST)
     ca = make_cert(CA_KEY, names=(), cn="Example CA", ca=True)
     crypto.write_public(tmp_path / "certs/cert.pem", pem(make_cert(EC_KEY, issuer=(CA_KEY, ca)), ca))
-    crypto.write_private(tmp_path / "certs/cert.key", key_pem(EC_KEY))
+    crypto.write_file(tmp_path / "certs/cert.key", key_pem(EC_KEY), 0o600)
     before = snapshot(tmp_path)
     code, out, err = run(capsys, "tls", "renew", tmp_path / "one-run.toml")
     assert code == 2 and "CN=Example CA" in err and "renew it with its CA" in err
@@ -291,3 +292,27 @@ def test_renew_needs_a_tls_table(tmp_path, capsys):
     path.write_text('[container]\nname = "opennebula"\nimage = "docker.io/opennebula/opennebula:6.0"\n')
     code, _, err = run(capsys, "tls", "renew", path)
     assert code == 2 and "no [tls] table" in err
+
+
+def test_a_folder_that_cannot_be_looked_into_is_exit_2(tmp_path, capsys):
+    folder = tmp_path / ("x" * 300) / "one"  # ENAMETOOLONG, where an unreadable parent gives EACCES
+    code, _, err = run(capsys, "init", folder, "--host", HOST)
+    assert code == 2 and "cannot look into" in err and "nothing was written" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreadable_parent_is_exit_2(tmp_path, capsys, monkeypatch):
+    def unreadable(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "exists", unreadable)
+    code, _, err = run(capsys, "init", tmp_path / "locked" / "one", "--host", HOST)
+    assert code == 2 and "Permission denied" in err and "nothing was written" in err
+
+
+def test_renew_refuses_days_past_the_last_date_and_changes_nothing(tmp_path, capsys, fast_keys):
+    init.init_deployment(tmp_path, HOST)
+    before = snapshot(tmp_path)
+    code, _, err = run(capsys, "tls", "renew", tmp_path / "one-run.toml", "--days", "3000000")
+    assert code == 2 and "cannot be valid after 9999-12-31" in err
+    assert snapshot(tmp_path) == before
