@@ -10,7 +10,7 @@ import stat
 from functools import lru_cache
 from typing import Dict, List, Optional
 
-from . import onecfg
+from . import onecfg, values
 from .errors import Problem, ProfileError
 from .profile import Profile, SecretRef, closest
 from .runspec import RunSpec
@@ -28,6 +28,7 @@ def check(profile: Profile, spec: RunSpec, full: bool) -> List[Problem]:
     problems: List[Problem] = []
     problems += _env_problems(profile, full)
     problems += _bind_problems(profile)
+    problems += _security_opt_problems(profile)
     problems += _customization_problems(profile, spec)
     if full:
         problems += _crypto_problems(profile)
@@ -116,6 +117,22 @@ def _bind_problems(profile: Profile) -> List[Problem]:
             # Docker would silently create an empty directory here and hide the mistake.
             problems.append(profile.problem("container.volumes", f"host path {vol.source} does not exist",
                                             "create it, or fix the path in volumes"))
+    return problems
+
+
+def _security_opt_problems(profile: Profile) -> List[Problem]:
+    """Podman refuses a security option it does not know at create: found here, before
+    apply (or switch) has stopped anything."""
+    if profile.runtime != "podman":
+        return []
+    problems = []
+    for opt in profile.container.security_opt:
+        try:
+            values.parse_security_opt(opt)
+        except ValueError as exc:
+            problems.append(profile.problem("container.security_opt", str(exc),
+                                            "write it as `podman run --security-opt` takes it, "
+                                            "e.g. no-new-privileges or label=disable"))
     return problems
 
 

@@ -253,3 +253,23 @@ def size_bytes(spec: str) -> int:
     units = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
     unit = spec[-1].lower()
     return int(spec[:-1]) * units[unit] if unit in units else int(spec)
+
+
+# The keys of `podman run --security-opt KEY=VALUE` (podman's parseSecurityOpt).
+PODMAN_SECURITY_KEYS = ("label", "apparmor", "seccomp", "mask", "unmask", "systempaths", "proc-opts")
+
+
+def parse_security_opt(spec: str) -> Tuple[str, str]:
+    """A `--security-opt` as Podman takes it → (key, value): `no-new-privileges[=BOOL]` (value
+    "true" or "false"), `systempaths=unconfined`, or KEY=VALUE for the other PODMAN_SECURITY_KEYS."""
+    key, sep, value = spec.partition("=")
+    if key == "no-new-privileges":
+        if sep and value.lower() not in ("true", "false", "1", "0"):
+            raise ValueError(f"security option {spec!r}: no-new-privileges takes true or false")
+        return key, "true" if not sep or value.lower() in ("true", "1") else "false"
+    if not sep or key not in PODMAN_SECURITY_KEYS:
+        raise ValueError(f"security option {spec!r} is not one Podman takes: no-new-privileges, or KEY=VALUE "
+                         f"with KEY one of {', '.join(PODMAN_SECURITY_KEYS)}")
+    if key == "systempaths" and value != "unconfined":
+        raise ValueError(f"security option {spec!r}: systempaths takes only unconfined")
+    return key, value

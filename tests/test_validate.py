@@ -157,3 +157,29 @@ def test_every_example_profile_validates(capsys, monkeypatch, example):
     root = os.path.join(os.path.dirname(__file__), "..", "profiles")
     code, out, err = run(capsys, "validate", os.path.join(root, example))
     assert code == 0, err
+
+
+@pytest.mark.parametrize("opt, expected", [
+    ("bogus", "is not one Podman takes"),
+    ("seccomp", "is not one Podman takes"),
+    ("no-new-privileges=maybe", "no-new-privileges takes true or false"),
+    ("systempaths=confined", "systempaths takes only unconfined"),
+])
+def test_a_security_option_podman_refuses_is_exit_2_before_any_engine(tmp_path, capsys, monkeypatch, opt, expected):
+    def no_engine(runtime):
+        raise AssertionError("validation must refuse before any engine is asked")
+
+    monkeypatch.setattr("one_run.engines.get_engine", no_engine)
+    path = write(tmp_path, BASE + f'security_opt = ["no-new-privileges", "{opt}"]\n')
+    for argv in (["validate", str(path), "--runtime", "podman"], ["apply", str(path), "--runtime", "podman"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2, err
+        assert expected in err and f"{path}:4 [container.security_opt]" in err and "label=disable" in err
+
+
+def test_security_options_podman_takes_pass(tmp_path, capsys):
+    opts = '["no-new-privileges=false", "label=disable", "seccomp=unconfined", "systempaths=unconfined", ' \
+           '"mask=/a:/b", "proc-opts=subset=pid"]'
+    path = write(tmp_path, BASE + f"security_opt = {opts}\n")
+    code, out, err = run(capsys, "validate", str(path), "--runtime", "podman")
+    assert code == 0, err

@@ -9,7 +9,7 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
-from ..values import parse_ports, parse_tmpfs, size_bytes
+from ..values import parse_ports, parse_security_opt, parse_tmpfs, size_bytes
 from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine
 
 KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
@@ -42,18 +42,14 @@ def podman_network(network: str) -> dict:
 
 
 def podman_security(options) -> dict:
-    """--security-opt values as the libpod create payload's fields, as podman's CLI sends them
-    (parseSecurityOpt); podman-py would pass each whole value on as an SELinux option."""
+    """--security-opt values (checked by validate, values.parse_security_opt) as the libpod
+    create payload's fields, as podman's CLI sends them (parseSecurityOpt); podman-py would
+    pass each whole value on as an SELinux option."""
     out: dict = {}
     annotations = {}
-    for opt in options:
-        key, sep, value = opt.partition("=")
+    for key, value in map(parse_security_opt, options):
         if key == "no-new-privileges":
-            if sep and value.lower() not in ("true", "false", "1", "0"):
-                raise EngineError(f"podman: invalid --security-opt {opt!r}")
-            out["no_new_privileges"] = not sep or value.lower() in ("true", "1")
-        elif not sep:
-            raise EngineError(f"podman: invalid --security-opt {opt!r}")
+            out["no_new_privileges"] = value == "true"
         elif key == "label":
             out.setdefault("selinux_opts", []).append(value)
             annotations["io.podman.annotations.label"] = ",label=".join(out["selinux_opts"])
@@ -65,12 +61,10 @@ def podman_security(options) -> dict:
             out.setdefault("mask", []).extend(value.split(":"))
         elif key == "unmask":
             out.setdefault("unmask", []).append(value)
-        elif key == "systempaths" and value == "unconfined":
+        elif key == "systempaths":  # =unconfined, the only value it takes
             out.setdefault("unmask", []).append("ALL")
         elif key == "proc-opts":
             out["procfs_opts"] = value.split(",")
-        else:
-            raise EngineError(f"podman: invalid --security-opt {opt!r}")
     if annotations:
         out["annotations"] = annotations
     return out
