@@ -17,7 +17,7 @@ from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
 from .lock import Journal, apply_lock
 from .profile import Profile, SecretRef
-from .render import secret_value
+from .render import run_argv, secret_value
 from .runspec import RunSpec, write_generated_files
 
 NEW_SUFFIX = "-one-run-new"
@@ -72,16 +72,30 @@ def carried_volumes(current: ContainerInfo, spec: RunSpec, image: Optional[dict]
     return tuple(sorted(out, key=lambda pair: pair[1]))
 
 
+def pull_needed(engine: Engine, spec: RunSpec, image: Optional[dict]) -> bool:
+    """Whether the image must be pulled before anything stops, by the profile's pull policy;
+    `image` is the engine's inspect of spec.image (None: not present). UsageError when it is
+    missing and pull = "never"."""
+    policy = spec.container.pull
+    if image is None and policy == "never":
+        raise UsageError(f"image {spec.image} is not present on {engine.runtime} and pull = \"never\"; "
+                         f"pull it there first, or set pull = \"missing\" under [container]")
+    return policy == "always" or (image is None and policy == "missing")
+
+
+def pull_progress(text: str) -> None:
+    """An engine's pull progress line, on stderr."""
+    if text:
+        print(text, file=sys.stderr, flush=True)
+
+
 def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
               explain: Callable[[ContainerInfo], List[str]]) -> Plan:
     current = engine.get(spec.name)
     env, secrets = resolve_env(spec)
     salt = (current.labels.get(SALT_LABEL) if current else None) or new_salt()
     image = engine.image_attrs(spec.image)
-    pull = spec.container.pull == "always" or (image is None and spec.container.pull == "missing")
-    if image is None and spec.container.pull == "never":
-        raise UsageError(f"image {spec.image} is not present on {engine.runtime} and pull = \"never\"; "
-                         f"pull it first, or set pull = \"missing\" under [container]")
+    pull = pull_needed(engine, spec, image)
     labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
     if spec.inputs:  # which customization file changed, for diff (salted digests, as the hash)
         labels[INPUTS_LABEL] = input_label(spec, salt)
@@ -144,7 +158,7 @@ class Applier:
             for line in describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
                 self.say(line)
             if plan.pull:
-                self.engine.pull(self.spec.image, lambda text: print(text, file=sys.stderr, flush=True) if text else None)
+                self.engine.pull(self.spec.image, pull_progress)
                 plan = make_plan(self.engine, self.profile, self.spec, force, explain)
                 if plan.action == "noop":
                     self.say("  the pulled image is the one already running")
@@ -152,19 +166,36 @@ class Applier:
                 self.say(f"up to date: {self.name} ({plan.current.id[:12]}) already matches the profile; nothing recreated")
                 return 0
             if plan.action == "start":
-                self.engine.start(plan.current.id)
-                failure = self.watch(plan.current.id)
-                if failure:
-                    raise ApplyFailedRestored(f"{self.name} was started but {failure}\n{self.log_tail(plan.current.id)}")
-                self.say(f"started {self.name} ({plan.current.id[:12]})")
-                return 0
+                return self.start_existing(plan.current)
             return self.swap(plan, keep_previous)
+
+    def start_existing(self, current: ContainerInfo) -> int:
+        """Start the stopped container that already matches; if it does not stay up, stop it
+        again, as it was (exit 1), or say what is left (exit 4)."""
+        self.engine.start(current.id)  # refused: nothing changed, exit 3
+        try:
+            failure = self.watch(current.id, "it")
+        except EngineError as exc:
+            failure = str(exc)
+        if not failure:
+            self.say(f"started {self.name} ({current.id[:12]})")
+            return 0
+        logs = self.log_tail(current.id)
+        try:
+            self.engine.stop(current.id)
+        except EngineError as exc:
+            raise RestoreFailed(f"{self.name} was started but {failure}, and stopping it again failed too: {exc}\n"
+                                f"what is left: {current.id[:12]} named {self.name}, maybe running\n"
+                                f"to recover by hand:\n  {self.engine.runtime} stop {self.name}\n"
+                                f"no volume was removed\n{logs}") from None
+        raise ApplyFailedRestored(f"{self.name} was started but {failure}; it is stopped again, as it was\n{logs}")
 
     # --- the swap -------------------------------------------------------------
 
     def swap(self, plan: Plan, keep_previous: bool) -> int:
         labels = {**plan.labels, APPLIED_LABEL: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        request = CreateRequest(self.spec, self.name + NEW_SUFFIX, plan.env, labels, plan.carried)
+        request = CreateRequest(self.spec, self.name + NEW_SUFFIX, plan.env, labels, plan.carried,
+                                tuple(run_argv(self.spec)))  # secrets by name only
         new_id = self.engine.create(request)  # fails before anything changed: exit 3
         old = plan.current
         self.journal.write(new=new_id, old=old.id if old else None, old_running=bool(old and old.running))
@@ -192,26 +223,27 @@ class Applier:
         self.say(f"applied: {self.name} ({new_id[:12]}) is running")
         return 0
 
-    def watch(self, cid: str) -> Optional[str]:
-        """None when the container stays up for the settle time (and turns healthy), else why not."""
+    def watch(self, cid: str, what: str = "the new container") -> Optional[str]:
+        """None when the container stays up for the settle time (and turns healthy), else why not
+        (a sentence about `what`)."""
         settle_until = time.monotonic() + self.profile.settle_time
         health_until = time.monotonic() + HEALTH_TIMEOUT
         while True:
             info = self.engine.get(cid)
             if info is None:
-                return "the new container disappeared"
+                return f"{what} disappeared"
             if info.status != "running":
-                return f"the new container is {info.status} (exit code {info.exit_code})"
+                return f"{what} is {info.status} (exit code {info.exit_code})"
             if info.attrs.get("RestartCount"):
-                return "the new container exited and was restarted"
+                return f"{what} exited and was restarted"
             now = time.monotonic()
             waiting_health = info.health in ("starting",) and not self.profile.maintenance
             if info.health == "unhealthy" and not self.profile.maintenance:
-                return "the new container reports unhealthy"
+                return f"{what} reports unhealthy"
             if now >= settle_until and not waiting_health:
                 return None
             if now >= health_until:
-                return f"the new container was not healthy after {HEALTH_TIMEOUT:.0f} s"
+                return f"{what} was not healthy after {HEALTH_TIMEOUT:.0f} s"
             time.sleep(0.2)
 
     def log_tail(self, cid: str) -> str:

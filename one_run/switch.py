@@ -27,12 +27,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from .apply import LOCK_TIMEOUT, Applier, Plan, carried_volumes, resolve_env
+from .apply import LOCK_TIMEOUT, Applier, Plan, carried_volumes, pull_needed, pull_progress, resolve_env
 from .engines import HELPER_LABEL, ContainerInfo, Engine, get_engine
 from .errors import (ApplyFailedRestored, EngineError, EngineUnavailable, OneRunError, RestoreFailed,
                      UsageError)
 from .lock import apply_lock
-from .profile import Profile
+from .normalize import is_anonymous_name
+from .profile import Profile, load_profile
 from .runspec import RunSpec, write_generated_files
 from .volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
 
@@ -109,14 +110,13 @@ def check_not_elsewhere(profile: Profile, spec: RunSpec, engine: Engine, allow_e
                          f"and not here: {listing} — {hint}")
 
 
-def file_runtime(profile: Profile) -> str:
-    """The `runtime` the profile's file says (profile.runtime may come from --runtime)."""
-    from .profile import read_profile_text, tomllib
-
+def file_runtime(profile: Profile) -> Optional[str]:
+    """The `runtime` the profile's file says (profile.runtime may come from --runtime); None
+    when the file does not load for its own runtime (so it is not the one it was checked for)."""
     try:
-        return tomllib.loads(read_profile_text(profile.path)).get("runtime", "docker")
-    except (OneRunError, tomllib.TOMLDecodeError):
-        return profile.runtime
+        return load_profile(profile.path).runtime
+    except OneRunError:
+        return None
 
 
 def probe_volumes(engine: Engine, names: List[str], image: str) -> Dict[str, Optional[bool]]:
@@ -134,7 +134,7 @@ def probe_volumes(engine: Engine, names: List[str], image: str) -> Dict[str, Opt
 
 def short(volume: str) -> str:
     """An anonymous volume's 64-hex name shortened as the engines' CLIs shorten IDs."""
-    return volume[:12] if len(volume) == 64 and all(c in "0123456789abcdef" for c in volume) else volume
+    return volume[:12] if is_anonymous_name(volume) else volume
 
 
 def _remove_quietly(engine: Engine, cid: str) -> Optional[str]:
@@ -209,6 +209,7 @@ class Switcher:
         self.src = get_engine(OTHER[to])
         self.helpers: List[Tuple[Engine, str]] = []
         self.copying = False
+        self.applying = False
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -237,39 +238,40 @@ class Switcher:
                                      f"deployment by hand, then run switch again")
                 return self.already_switched(source, target, cleanup, dry_run)
             resolve_env(self.spec)  # a missing secret is bad input: found now, before anything changes
-            pull = self.needs_pull()
+            pull = pull_needed(self.dst, self.spec, self.dst.image_attrs(self.spec.image))
             moves, missing = self.plan_moves(source, target)
-            if not dry_run:
-                self.remove_leftover_helpers()
-                if pull:
-                    self.say(f"pulling {self.spec.image} on {self.dst.runtime} while {self.name} still runs "
-                             f"on {self.src.runtime} ...")
-                    self.dst.pull(self.spec.image,
-                                  lambda text: print(text, file=sys.stderr, flush=True) if text else None)
-                    pull = False
             self.inspect_targets(moves)
+            pulled = False
+            if pull and not dry_run and any(m.state == "not inspected" for m in moves):
+                # The target has no image at all to look inside its volumes with: the pull (which
+                # only adds an image) comes first, then the look.
+                self.pull()
+                pull, pulled = False, True
+                self.inspect_targets(moves)
             for line in self.describe(source, target, moves, missing, pull, cleanup):
                 self.say(line)
             refused = [m for m in moves if m.overwrites]
             if refused and not overwrite:
                 listing = "; ".join(f"{m.target} ({m.state})" for m in refused)
+                changed = f"Nothing else was changed (only {self.spec.image} was pulled)" if pulled \
+                    else "Nothing was changed"
                 raise UsageError(f"{self.dst.runtime} already has volumes that would be overwritten: {listing}. "
-                                 f"Nothing was changed. Pass --overwrite-volumes to replace their contents with "
+                                 f"{changed}. Pass --overwrite-volumes to replace their contents with "
                                  f"the {self.src.runtime} data, or remove them first")
             if dry_run:
                 self.say("dry run: nothing was changed")
                 return 0
+            self.remove_leftover_helpers()
+            if pull:
+                self.pull()
             self.execute(source, target, moves)
         self.finish(source, cleanup)
         return 0
 
-    def needs_pull(self) -> bool:
-        c = self.spec.container
-        present = self.dst.image_attrs(self.spec.image) is not None
-        if not present and c.pull == "never":
-            raise UsageError(f"image {self.spec.image} is not present on {self.dst.runtime} and pull = \"never\"; "
-                             f"pull it there first, or set pull = \"missing\" under [container]")
-        return c.pull == "always" or not present
+    def pull(self) -> None:
+        self.say(f"pulling {self.spec.image} on {self.dst.runtime} while {self.name} still runs "
+                 f"on {self.src.runtime} ...")
+        self.dst.pull(self.spec.image, pull_progress)
 
     def plan_moves(self, source: ContainerInfo, target: Optional[ContainerInfo]) -> Tuple[List[Move], List[str]]:
         """The profile's named volumes, then the source's anonymous ones (the volumes apply carries over)."""
@@ -378,6 +380,7 @@ class Switcher:
             for problem in self.drop_helpers():
                 self.warn(problem)
             carried = tuple((m.target, m.path) for m in moves if m.anonymous)
+            self.applying = True  # from here on, a container may run on the target
             _TargetApplier(self.dst, self.profile, self.spec, switch_carried=carried).run()
         except BaseException as exc:  # KeyboardInterrupt too: the source must run again
             self.restore(source, was_running, moves, exc)
@@ -424,6 +427,14 @@ class Switcher:
         if isinstance(exc, RestoreFailed):
             problems.append(f"the {self.dst.runtime} apply could not put things back:\n{exc.message}")
         recover = []
+        # The target had no running container of this name (run() checks): one running now was
+        # started by this switch's apply, and must not run beside the source (ports, data).
+        target_left = self.stop_target(was_running) if self.applying else None
+        if target_left:
+            problems.append(target_left)
+            recover.append(f"{self.dst.runtime} stop {self.name}")
+            if was_running:
+                recover.append(f"{self.src.runtime} start {self.name}")
         for move in moves:
             if move.created:
                 try:
@@ -431,7 +442,7 @@ class Switcher:
                 except EngineError as err:
                     problems.append(f"{self.dst.runtime} volume {move.target}, created by switch, is left: {err}")
                     recover.append(f"{self.dst.runtime} volume rm {move.target}")
-        if was_running:
+        if was_running and not target_left:
             problem = self.start_source(source)
             if problem:
                 problems.append(problem)
@@ -453,18 +464,26 @@ class Switcher:
             lines += [f"  {command}" for command in recover]
         raise RestoreFailed("\n".join(lines)) from None
 
+    def stop_target(self, was_running: bool) -> Optional[str]:
+        """Stop a container of the deployment's name left running on the target; why not, if it could not be."""
+        try:
+            info = self.dst.get(self.name)
+            if info is not None and info.running:
+                self.say(f"stopping {self.name} ({info.id[:12]}) on {self.dst.runtime} ...")
+                self.dst.stop(info.id)
+            return None
+        except EngineError as err:
+            so = f", so the {self.src.runtime} one was not started again" if was_running else ""
+            return f"the {self.dst.runtime} container {self.name} may still run{so}: {err}"
+
     def start_source(self, source: ContainerInfo) -> Optional[str]:
         try:
             self.src.start(source.id)
-            until = time.monotonic() + self.profile.settle_time
-            while time.monotonic() < until:
-                time.sleep(HELPER_POLL)
-                info = self.src.get(source.id)
-                if info is None or not info.running:
-                    state = "gone" if info is None else f"{info.status} (exit code {info.exit_code})"
-                    return f"the {self.src.runtime} container {self.name} was started again but is {state}"
+            failure = Applier(self.src, self.profile, self.spec).watch(source.id, "it")
         except EngineError as err:
             return f"the {self.src.runtime} container {self.name} ({source.id[:12]}) could not be started again: {err}"
+        if failure:
+            return f"the {self.src.runtime} container {self.name} was started again but {failure}"
         return None
 
     # --- after success --------------------------------------------------------

@@ -207,19 +207,24 @@ class _Prefetch(threading.Thread):
     def run(self):
         try:
             for chunk in self.chunks:
-                while not self.stop.is_set():
-                    try:
-                        self.queue.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stop.is_set():
+                if not self._hand(chunk):
                     return
-            self.queue.put(None)
+            self._hand(None)
         except BaseException as exc:  # handed to the consumer, in its thread
-            self.queue.put(exc)
+            self._hand(exc)
         finally:
             getattr(self.chunks, "close", lambda: None)()
+
+    def _hand(self, item) -> bool:
+        """Queue item for the consumer; False once it has quit (stop set), so a full queue
+        nobody reads any more never holds this thread, or the source stream, forever."""
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def __iter__(self) -> Iterator[bytes]:
         while True:

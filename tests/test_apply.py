@@ -295,3 +295,32 @@ command = ["-c", "exec /entrypoint.sh"]
     finally:
         engine.cli("rm", "-f", name, check=False)
         engine.cli("network", "rm", network, check=False)
+
+
+# --- the start path: a stopped container that already matches --------------------
+
+def test_a_matching_stopped_container_that_fails_after_start_is_stopped_again(engine, tmp_path):
+    """As after switching back: the stopped container already matches, so apply starts it. When
+    it does not stay up (here its bootstrap fails once and its restart policy starts it again),
+    apply puts back what was there — a stopped container — instead of leaving it running."""
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    hook = tmp_path / "config" / "post.sh"
+    hook.parent.mkdir()
+    # The first start succeeds; after it, the next bootstrap fails once, then all succeed.
+    hook.write_text("#!/bin/sh\ncd /var/lib/one/datastores\n"
+                    "if [ -e started ] && [ ! -e failed ]; then touch failed; exit 3; fi\ntouch started\n")
+    hook.chmod(0o755)
+    with profile.open("a") as f:
+        f.write('\n[config]\npost_bootstrap_hook = "config/post.sh"\n')
+    assert run_cli("apply", profile).code == 0
+    container_id = engine.inspect(name)["Id"]
+    engine.cli("stop", name)
+
+    result = run_cli("apply", profile)
+    assert result.code == 1, result.out + result.err
+    assert f"{name} was started but it " in result.err and "stopped again, as it was" in result.err
+    assert engine.inspect(name)["Id"] == container_id  # started, never recreated
+    for _ in range(10):  # and it stays stopped: the restart policy does not bring it back
+        assert engine.inspect(name)["State"]["Status"] == "exited", result.err
+        time.sleep(0.3)

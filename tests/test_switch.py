@@ -5,10 +5,15 @@ through one-run's own fingerprints, so the tests check what the deployment sees.
 """
 import io
 import tarfile
+import time
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 
 from conftest import STANDIN, TestEngine, run_cli
+from one_run.engines import ContainerInfo, Engine
+from one_run.errors import EngineError
 from one_run.volume_copy import digest_tar
 
 # Everything a volume holds, one line per entry: path, type, mode, owner, size, mtime, and
@@ -243,3 +248,233 @@ def test_source_that_cannot_start_again_gives_exit_4_with_commands(docker_engine
     assert f"to recover by hand:\n  docker start {name}" in result.err
     assert status(docker_engine, name) == "exited"
     assert not any(volume_exists(podman_engine, v) for v in volumes)
+
+
+# --- failure paths, with small fakes where the engines cannot be made to take them ---------
+
+def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path):
+    """docker-py lets requests' ConnectionError through; switch's restore catches EngineError only."""
+    import docker
+
+    from one_run.engines.docker import DockerEngine
+    from one_run.errors import EngineError
+
+    real = docker.APIClient
+    # A client that was reached once (version given, so nothing is asked now) and is gone.
+    monkeypatch.setattr(docker, "APIClient", lambda **kwargs: real(**{**kwargs, "version": "1.41"}))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/gone.sock")
+    engine = DockerEngine()
+    calls = [lambda: engine.get("x"), lambda: engine.image_attrs("x"), lambda: engine.volume("x"),
+             lambda: engine.start("c" * 64), lambda: engine.stop("c" * 64), lambda: engine.remove("c" * 64),
+             lambda: engine.remove_volume("x"), lambda: engine.pull("busybox", print),
+             lambda: list(engine.archive_get("c" * 64, "/v"))]
+    for call in calls:
+        with pytest.raises(EngineError, match="^docker: .* failed"):
+            call()
+
+
+def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_goes_on(monkeypatch, tmp_path):
+    from one_run import switch
+    from one_run.engines.podman import PodmanEngine
+    from one_run.errors import EngineUnavailable
+
+    monkeypatch.setenv("CONTAINER_HOST", "garbage")
+    with pytest.raises(EngineUnavailable, match="cannot reach Podman at garbage .*CONTAINER_HOST"):
+        PodmanEngine()
+    profile, spec = _loaded(tmp_path, "docker")
+    switch.check_not_elsewhere(profile, spec, FakeEngine("docker"))  # nothing to see there: no refusal
+
+
+class FakeEngine(Engine):
+    """Containers by name; stop can be made to fail."""
+
+    def __init__(self, runtime, *running, stopped=(), stop_fails=False):
+        self.runtime, self.stop_fails = runtime, stop_fails
+        self.containers = {}
+        for name in running + tuple(stopped):
+            self.containers[name] = ContainerInfo(name + "-id", name, "img", "sha256:1",
+                                                  "running" if name in running else "exited", 0, {}, {})
+
+    def get(self, name_or_id):
+        return next((c for c in self.containers.values() if name_or_id in (c.id, c.name)), None)
+
+    def _set(self, cid, status):
+        info = self.get(cid)
+        self.containers[info.name] = replace(info, status=status)
+
+    def start(self, cid):
+        self._set(cid, "running")
+
+    def stop(self, cid):
+        if self.stop_fails:
+            raise EngineError(f"{self.runtime}: stop failed: the engine went away (test)")
+        self._set(cid, "exited")
+
+    def remove_volume(self, name):
+        pass
+
+    def logs(self, cid, tail):
+        return ""
+
+
+def _loaded(folder, runtime, text=""):
+    from one_run.profile import load_profile
+    from one_run.runspec import build_runspec
+
+    path = Path(folder) / "one-run.toml"
+    path.write_text(text or f'runtime = "{runtime}"\nsettle_time = 0\n[container]\nname = "one"\nimage = "img"\n')
+    profile = load_profile(path)
+    return profile, build_runspec(profile)
+
+
+def _switcher(monkeypatch, tmp_path, src, dst):
+    from one_run import switch
+
+    engines = {src.runtime: src, dst.runtime: dst}
+    monkeypatch.setattr(switch, "get_engine", lambda runtime: engines[runtime])
+    profile, spec = _loaded(tmp_path, src.runtime)
+    return switch.Switcher(profile, spec, dst.runtime)
+
+
+def test_restore_stops_a_target_left_running_before_it_starts_the_source(monkeypatch, tmp_path):
+    from one_run.errors import ApplyFailedRestored
+
+    src, dst = FakeEngine("docker", stopped=["one"]), FakeEngine("podman", "one")
+    switcher = _switcher(monkeypatch, tmp_path, src, dst)
+    switcher.applying = True  # the target's apply ran
+    with pytest.raises(ApplyFailedRestored, match="runs again on docker"):
+        switcher.restore(src.get("one"), True, [], EngineError("podman: the apply failed (test)"))
+    assert dst.get("one").status == "exited" and src.get("one").running
+
+
+def test_restore_does_not_start_the_source_beside_a_target_it_cannot_stop(monkeypatch, tmp_path):
+    from one_run.errors import RestoreFailed
+
+    src, dst = FakeEngine("docker", stopped=["one"]), FakeEngine("podman", "one", stop_fails=True)
+    switcher = _switcher(monkeypatch, tmp_path, src, dst)
+    switcher.applying = True  # the target's apply ran
+    with pytest.raises(RestoreFailed) as failed:
+        switcher.restore(src.get("one"), True, [], EngineError("podman: the apply failed (test)"))
+    assert not src.get("one").running
+    assert "the podman container one may still run" in failed.value.message
+    assert "to recover by hand:\n  podman stop one\n  docker start one" in failed.value.message
+
+
+def test_file_runtime_is_the_files_own_not_the_command_lines(tmp_path):
+    from one_run.profile import load_profile
+    from one_run.switch import file_runtime
+
+    path = Path(tmp_path) / "one-run.toml"
+    path.write_text('runtime = "podman"\n[container]\nname = "one"\nimage = "img"\n')
+    assert file_runtime(load_profile(path, "docker")) == "podman"
+    path.write_text('[container]\nname = "one"\nimage = "img"\n')
+    assert file_runtime(load_profile(path, "podman")) == "docker"
+    # Valid only for the runtime it was loaded for: the file's own runtime is not that one.
+    path.write_text('[container]\nname = "one"\nimage = "img"\nvolumes = ["data:/d:U"]\n')
+    assert file_runtime(load_profile(path, "podman")) is None
+
+
+def test_the_read_ahead_thread_ends_when_the_upload_has_quit():
+    """The consumer stopped reading with the queue full: the thread must not wait forever to hand
+    over the end (or an error), holding the source's stream open."""
+    import threading
+
+    from one_run.volume_copy import PREFETCH_CHUNKS, _Prefetch
+
+    for fails in (False, True):
+        closed = threading.Event()
+
+        def chunks():
+            try:
+                yield from [b"x"] * PREFETCH_CHUNKS
+                if fails:
+                    raise EngineError("docker: read failed (test)")
+            finally:
+                closed.set()
+
+        reader = _Prefetch(chunks())
+        reader.start()
+        for _ in range(100):
+            if reader.queue.full():
+                break
+            time.sleep(0.01)
+        reader.stop.set()
+        reader.join(timeout=5)
+        assert not reader.is_alive() and closed.is_set()
+
+
+# --- on the engines ---------------------------------------------------------------------
+
+def test_helpers_reach_root_only_files_in_an_image_with_another_user(engine):
+    """Switch's helpers read (tar) and empty (rm) the volumes as root, whatever the image's USER."""
+    from one_run.engines import get_engine
+    from one_run.volume_copy import fingerprint_volume, has_entries
+
+    volume = engine.volume_name()
+    engine.cli("run", "--rm", "--network", "none", "-v", f"{volume}:/v", "--entrypoint", "sh", f"{STANDIN}:1",
+               "-c", "mkdir /v/private && echo s > /v/private/key && chmod 700 /v/private && chmod 600 /v/private/key")
+    base = engine.container_name()
+    engine.cli("create", "--name", base, f"{STANDIN}:1")
+    image = f"localhost/one-run-nonroot:{base}"
+    engine.cli("commit", "--change", "USER 9869:9869", base, image)
+    eng = get_engine(engine.runtime)
+    try:
+        reader = eng.create_helper(image, [(volume, "/v", True)], f"{base}-read")
+        digest = fingerprint_volume(eng, reader, "/v")
+        assert (digest.entries, digest.files) == (3, 1)
+        eng.remove(reader)
+        clear = eng.create_helper(image, [(volume, "/v", False)], f"{base}-clear",
+                                  ["/bin/sh", "-c", "rm -rf /v/private"])
+        eng.start(clear)
+        for _ in range(100):
+            info = eng.get(clear)
+            if not info.running and info.status != "created":
+                break
+            time.sleep(0.1)
+        assert info.exit_code == 0, eng.logs(clear, 20)
+        eng.remove(clear)
+        probe = eng.create_helper(image, [(volume, "/v", True)], f"{base}-probe")
+        assert not has_entries(eng, probe, "/v")
+        eng.remove(probe)
+    finally:
+        engine.cli("rmi", "-f", image, check=False)
+
+
+def test_podman_stops_a_stopped_container_quietly_and_keeps_the_create_command(podman_engine, tmp_path):
+    from conftest import standin_profile
+    from one_run.engines import get_engine
+    from one_run.profile import load_profile
+    from one_run.render import run_argv
+    from one_run.runspec import build_runspec
+
+    name = podman_engine.container_name()
+    profile = standin_profile(tmp_path, podman_engine, name)
+    assert run_cli("apply", profile).code == 0
+    attrs = podman_engine.inspect(name)
+    # Recorded as `podman create` records it, from the argv apply built (no secret values).
+    assert attrs["Config"]["CreateCommand"] == run_argv(build_runspec(load_profile(profile)))
+    podman_engine.cli("stop", name)
+    get_engine("podman").stop(attrs["Id"])  # libpod answers 304 with an empty body
+    assert podman_engine.inspect(name)["State"]["Status"] == "exited"
+
+
+def test_a_refused_switch_pulls_nothing_and_changes_nothing(docker_engine, podman_engine, tmp_path, monkeypatch):
+    from one_run.engines.podman import PodmanEngine
+
+    name, volumes = both(docker_engine, podman_engine)
+    profile = write_profile(tmp_path / "p", "docker", name, volumes)
+    assert run_cli("apply", profile).code == 0
+    podman_engine.cli("volume", "create", volumes[0])
+    podman_engine.cli("run", "--rm", "--network", "none", "-v", f"{volumes[0]}:/v", "--entrypoint", "sh",
+                      f"{STANDIN}:1", "-c", "echo old > /v/ibdata1")
+    podman_engine.cli("create", "--name", f"{name}-one-run-switch-dst", "--label", "one-run.helper=1", f"{STANDIN}:1")
+    profile.write_text(profile.read_text() + 'pull = "always"\n')  # a pull is planned
+    pulls = []
+    monkeypatch.setattr(PodmanEngine, "pull", lambda self, ref, progress: pulls.append(ref))
+
+    refused = run_cli("switch", profile, "--to", "podman")
+    assert refused.code == 2, refused.out + refused.err
+    assert f"{volumes[0]} (has data)" in refused.err and "Nothing was changed" in refused.err
+    assert pulls == [] and "pulling" not in refused.out
+    assert podman_engine.exists(f"{name}-one-run-switch-dst")  # a leftover helper is removed only when switching
+    assert status(docker_engine, name) == "running"

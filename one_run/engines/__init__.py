@@ -8,6 +8,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError
 from ..runspec import RunSpec
+from ..values import parse_ports
 
 ARCHIVE_CHUNK = 1 << 20  # bytes per read of a volume archive stream
 HELPER_LABEL = "one-run.helper"  # on switch's short-lived helper containers
@@ -40,13 +41,15 @@ class CreateRequest:
     labels: Dict[str, str]
     # (volume name, container path) of the old container's anonymous volumes, carried over.
     carried_volumes: Tuple[Tuple[str, str], ...] = ()
+    # The `run` argv apply recorded for it (secrets by name only); Podman keeps it as the
+    # container's CreateCommand, as `podman create` does. Docker has no such field.
+    create_command: Tuple[str, ...] = ()
 
 
 class Engine:
     """Interface of a backend. Every method raises one_run.errors types only."""
 
     runtime: str
-    endpoint: str
 
     def get(self, name_or_id: str) -> Optional[ContainerInfo]: raise NotImplementedError
     def image_attrs(self, ref: str) -> dict: raise NotImplementedError
@@ -101,6 +104,15 @@ class Engine:
             raise EngineError(f"{self.runtime}: {what} failed: {exc}") from None
         finally:
             response.close()
+
+
+def port_bindings(ports: Iterable[str]) -> Dict[str, list]:
+    """The profile's `-p` values as both SDKs take them: "80/tcp" -> [host_port or (host_ip, host_port), ...]."""
+    bindings: Dict[str, list] = {}
+    for text in ports:
+        for port in parse_ports(text):
+            bindings.setdefault(port.key, []).append((port.host_ip, port.host_port) if port.host_ip else port.host_port)
+    return bindings
 
 
 def get_engine(runtime: str) -> Engine:

@@ -8,8 +8,8 @@ import os
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
-from ..values import parse_device, parse_ports, parse_tmpfs, size_bytes
-from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine
+from ..values import parse_device, parse_tmpfs, size_bytes
+from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NEVER_STARTED = "/one-run-helper-is-never-started"
@@ -28,8 +28,12 @@ class DockerEngine(Engine):
     def __init__(self):
         import docker
         import docker.errors
+        import requests
 
         self._errors = docker.errors
+        # A daemon that goes away between calls: docker-py lets requests' errors through, and
+        # a streamed request's raw socket errors too.
+        self._transport = (requests.RequestException, OSError)
         self.endpoint = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
         try:
             self.api = docker.APIClient(base_url=self.endpoint, version="auto", timeout=120)
@@ -42,7 +46,7 @@ class DockerEngine(Engine):
             return fn(*args, **kwargs)
         except self._errors.APIError as exc:
             raise EngineError(f"docker: {what} failed: {exc.explanation or exc}") from None
-        except self._errors.DockerException as exc:
+        except (self._errors.DockerException, *self._transport) as exc:
             raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
 
     def get(self, name_or_id: str) -> Optional[ContainerInfo]:
@@ -52,6 +56,8 @@ class DockerEngine(Engine):
             return None
         except self._errors.APIError as exc:
             raise EngineError(f"docker: inspect {name_or_id} failed: {exc.explanation}") from None
+        except self._transport as exc:
+            raise EngineError(f"docker: inspect {name_or_id} failed: {_short(exc)}") from None
         state = attrs["State"]
         return ContainerInfo(
             id=attrs["Id"], name=attrs["Name"].lstrip("/"), image=attrs["Config"]["Image"],
@@ -67,28 +73,30 @@ class DockerEngine(Engine):
             return None
         except self._errors.APIError as exc:
             raise EngineError(f"docker: inspect image {ref} failed: {exc.explanation}") from None
+        except self._transport as exc:
+            raise EngineError(f"docker: inspect image {ref} failed: {_short(exc)}") from None
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         from docker.utils import parse_repository_tag
 
         repo, tag = parse_repository_tag(ref)
-        for event in self._call(f"pull {ref}", self.api.pull, repo, tag or "latest", stream=True, decode=True):
+        events = self._call(f"pull {ref}", self.api.pull, repo, tag or "latest", stream=True, decode=True)
+        while True:
+            event = self._call(f"pull {ref}", next, events, None)  # the stream breaks off as a transport error
+            if event is None:
+                return
             if "error" in event:
                 raise EngineError(f"docker: pull {ref} failed: {event['error']}")
             progress(" ".join(str(event[k]) for k in ("id", "status", "progress") if event.get(k)))
 
     def create(self, request: CreateRequest) -> str:
         spec, c = request.spec, request.spec.container
-        port_bindings = {}
-        for text in c.ports:
-            for port in parse_ports(text):
-                binding = (port.host_ip, port.host_port) if port.host_ip else port.host_port
-                port_bindings.setdefault(port.key, []).append(binding)
+        ports = port_bindings(c.ports)
         binds = [v.format() for v in spec.volumes if v.kind != "anonymous"]
         binds += [f"{name}:{target}" for name, target in request.carried_volumes]
         host_config = self._call(
             "create", self.api.create_host_config,
-            binds=binds, port_bindings=port_bindings, privileged=c.privileged,
+            binds=binds, port_bindings=ports, privileged=c.privileged,
             restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
             cap_add=cli_caps(c.cap_add), cap_drop=cli_caps(c.cap_drop),
             devices=[":".join(parse_device(d)) for d in c.devices] or None,
@@ -102,7 +110,7 @@ class DockerEngine(Engine):
             "create", self.api.create_container,
             c.image, command=list(c.command) if c.command is not None else None, name=request.name,
             hostname=c.hostname, detach=True,
-            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in port_bindings] or None,
+            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in ports] or None,
             environment=[f"{k}={v}" for k, v in request.env.items()],
             volumes=[v.target for v in spec.volumes if v.kind == "anonymous"] or None,
             entrypoint=[c.entrypoint] if c.entrypoint is not None else None,
@@ -131,15 +139,6 @@ class DockerEngine(Engine):
 
     # --- volumes and archives (switch) ----------------------------------------
 
-    def _io(self, what: str, fn, *args, **kwargs):
-        """_call, plus the transport errors of a streamed request."""
-        import requests
-
-        try:
-            return self._call(what, fn, *args, **kwargs)
-        except (requests.RequestException, OSError) as exc:
-            raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
-
     def volume(self, name: str) -> Optional[dict]:
         try:
             return self.api.inspect_volume(name)
@@ -147,6 +146,8 @@ class DockerEngine(Engine):
             return None
         except self._errors.APIError as exc:
             raise EngineError(f"docker: inspect volume {name} failed: {exc.explanation}") from None
+        except self._transport as exc:
+            raise EngineError(f"docker: inspect volume {name} failed: {_short(exc)}") from None
 
     def create_volume(self, name: str, labels: Dict[str, str]) -> None:
         self._call(f"create volume {name}", self.api.create_volume, name, labels=labels)
@@ -174,6 +175,7 @@ class DockerEngine(Engine):
             binds=[f"{volume}:{path}:{'ro' if read_only else 'rw'}" for volume, path, read_only in mounts])
         created = self._call(
             "create helper", self.api.create_container, image, name=name, detach=True,
+            user="0:0",  # as root whatever the image's USER: it reads and writes every file of the volumes
             entrypoint=command[:1] if command else [NEVER_STARTED], command=command[1:] if command else None,
             labels={HELPER_LABEL: "1"}, host_config=host_config)
         return created["Id"]
@@ -181,10 +183,10 @@ class DockerEngine(Engine):
     def archive_get(self, cid: str, path: str, owners: bool = True) -> Iterator[bytes]:
         what = f"read {path} of {cid[:12]}"
         # "dir/." names the entries "./..." relative to dir, with dir's own metadata as "./".
-        response = self._io(what, self.api.get, self.api._url("/containers/{0}/archive", cid),
-                            params={"path": path.rstrip("/") + "/."}, stream=True, timeout=self.api.timeout,
-                            headers={"Accept-Encoding": "identity"})  # dockerd gzips it otherwise: CPU-bound
-        self._io(what, self.api._raise_for_status, response)
+        response = self._call(what, self.api.get, self.api._url("/containers/{0}/archive", cid),
+                              params={"path": path.rstrip("/") + "/."}, stream=True, timeout=self.api.timeout,
+                              headers={"Accept-Encoding": "identity"})  # dockerd gzips it otherwise: CPU-bound
+        self._call(what, self.api._raise_for_status, response)
         return self._chunks(response, what)
 
     def archive_put(self, cid: str, path: str, chunks: Iterable[bytes]) -> None:
@@ -202,7 +204,7 @@ class DockerEngine(Engine):
                 break
             head += chunk
         # Docker keeps the archive's owners unless copyUIDGID is set, which put_archive never sets.
-        self._io(what, self.api.put_archive, cid, path, itertools.chain([head], chunks))
+        self._call(what, self.api.put_archive, cid, path, itertools.chain([head], chunks))
         # But it skips an entry "." that names an existing directory (pkg/archive Unpack), so the
         # directory's own owner, mode and times are applied as an entry of its parent.
         try:
@@ -216,7 +218,7 @@ class DockerEngine(Engine):
             data = io.BytesIO()
             with tarfile.open(fileobj=data, mode="w", format=tarfile.PAX_FORMAT) as archive:
                 archive.addfile(entry)
-            self._io(what, self.api.put_archive, cid, posixpath.dirname(path.rstrip("/")), data.getvalue())
+            self._call(what, self.api.put_archive, cid, posixpath.dirname(path.rstrip("/")), data.getvalue())
 
 
 def _short(exc: Exception) -> str:

@@ -9,9 +9,11 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
-from ..values import parse_ports, parse_security_opt, parse_tmpfs, size_bytes
-from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine
+from ..values import parse_security_opt, parse_tmpfs, size_bytes
+from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings
 
+STOP_ATTEMPTS = 5
+RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
 KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
 
 
@@ -79,11 +81,13 @@ class PodmanEngine(Engine):
 
         self._errors = podman.errors
         self.endpoint = os.environ.get("CONTAINER_HOST") or default_socket()
-        self.client = podman.PodmanClient(base_url=self.endpoint, timeout=120)
         try:
+            # ValueError for an endpoint it cannot parse; requests' and its own errors from ping.
+            self.client = podman.PodmanClient(base_url=self.endpoint, timeout=120)
             self.client.ping()
-        except Exception as exc:  # podman-py raises requests' and its own errors alike here
-            raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({type(exc).__name__}); "
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}" if isinstance(exc, ValueError) else type(exc).__name__
+            raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({why}); "
                                     "run `podman system service --time=0`, or point CONTAINER_HOST at its socket") from None
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -129,11 +133,7 @@ class PodmanEngine(Engine):
 
     def create(self, request: CreateRequest) -> str:
         spec, c = request.spec, request.spec.container
-        ports = {}
-        for text in c.ports:
-            for port in parse_ports(text):
-                binding = (port.host_ip, port.host_port) if port.host_ip else port.host_port
-                ports.setdefault(port.key, []).append(binding)
+        ports = port_bindings(c.ports)
         volumes = {}
         for vol in spec.volumes:
             if vol.kind != "anonymous":
@@ -172,11 +172,8 @@ class PodmanEngine(Engine):
         payload["volumes"] = payload.get("volumes") or []
         payload["volumes"] += [{"Name": "", "Dest": v.target, "Options": []}
                                for v in spec.volumes if v.kind == "anonymous"]
-        # What `podman create` records for its own containers (secrets by name only): diff and
-        # capture read which ulimits were chosen from it, and `podman generate systemd --new` works.
-        from ..render import run_argv
-
-        payload["containerCreateCommand"] = run_argv(spec)
+        if request.create_command:  # as `podman create` records it (see CreateRequest)
+            payload["containerCreateCommand"] = list(request.create_command)
         from podman import api
 
         response = self._call("create", self.client.api.post, "/containers/create",
@@ -194,9 +191,37 @@ class PodmanEngine(Engine):
         self._call(f"start {cid[:12]}", self._container(cid).start)
 
     def stop(self, cid: str) -> None:
-        container = self._container(cid)
-        timeout = container.attrs.get("Config", {}).get("StopTimeout")
-        self._call(f"stop {cid[:12]}", container.stop, timeout=timeout)
+        attrs = self._container(cid).attrs
+        timeout = attrs.get("Config", {}).get("StopTimeout")
+        policy = ((attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
+        for _ in range(STOP_ATTEMPTS):
+            if self._stop_once(cid, timeout) or policy == "no":
+                return
+            # It was not running: maybe between two runs of its restart policy, and Podman before
+            # 4.5 forgets a stop then and starts it again (containers/podman#18259). Stopped is
+            # when it stays so.
+            until = time.monotonic() + RESTART_WAIT
+            while time.monotonic() < until:
+                time.sleep(0.1)
+                try:
+                    info = self.get(cid)
+                except EngineError:  # libpod's inspect can fail while a restart is under way
+                    continue
+                if info is None:
+                    return
+                if info.running:
+                    break
+            else:
+                return
+        raise EngineError(f"podman: stop {cid[:12]} failed: its restart policy ({policy}) keeps starting it again")
+
+    def _stop_once(self, cid: str, timeout: Optional[int]) -> bool:
+        """Stop; False if it was not running. libpod answers that with 304 and an empty body,
+        which podman-py's stop() would read as JSON."""
+        params = {} if timeout is None else {"timeout": timeout}
+        response = self._request(f"stop {cid[:12]}", self.client.api.post, f"/containers/{cid}/stop", params=params,
+                                 timeout=None if timeout is None else max(120.0, 1.5 * timeout))
+        return response.status_code != 304
 
     def rename(self, cid: str, name: str) -> None:
         self._call(f"rename {cid[:12]} to {name}", self._container(cid).rename, name)
@@ -252,6 +277,7 @@ class PodmanEngine(Engine):
                         for volume, path, read_only in mounts],
             "image_volume_mode": "ignore",  # no anonymous volumes for the image's VOLUMEs
             "netns": {"nsmode": "none"},
+            "user": "0:0",  # as root whatever the image's USER: tar and rm reach every file of the volumes
         }
         response = self._request("create helper", self.client.api.post, "/containers/create",
                                  headers={"content-type": "application/json"}, data=api.prepare_body(payload))
