@@ -10,6 +10,7 @@ import io
 import json
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import List, NamedTuple
@@ -19,6 +20,7 @@ import pytest
 from one_run.cli import main
 
 STANDIN = "localhost/one-run-standin"
+BOOTSTRAP_ENDS = ("BOOTSTRAP OK", "BOOTSTRAP FAILED", "MAINTENANCE MODE")  # tests/standin/entrypoint.sh
 ENGINES = [e for e in os.environ.get("ONE_RUN_TEST_ENGINES", "").split(",") if e]
 
 
@@ -72,9 +74,15 @@ class TestEngine:
     def exists(self, name: str) -> bool:
         return self.cli("container", "inspect", name, check=False).returncode == 0
 
-    def report(self, name: str) -> str:
-        """What the stand-in's bootstrap recorded (TLS/SSH/patch/hooks read, outcome)."""
-        return self.cli("logs", name).stdout
+    def report(self, name: str, timeout: float = 10) -> str:
+        """What the stand-in's bootstrap printed (TLS/SSH/patch/hooks read, outcome), once it
+        has printed its outcome: a container just started may not have got that far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.cli("logs", name).stdout
+            if any(end in out for end in BOOTSTRAP_ENDS) or time.monotonic() > deadline:
+                return out
+            time.sleep(0.1)
 
     def sh(self, name: str, script: str) -> str:
         return self.cli("exec", name, "sh", "-c", script).stdout
