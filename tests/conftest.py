@@ -113,28 +113,26 @@ def _require(runtime: str):
         pytest.skip(reason)
 
 
-@pytest.fixture(params=["docker", "podman"])
-def engine(request):
-    _require(request.param)
-    eng = TestEngine(request.param)
+def _engine(runtime: str):
+    _require(runtime)
+    eng = TestEngine(runtime)
     yield eng
     eng.cleanup()
+
+
+@pytest.fixture(params=["docker", "podman"])
+def engine(request):
+    yield from _engine(request.param)
 
 
 @pytest.fixture
 def docker_engine():
-    _require("docker")
-    eng = TestEngine("docker")
-    yield eng
-    eng.cleanup()
+    yield from _engine("docker")
 
 
 @pytest.fixture
 def podman_engine():
-    _require("podman")
-    eng = TestEngine("podman")
-    yield eng
-    eng.cleanup()
+    yield from _engine("podman")
 
 
 @pytest.fixture(autouse=True)
