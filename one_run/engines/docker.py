@@ -49,15 +49,19 @@ class DockerEngine(Engine):
         except (self._errors.DockerException, *self._transport) as exc:
             raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
 
+    def _lookup(self, what: str, fn, *args):
+        """fn(*args), or None when the daemon says there is no such object."""
+        def answer():
+            try:
+                return fn(*args)
+            except self._errors.NotFound:
+                return None
+        return self._call(what, answer)
+
     def get(self, name_or_id: str) -> Optional[ContainerInfo]:
-        try:
-            attrs = self.api.inspect_container(name_or_id)
-        except self._errors.NotFound:
+        attrs = self._lookup(f"inspect {name_or_id}", self.api.inspect_container, name_or_id)
+        if attrs is None:
             return None
-        except self._errors.APIError as exc:
-            raise EngineError(f"docker: inspect {name_or_id} failed: {exc.explanation}") from None
-        except self._transport as exc:
-            raise EngineError(f"docker: inspect {name_or_id} failed: {_short(exc)}") from None
         state = attrs["State"]
         return ContainerInfo(
             id=attrs["Id"], name=attrs["Name"].lstrip("/"), image=attrs["Config"]["Image"],
@@ -67,14 +71,7 @@ class DockerEngine(Engine):
         )
 
     def image_attrs(self, ref: str) -> Optional[dict]:
-        try:
-            return self.api.inspect_image(ref)
-        except self._errors.NotFound:
-            return None
-        except self._errors.APIError as exc:
-            raise EngineError(f"docker: inspect image {ref} failed: {exc.explanation}") from None
-        except self._transport as exc:
-            raise EngineError(f"docker: inspect image {ref} failed: {_short(exc)}") from None
+        return self._lookup(f"inspect image {ref}", self.api.inspect_image, ref)
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         from docker.utils import parse_repository_tag
@@ -140,14 +137,7 @@ class DockerEngine(Engine):
     # --- volumes and archives (switch) ----------------------------------------
 
     def volume(self, name: str) -> Optional[dict]:
-        try:
-            return self.api.inspect_volume(name)
-        except self._errors.NotFound:
-            return None
-        except self._errors.APIError as exc:
-            raise EngineError(f"docker: inspect volume {name} failed: {exc.explanation}") from None
-        except self._transport as exc:
-            raise EngineError(f"docker: inspect volume {name} failed: {_short(exc)}") from None
+        return self._lookup(f"inspect volume {name}", self.api.inspect_volume, name)
 
     def create_volume(self, name: str, labels: Dict[str, str]) -> None:
         self._call(f"create volume {name}", self.api.create_volume, name, labels=labels)

@@ -98,13 +98,20 @@ class PodmanEngine(Engine):
         except self._errors.PodmanError as exc:
             raise EngineError(f"podman: {what} failed: {exc}") from None
 
+    def _lookup(self, what: str, fn, *args):
+        """fn(*args), or None when the engine says there is no such object (podman-py's
+        ImageNotFound is not a NotFound)."""
+        def answer():
+            try:
+                return fn(*args)
+            except (self._errors.NotFound, self._errors.ImageNotFound):
+                return None
+        return self._call(what, answer)
+
     def get(self, name_or_id: str) -> Optional[ContainerInfo]:
-        try:
-            attrs = self.client.containers.get(name_or_id).inspect()
-        except self._errors.NotFound:
+        attrs = self._lookup(f"inspect {name_or_id}", lambda: self.client.containers.get(name_or_id).inspect())
+        if attrs is None:
             return None
-        except self._errors.APIError as exc:
-            raise EngineError(f"podman: inspect {name_or_id} failed: {exc.explanation}") from None
         state = attrs["State"]
         health = state.get("Health") or state.get("Healthcheck") or {}
         return ContainerInfo(
@@ -114,12 +121,8 @@ class PodmanEngine(Engine):
         )
 
     def image_attrs(self, ref: str) -> Optional[dict]:
-        try:
-            return self.client.images.get(ref).attrs
-        except self._errors.ImageNotFound:
-            return None
-        except self._errors.APIError as exc:
-            raise EngineError(f"podman: inspect image {ref} failed: {exc.explanation}") from None
+        image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
+        return None if image is None else image.attrs
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         # podman-py sends tlsVerify=true unless told otherwise, which overrides an `insecure = true`
@@ -245,12 +248,8 @@ class PodmanEngine(Engine):
         return response
 
     def volume(self, name: str) -> Optional[dict]:
-        try:
-            return self.client.volumes.get(name).attrs
-        except self._errors.NotFound:
-            return None
-        except self._errors.APIError as exc:
-            raise EngineError(f"podman: inspect volume {name} failed: {exc.explanation}") from None
+        volume = self._lookup(f"inspect volume {name}", self.client.volumes.get, name)
+        return None if volume is None else volume.attrs
 
     def create_volume(self, name: str, labels: Dict[str, str]) -> None:
         self._call(f"create volume {name}", self.client.volumes.create, name, labels=labels)
