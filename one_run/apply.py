@@ -134,6 +134,11 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float)
     return lines
 
 
+def health_interval(attrs: dict) -> float:
+    """Seconds between health checks, as the engines read the image's HEALTHCHECK (0: 30 s)."""
+    return ((attrs["Config"].get("Healthcheck") or {}).get("Interval") or 30e9) / 1e9
+
+
 class Applier:
     def __init__(self, engine: Engine, profile: Profile, spec: RunSpec):
         self.engine, self.profile, self.spec = engine, profile, spec
@@ -226,8 +231,10 @@ class Applier:
     def watch(self, cid: str, what: str = "the new container") -> Optional[str]:
         """None when the container stays up for the settle time (and turns healthy), else why not
         (a sentence about `what`)."""
-        settle_until = time.monotonic() + self.profile.settle_time
-        health_until = time.monotonic() + HEALTH_TIMEOUT
+        start = time.monotonic()
+        settle_until = start + self.profile.settle_time
+        health_until = start + HEALTH_TIMEOUT
+        next_check = None
         while True:
             info = self.engine.get(cid)
             if info is None:
@@ -237,7 +244,17 @@ class Applier:
             if info.attrs.get("RestartCount"):
                 return f"{what} exited and was restarted"
             now = time.monotonic()
-            waiting_health = info.health in ("starting",) and not self.profile.maintenance
+            if info.health == "starting" and not self.profile.maintenance:
+                # Where the engine does not schedule the checks itself (Podman without systemd),
+                # run them at the image's interval, or the status would never leave "starting".
+                next_check = next_check or start + health_interval(info.attrs)
+                if now >= next_check:
+                    next_check = now + health_interval(info.attrs)
+                    try:
+                        info.health = self.engine.run_health_check(cid) or info.health
+                    except EngineError:
+                        pass  # it stopped meanwhile: the next look says so
+            waiting_health = info.health == "starting" and not self.profile.maintenance
             if info.health == "unhealthy" and not self.profile.maintenance:
                 return f"{what} reports unhealthy"
             if now >= settle_until and not waiting_health:

@@ -141,7 +141,7 @@ def _private_state_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ONE_RUN_STATE_DIR", str(tmp_path / "one-run-state"))
 
 
-def standin_profile(folder: Path, eng: TestEngine, name: str, tag: int = 1, body: str = "",
+def standin_profile(folder: Path, eng: TestEngine, name: str, tag: "int | str" = 1, body: str = "",
                     container: str = "", top: str = "") -> Path:
     """A profile for the stand-in image: one named volume, a short settle time.
 

@@ -78,7 +78,7 @@ EOF
     wait_for 60 podman version || { echo "engines.sh: podman service did not start, see $state/podman/log" >&2; return 1; }
 }
 
-build_standin() {  # build_standin CLI: imports localhost/one-run-standin:1 and :2
+build_standin() {  # build_standin CLI: localhost/one-run-standin:1 and :2 (imported), :health (built)
     local cli=$1 tag
     for tag in 1 2; do
         "$cli" image inspect "localhost/one-run-standin:$tag" >/dev/null 2>&1 && continue
@@ -90,6 +90,12 @@ build_standin() {  # build_standin CLI: imports localhost/one-run-standin:1 and 
             --change 'LABEL org.opencontainers.image.title=one-run-standin' \
             "$state/standin.tar" "localhost/one-run-standin:$tag" >/dev/null
     done
+    "$cli" image inspect localhost/one-run-standin:health >/dev/null 2>&1 && return 0
+    # Podman keeps HEALTHCHECK only in Docker-format images.
+    local format=(); [ "$cli" = podman ] && format=(--format docker)
+    "$cli" build -q "${format[@]}" -t localhost/one-run-standin:health \
+        -f "$here/standin/Dockerfile.health" "$here/standin" >"$state/build.log" 2>&1 \
+        || { cat "$state/build.log" >&2; return 1; }
 }
 
 case $cmd in

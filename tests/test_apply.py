@@ -83,6 +83,27 @@ def test_a_new_container_that_fails_to_bootstrap_is_replaced_by_the_old_one(engi
     assert engine.inspect(name)["State"]["Running"]
 
 
+def test_apply_waits_for_health_and_puts_the_old_container_back_when_the_new_is_unhealthy(engine, tmp_path):
+    # The stand-in's :health image has a HEALTHCHECK (tests/standin/Dockerfile.health). Podman
+    # runs checks from systemd timers, and this machine has no systemd: apply runs them itself.
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, tag="health", body='[env]\nSTANDIN_HEALTH = "ok"\n')
+    healthy = run_cli("apply", profile)
+    assert healthy.code == 0, healthy.err
+    assert engine.inspect(name)["State"]["Health"]["Status"] == "healthy"
+    assert "health healthy" in run_cli("status", profile).out
+    old = engine.inspect(name)["Id"]
+
+    edit(profile, '"ok"', '"bad"')
+    unhealthy = run_cli("apply", profile)
+    assert unhealthy.code == 1 and "reports unhealthy" in unhealthy.err
+    assert ids(engine, name) == {name: old} and engine.inspect(name)["State"]["Running"]
+
+    # In maintenance mode the real image reports unhealthy (services stopped), and that is no failure.
+    assert run_cli("maintenance", "on", profile).code == 0
+    assert engine.inspect(name)["State"]["Health"]["Status"] != "healthy"
+
+
 def test_keep_previous_keeps_the_replaced_container_stopped(engine, tmp_path):
     name = engine.container_name()
     profile = standin_profile(tmp_path, engine, name)

@@ -61,6 +61,11 @@ class Engine:
     def remove(self, cid: str) -> None: raise NotImplementedError
     def logs(self, cid: str, tail: int) -> str: raise NotImplementedError
 
+    def run_health_check(self, cid: str) -> Optional[str]:
+        """Run the container's health check now and return the resulting status, where the
+        engine leaves scheduling the checks to someone else; None where it schedules them itself."""
+        return None
+
     # --- volumes and archives (switch) ----------------------------------------
     # Volume data moves through the engine's own archive API, never through host
     # paths, so rootless Podman and remote engines work the same way.

@@ -120,6 +120,12 @@ class PodmanEngine(Engine):
             labels=attrs["Config"].get("Labels") or {}, attrs=attrs, health=health.get("Status") or None,
         )
 
+    def run_health_check(self, cid: str) -> Optional[str]:
+        # Podman schedules health checks with systemd timers: on a host without systemd they
+        # never run and the status stays "starting" for ever. This is `podman healthcheck run`.
+        response = self._request(f"health check of {cid[:12]}", self.client.api.get, f"/containers/{cid}/healthcheck")
+        return response.json().get("Status") or None
+
     def image_attrs(self, ref: str) -> Optional[dict]:
         image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
         return None if image is None else image.attrs
