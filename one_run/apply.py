@@ -215,6 +215,8 @@ class Applier:
             failure = self.watch(new_id)
         except EngineError as exc:
             failure = str(exc)
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli): the old container goes back
+            failure = "interrupted"
         if failure:
             self.roll_back(new_id, old, failure)
         if old:

@@ -5,6 +5,7 @@ stderr and its exit code. Heavy modules (SDKs, cryptography) are imported inside
 commands that need them, so `one-run render` starts fast.
 """
 import argparse
+import contextlib
 import os
 import sys
 from typing import List, Optional
@@ -96,6 +97,32 @@ def _apply_flags(p):
                    help="apply even though the deployment's container or data lives on the other runtime")
 
 
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGTERM, and SIGHUP (the SSH session dropped), end a command that changes containers the
+    way Ctrl-C does: as a KeyboardInterrupt, so its restore runs instead of the process dying
+    half-way. A signal the caller set to be ignored (nohup) stays ignored."""
+    import signal
+
+    def interrupt(signum, frame):
+        if signum == signal.SIGHUP:
+            # The terminal is gone: writing to it would fail the restore that follows.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+        raise KeyboardInterrupt
+
+    previous = {}
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            previous[signum] = signal.signal(signum, interrupt)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _apply(args, profile, spec) -> int:
     from .apply import Applier
     from .diff import explainer
@@ -105,8 +132,9 @@ def _apply(args, profile, spec) -> int:
     engine = get_engine(profile.runtime)
     # The deployment living on the other runtime is refused (exit 2) before anything is touched.
     check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
-    return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
-                                              keep_previous=args.keep_previous, explain=explainer(engine, spec))
+    with _signals_interrupt():
+        return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
+                                                  keep_previous=args.keep_previous, explain=explainer(engine, spec))
 
 
 def _cmd_apply(args) -> int:
@@ -328,8 +356,9 @@ def _cmd_switch(args) -> int:
 
     args.runtime = args.to  # validate for the target runtime
     profile, spec = _load(args, full=True)
-    return Switcher(profile, spec, args.to).run(dry_run=args.dry_run, cleanup=args.cleanup,
-                                                overwrite=args.overwrite_volumes)
+    with _signals_interrupt():
+        return Switcher(profile, spec, args.to).run(dry_run=args.dry_run, cleanup=args.cleanup,
+                                                    overwrite=args.overwrite_volumes)
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -2,6 +2,7 @@
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -182,6 +183,30 @@ def test_a_second_apply_waits_for_the_first(engine, tmp_path):
 
     assert first.returncode == 0 and second.returncode == 0, first_out + second.stderr
     assert list(ids(engine, name)) == [name]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_an_apply_interrupted_while_it_watches_puts_the_old_container_back(engine, tmp_path, signum):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    old = engine.inspect(name)["Id"]
+    edit(profile, "settle_time = 1", "settle_time = 60")
+    env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
+    apply = subprocess.Popen([sys.executable, "-m", "one_run", "apply", str(profile), "--force"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while engine.inspect(name)["Id"] == old or not engine.inspect(name)["State"]["Running"]:
+        assert time.monotonic() < deadline and apply.poll() is None, "the new container never started"
+        time.sleep(0.2)
+
+    apply.send_signal(signum)  # the new container runs, and apply watches it
+    out = apply.communicate(timeout=120)[0]
+
+    assert apply.returncode == 1, out
+    assert ids(engine, name) == {name: old} and engine.inspect(name)["State"]["Running"]
+    if signum != signal.SIGHUP:  # after a hang-up, messages go nowhere
+        assert "apply failed: interrupted" in out and f"{old[:12]} runs again" in out
 
 
 def test_a_held_lock_times_out_with_a_clear_message(engine, tmp_path, monkeypatch):

@@ -4,6 +4,9 @@ Data is compared from inside containers (busybox find/stat/sha256sum/readlink), 
 through one-run's own fingerprints, so the tests check what the deployment sees.
 """
 import io
+import os
+import subprocess
+import sys
 import tarfile
 import time
 from dataclasses import replace
@@ -172,6 +175,32 @@ def test_failure_on_the_target_restarts_the_source_with_its_data(docker_engine, 
     assert not podman_engine.names_like(name)
     assert not any(volume_exists(podman_engine, v) for v in volumes + [anon])  # switch created them
     assert profile.read_text() == text
+
+
+def test_a_switch_terminated_while_the_target_starts_runs_the_source_again(docker_engine, podman_engine, tmp_path):
+    name, volumes = both(docker_engine, podman_engine)
+    profile = write_profile(tmp_path / "p", "docker", name, volumes)
+    assert run_cli("apply", profile).code == 0
+    source_id = docker_engine.inspect(name)["Id"]
+    # Long enough to catch the target while it is watched; restoring the source waits as long.
+    profile.write_text(profile.read_text().replace("settle_time = 1", "settle_time = 15"))
+    env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
+    switch = subprocess.Popen([sys.executable, "-m", "one_run", "switch", str(profile), "--to", "podman"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (podman_engine.exists(name) and status(podman_engine, name) == "running"):
+        assert time.monotonic() < deadline and switch.poll() is None, "the target never started"
+        time.sleep(0.2)
+
+    switch.terminate()  # SIGTERM, while the target runs and switch watches it
+    out = switch.communicate(timeout=120)[0]
+
+    assert switch.returncode == 1, out
+    assert "switch to podman failed: apply failed: interrupted" in out and "runs again on docker" in out
+    assert docker_engine.inspect(name)["Id"] == source_id and status(docker_engine, name) == "running"
+    assert not podman_engine.names_like(name)
+    assert not any(volume_exists(podman_engine, v) for v in volumes)
+    assert 'runtime = "docker"' in profile.read_text()
 
 
 def test_apply_on_the_wrong_runtime_is_refused(docker_engine, podman_engine, tmp_path):
