@@ -56,6 +56,11 @@ class Move:
     state: str = "missing"  # on the target: missing | empty | has data | not inspected
     created: bool = False
     digest: Optional[TreeDigest] = None
+    made_by: Optional[str] = None  # the existing target volume's SWITCHED_FROM_LABEL
+
+    @property
+    def origin(self) -> str:
+        return f", made by an earlier switch from {self.made_by}" if self.made_by else ""
 
     @property
     def overwrites(self) -> bool:
@@ -88,8 +93,11 @@ def check_not_elsewhere(profile: Profile, spec: RunSpec, engine: Engine, allow_e
         if here is None or there.running or file_runtime(profile) != engine.runtime:
             where = f"{other.runtime} container {spec.name} ({there.id[:12]}, {there.status})"
             also = f"; the {engine.runtime} container {here.id[:12]} is {here.status}" if here else ""
+            # A switch killed after its target started leaves exactly this: the profile not yet edited.
+            finish = (f"; if a switch to {other.runtime} was interrupted, `one-run switch {profile.path} "
+                      f"--to {other.runtime}` completes it" if there.running and here else "")
             raise UsageError(f"the deployment lives on {other.runtime}: {where}{also}. Applying on "
-                             f"{engine.runtime} would run OpenNebula without its data — {hint}")
+                             f"{engine.runtime} would run OpenNebula without its data — {hint}{finish}")
         return
     if here is not None:
         return
@@ -252,7 +260,7 @@ class Switcher:
                 self.say(line)
             refused = [m for m in moves if m.overwrites]
             if refused and not overwrite:
-                listing = "; ".join(f"{m.target} ({m.state})" for m in refused)
+                listing = "; ".join(f"{m.target} ({m.state}{m.origin})" for m in refused)
                 changed = f"Nothing else was changed (only {self.spec.image} was pulled)" if pulled \
                     else "Nothing was changed"
                 raise UsageError(f"{self.dst.runtime} already has volumes that would be overwritten: {listing}. "
@@ -298,11 +306,14 @@ class Switcher:
         return moves, missing
 
     def inspect_targets(self, moves: List[Move]) -> None:
-        existing = [m for m in moves if self.dst.volume(m.target) is not None]
+        volumes = {m.target: self.dst.volume(m.target) for m in moves}
+        existing = [m for m in moves if volumes[m.target] is not None]
         found = probe_volumes(self.dst, [m.target for m in existing], self.spec.image) if existing else {}
         for move in existing:
             full = found.get(move.target)
             move.state = "not inspected" if full is None else ("has data" if full else "empty")
+            # Left by an earlier switch: one that finished (its data is of that time), or one killed half-way.
+            move.made_by = (volumes[move.target].get("Labels") or {}).get(SWITCHED_FROM_LABEL)
 
     def describe(self, source, target, moves, missing, pull, cleanup) -> List[str]:
         src, dst = self.src.runtime, self.dst.runtime
@@ -322,7 +333,7 @@ class Switcher:
             action = {"missing": "create it", "empty": "fill the empty volume",
                       "has data": "OVERWRITE its data", "not inspected": "exists, could not be inspected: overwrite"}
             lines.append(f"    {kind} {short(move.source)} at {move.path} ({human(move.size)}) → {dst} volume "
-                         f"{short(move.target)}: {action[move.state]}")
+                         f"{short(move.target)}: {action[move.state]}{move.origin if move.overwrites else ''}")
         for name in missing:
             lines.append(f"    volume {name}: not on {src}; apply creates it empty on {dst}")
         lines.append(f"  apply the profile on {dst}: create, start, watch for {self.profile.settle_time:g} s; "

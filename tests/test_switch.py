@@ -142,6 +142,8 @@ def test_docker_to_podman_and_back_keeps_every_byte(docker_engine, podman_engine
     assert snapshot(docker_engine, volumes + [anon]) == changed
     assert status(podman_engine, name) == "exited"
     assert snapshot(podman_engine, volumes + [anon]) == changed
+    refused = run_cli("switch", profile, "--to", "podman")
+    assert refused.code == 2 and "(has data, made by an earlier switch from docker)" in refused.err, refused.err
 
     cleanup = run_cli("switch", profile, "--to", "docker", "--cleanup")
     assert cleanup.code == 0, cleanup.err
@@ -201,6 +203,31 @@ def test_a_switch_terminated_while_the_target_starts_runs_the_source_again(docke
     assert not podman_engine.names_like(name)
     assert not any(volume_exists(podman_engine, v) for v in volumes)
     assert 'runtime = "docker"' in profile.read_text()
+
+
+def test_a_switch_killed_after_the_target_started_is_completed_by_running_it_again(docker_engine, podman_engine,
+                                                                                  tmp_path):
+    name, volumes = both(docker_engine, podman_engine)
+    profile = write_profile(tmp_path / "p", "docker", name, volumes)
+    assert run_cli("apply", profile).code == 0
+    profile.write_text(profile.read_text().replace("settle_time = 1", "settle_time = 15"))
+    env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
+    switch = subprocess.Popen([sys.executable, "-m", "one_run", "switch", str(profile), "--to", "podman"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (podman_engine.exists(name) and status(podman_engine, name) == "running"):
+        assert time.monotonic() < deadline and switch.poll() is None, "the target never started"
+        time.sleep(0.2)
+    switch.kill()  # SIGKILL: no restore; the data is copied and verified, the profile not yet edited
+    switch.wait()
+
+    refused = run_cli("apply", profile)
+    assert refused.code == 2 and f"`one-run switch {profile} --to podman` completes it" in refused.err, refused.err
+
+    completed = run_cli("switch", profile, "--to", "podman")
+    assert completed.code == 0 and "already on podman" in completed.out, completed.out + completed.err
+    assert 'runtime = "podman"' in profile.read_text()
+    assert status(podman_engine, name) == "running" and status(docker_engine, name) == "exited"
 
 
 def test_apply_on_the_wrong_runtime_is_refused(docker_engine, podman_engine, tmp_path):
