@@ -179,22 +179,30 @@ def test_failure_on_the_target_restarts_the_source_with_its_data(docker_engine, 
     assert profile.read_text() == text
 
 
-def test_a_switch_terminated_while_the_target_starts_runs_the_source_again(docker_engine, podman_engine, tmp_path):
-    name, volumes = both(docker_engine, podman_engine)
+def switch_caught_while_the_target_is_watched(docker: TestEngine, podman: TestEngine, tmp_path: Path):
+    """A docker deployment, and `one-run switch --to podman` in a process of its own, caught while
+    the podman container runs and switch watches it: (name, volumes, profile, source id, process)."""
+    name, volumes = both(docker, podman)
     profile = write_profile(tmp_path / "p", "docker", name, volumes)
     assert run_cli("apply", profile).code == 0
-    source_id = docker_engine.inspect(name)["Id"]
+    source_id = docker.inspect(name)["Id"]
     # Long enough to catch the target while it is watched; restoring the source waits as long.
     profile.write_text(profile.read_text().replace("settle_time = 1", "settle_time = 15"))
     env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
     switch = subprocess.Popen([sys.executable, "-m", "one_run", "switch", str(profile), "--to", "podman"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not (podman_engine.exists(name) and status(podman_engine, name) == "running"):
+    while not (podman.exists(name) and status(podman, name) == "running"):
         assert time.monotonic() < deadline and switch.poll() is None, "the target never started"
         time.sleep(0.2)
+    return name, volumes, profile, source_id, switch
 
-    switch.terminate()  # SIGTERM, while the target runs and switch watches it
+
+def test_a_switch_terminated_while_the_target_starts_runs_the_source_again(docker_engine, podman_engine, tmp_path):
+    name, volumes, profile, source_id, switch = switch_caught_while_the_target_is_watched(
+        docker_engine, podman_engine, tmp_path)
+
+    switch.terminate()  # SIGTERM
     out = switch.communicate(timeout=120)[0]
 
     assert switch.returncode == 1, out
@@ -207,23 +215,13 @@ def test_a_switch_terminated_while_the_target_starts_runs_the_source_again(docke
 
 def test_a_switch_killed_after_the_target_started_is_completed_by_running_it_again(docker_engine, podman_engine,
                                                                                   tmp_path):
-    name, volumes = both(docker_engine, podman_engine)
-    profile = write_profile(tmp_path / "p", "docker", name, volumes)
-    assert run_cli("apply", profile).code == 0
-    profile.write_text(profile.read_text().replace("settle_time = 1", "settle_time = 15"))
-    env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
-    switch = subprocess.Popen([sys.executable, "-m", "one_run", "switch", str(profile), "--to", "podman"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not (podman_engine.exists(name) and status(podman_engine, name) == "running"):
-        assert time.monotonic() < deadline and switch.poll() is None, "the target never started"
-        time.sleep(0.2)
+    name, _, profile, _, switch = switch_caught_while_the_target_is_watched(docker_engine, podman_engine, tmp_path)
+
     switch.kill()  # SIGKILL: no restore; the data is copied and verified, the profile not yet edited
-    switch.wait()
+    switch.communicate()
 
     refused = run_cli("apply", profile)
     assert refused.code == 2 and f"`one-run switch {profile} --to podman` completes it" in refused.err, refused.err
-
     completed = run_cli("switch", profile, "--to", "podman")
     assert completed.code == 0 and "already on podman" in completed.out, completed.out + completed.err
     assert 'runtime = "podman"' in profile.read_text()
