@@ -333,8 +333,20 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     image = c.get("image", "")
     if "image" in c and (not image or any(ch.isspace() for ch in image)):
         r.add("container.image", f"image reference {image!r} is not valid", "write it as registry/name:tag")
-    for port in c.get("ports", ()):
-        r.parsed("container.ports", values.parse_ports, port)
+    published = []  # (spec, its ports) of each valid port so far
+    for spec in c.get("ports", ()):
+        ports = r.parsed("container.ports", values.parse_ports, spec)
+        if not ports:
+            continue
+        for earlier, earlier_ports in published:
+            clash = values.host_port_clash(earlier_ports, ports)
+            if clash:
+                where = f"{clash[0]}-{clash[1]}" if clash[1] > clash[0] else str(clash[0])
+                r.add("container.ports", f"{earlier!r} and {spec!r} both bind host port {where}/{ports[0].protocol}, "
+                      "which the engine refuses",
+                      "give one of them another host port (the number before the container port), "
+                      "or bind each to its own host address")
+        published.append((spec, ports))
     volumes = []
     for spec in c.get("volumes", ()):
         vol = r.parsed("container.volumes", lambda s: values.parse_volume(s, runtime), spec)

@@ -109,6 +109,29 @@ def parse_ports(spec: str) -> List[Port]:
     return [Port(c, proto, host_ip, h_start + i) for i, c in enumerate(range(c_start, c_end + 1))]
 
 
+def _addresses_overlap(a: str, b: str) -> bool:
+    """True when two host addresses of `-p` share a socket address: no address binds every
+    address of both families, 0.0.0.0 and :: every address of theirs."""
+    if not a or not b:
+        return True
+    import ipaddress  # only for ports bound to an address
+
+    x, y = ipaddress.ip_address(a), ipaddress.ip_address(b)
+    return x.version == y.version and (x == y or x.is_unspecified or y.is_unspecified)
+
+
+def host_port_clash(a: List[Port], b: List[Port]) -> Optional[Tuple[int, int]]:
+    """The host ports (first, last) that two parse_ports results both bind, or None.
+
+    Each result is one spec, so its host ports are one consecutive range on one address."""
+    if not a or not b or a[0].host_port is None or b[0].host_port is None:
+        return None  # the engine picks a free host port
+    if a[0].protocol != b[0].protocol or not _addresses_overlap(a[0].host_ip, b[0].host_ip):
+        return None
+    first, last = max(a[0].host_port, b[0].host_port), min(a[-1].host_port, b[-1].host_port)
+    return (first, last) if first <= last else None
+
+
 class Volume(NamedTuple):
     """A `-v` mount: kind is "bind" (absolute host path), "volume" (named) or "anonymous"."""
 

@@ -83,6 +83,36 @@ def test_each_rule_names_where_and_how(tmp_path, capsys, text, expected):
     assert out == ""
 
 
+@pytest.mark.parametrize("first, second, bound", [
+    ("42222:22", "42222:80", "42222/tcp"),
+    ("8000-8002:8000-8002", "8001:80", "8001/tcp"),
+    ("8000-8005:8000-8005", "8003-8010:9003-9010", "8003-8005/tcp"),
+    ("127.0.0.1:53:53/udp", "53:5353/udp", "53/udp"),
+    ("0.0.0.0:80:80", "127.0.0.1:80:8080", "80/tcp"),
+    ("[::1]:80:80", "80:8080", "80/tcp"),
+])
+def test_a_host_port_bound_twice_is_refused_naming_both(tmp_path, capsys, first, second, bound):
+    path = write(tmp_path, BASE + f'ports = ["{first}", "{second}"]\n')
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}:4 [container.ports]: '{first}' and '{second}' both bind host port {bound}" in err
+    assert "give one of them another host port" in err
+
+
+@pytest.mark.parametrize("first, second", [
+    ("42222:22", "42222:22/udp"),
+    ("127.0.0.1:80:80", "127.0.0.2:80:80"),
+    ("0.0.0.0:80:80", "[::1]:80:80"),
+    ("8000-8002:8000-8002", "8003:80"),
+    ("80", "80/udp"),
+    ("80:80", "8080:80"),
+])
+def test_ports_on_other_protocols_addresses_or_numbers_pass(tmp_path, capsys, first, second):
+    path = write(tmp_path, BASE + f'ports = ["{first}", "{second}"]\n')
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+
+
 def test_hook_must_be_executable_with_a_shebang(tmp_path, capsys):
     hook(tmp_path, "config/pre.sh", mode=0o644)
     hook(tmp_path, "config/post.sh", body="echo no shebang\n")
