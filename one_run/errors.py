@@ -41,9 +41,11 @@ class ProfileError(OneRunError):
 
     exit_code = 2
 
-    def __init__(self, problems: List[Problem]):
+    def __init__(self, problems: List[Problem], conclusion: Optional[str] = None):
+        """`conclusion` is a last error line, for when the problems alone (warnings) do not say why it failed."""
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        lines = [str(p) for p in self.problems] + ([f"error: {conclusion}"] if conclusion else [])
+        super().__init__("\n".join(lines))
 
 
 class UsageError(OneRunError):

@@ -38,10 +38,12 @@ def check(profile: Profile, spec: RunSpec, full: bool) -> List[Problem]:
 def ensure_valid(profile: Profile, spec: RunSpec, full: bool, strict: bool = False) -> List[Problem]:
     """Raise ProfileError when a check fails (warnings too, with strict); return the warnings."""
     problems = check(profile, spec, full)
-    errors = [p for p in problems if not p.warning or strict]
-    if errors:
-        raise ProfileError(problems if strict else errors)
-    return problems
+    warnings = [p for p in problems if p.warning]
+    if strict and warnings:
+        raise ProfileError(problems, "--strict: the warnings above count as errors; nothing was touched")
+    if len(warnings) < len(problems):
+        raise ProfileError([p for p in problems if not p.warning])
+    return warnings
 
 
 def _env_problems(profile: Profile, full: bool) -> List[Problem]:

@@ -151,6 +151,7 @@ def test_unknown_image_parameter_is_a_warning_with_the_closest_name(tmp_path, ca
     assert "warning" in err and "did you mean OPENNEBULA_HOST" in err
     code, _, err = run(capsys, "validate", "--strict", str(path))
     assert code == 2
+    assert err.splitlines()[-1] == "error: --strict: the warnings above count as errors; nothing was touched"
 
 
 def test_world_readable_private_key_is_a_warning(tmp_path, capsys):
