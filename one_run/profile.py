@@ -200,6 +200,38 @@ def closest(word: str, choices) -> Optional[str]:
     return match[0] if match else None
 
 
+def _toml_kind(value) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return "a date"  # the only other kind of TOML value
+
+
+def _toml_text(value) -> str:
+    """An item as the profile writes it (tables and arrays elided: they can be long)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{ ... }"
+    if isinstance(value, list):
+        return "[ ... ]"
+    return str(value)
+
+
+def _string_fix(dotted: str, item) -> str:
+    if isinstance(item, (dict, list)):
+        return "write each item as one quoted string"
+    if dotted == "container.ports" and _is_int(item):
+        # A bare number would publish the container port on a host port the engine picks.
+        return f"write it as a string, host port first, e.g. \"{item}:{item}\""
+    return f"write it in quotes: \"{_toml_text(item)}\""
+
+
 class _Reader:
     """Walks the parsed document, collecting every problem instead of stopping at the first."""
 
@@ -230,6 +262,13 @@ class _Reader:
                          f"did you mean `{near}`?" if near else f"valid keys: {', '.join(sorted(schema))}")
                 continue
             kind, check = schema[key]
+            if isinstance(value, list) and not check(value) and check([str(x) for x in value]):
+                # An array of strings with a few wrong items: name each, not the whole array.
+                for index, item in enumerate(value):
+                    if not isinstance(item, str):
+                        self.add(dotted, f"{dotted}[{index}] = {_toml_text(item)} is {_toml_kind(item)}, "
+                                         "not a string", _string_fix(dotted, item))
+                continue
             if not check(value):
                 self.add(dotted, f"`{key}` must be {kind}, not {type(value).__name__} {value!r}")
                 continue

@@ -113,6 +113,18 @@ def test_ports_on_other_protocols_addresses_or_numbers_pass(tmp_path, capsys, fi
     assert code == 0, err
 
 
+def test_a_wrong_item_in_a_string_array_is_named_by_its_index_not_the_whole_array(tmp_path, capsys):
+    path = write(tmp_path, BASE + 'ports = ["42222:80", 42222]\ndns = ["192.0.2.53", true]\n'
+                                  '[config]\nonecfg_patch = ["/etc/one/sched.conf set SCHED_INTERVAL 10", { a = 1 }]\n')
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert (f'{path}:4 [container.ports]: container.ports[1] = 42222 is a number, not a string'
+            f' — write it as a string, host port first, e.g. "42222:42222"') in err
+    assert f'{path}:5 [container.dns]: container.dns[1] = true is a boolean, not a string — write it in quotes' in err
+    assert f"{path}:7 [config.onecfg_patch]: config.onecfg_patch[1] = {{ ... }} is a table" in err
+    assert "42222:80" not in err and "SCHED_INTERVAL" not in err
+
+
 def test_hook_must_be_executable_with_a_shebang(tmp_path, capsys):
     hook(tmp_path, "config/pre.sh", mode=0o644)
     hook(tmp_path, "config/post.sh", body="echo no shebang\n")
