@@ -451,7 +451,7 @@ def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:
         elif isinstance(value, (int, float)):
             out.append((name, str(value)))
         elif isinstance(value, dict):
-            ref = _secret(r, key, value)
+            ref = _secret(r, name, value)
             if ref:
                 out.append((name, ref))
         else:
@@ -459,12 +459,26 @@ def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:
     return tuple(out)
 
 
-def _secret(r: _Reader, key: str, value: dict) -> Optional[SecretRef]:
-    if len(value) != 1 or next(iter(value)) not in ("env", "file") or not isinstance(next(iter(value.values())), str):
-        r.add(key, f"secret reference {value!r} is not valid",
-              "write exactly one of { env = \"VAR\" } or { file = \"path\" }")
+def _secret(r: _Reader, name: str, value: dict) -> Optional[SecretRef]:
+    # The values are never echoed: a mistyped reference may hold the secret itself.
+    key = f"env.{name}"
+    forms = {"env": f"{name} = {{ env = \"VAR\" }}", "file": f"{name} = {{ file = \"path\" }}"}
+    usage = f"write {forms['env']} or {forms['file']}"
+    unknown = [k for k in value if k not in forms]
+    if unknown:
+        near = closest(unknown[0], forms)
+        r.add(key, f"secret reference of {name}: unknown key `{unknown[0]}`; the table takes exactly one key, "
+                   "`env` or `file`", f"did you mean `{near}`? write {forms[near]}" if near else usage)
+        return None
+    if len(value) != 1:
+        keys = " and ".join(f"`{k}`" for k in value) or "no key"
+        r.add(key, f"secret reference of {name} has {keys}; the table takes exactly one key, `env` or `file`",
+              usage)
         return None
     source, ref = next(iter(value.items()))
+    if not isinstance(ref, str):
+        r.add(key, f"secret reference of {name}: `{source}` must be a string", f"write {forms[source]}")
+        return None
     if source == "env":
         if not values.ENV_NAME_RE.match(ref):
             r.add(key, f"{ref!r} is not an environment variable name")

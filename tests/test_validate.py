@@ -57,7 +57,9 @@ def test_a_valid_minimal_profile_passes(tmp_path, capsys):
     (BASE + "[env]\nDIND_ENABLED = true\n", ["the image reads yes/no strings", 'DIND_ENABLED = "yes"']),
     (BASE + "[env]\nOPENNEBULA_SERVICE = \"everything\"\n", ["is not one of all"]),
     (BASE + "[env]\nMONITORD_PORT = \"port\"\n", ["not a port number"]),
-    (BASE + "[env]\nX = { vault = \"k\" }\n", ["secret reference", "exactly one of"]),
+    (BASE + "[env]\nX = { vault = \"k\" }\n", ["unknown key `vault`", "exactly one key, `env` or `file`",
+                                              'X = { env = "VAR" } or X = { file = "path" }']),
+    (BASE + "[env]\nX = { env = \"A\", file = \"b\" }\n", ["X has `env` and `file`", "exactly one key"]),
     (BASE + "[env]\nMAINTENANCE_MODE = \"yes\"\n", ["set by `maintenance`", "maintenance = true"]),
     (BASE + "[env]\nP = { file = \"nope\" }\n", ["secret file", "does not exist", "env.P"]),
     (BASE + "[tls]\ncert = \"c.pem\"\n", ["missing required key `key` in [tls]"]),
@@ -123,6 +125,16 @@ def test_a_wrong_item_in_a_string_array_is_named_by_its_index_not_the_whole_arra
     assert f'{path}:5 [container.dns]: container.dns[1] = true is a boolean, not a string — write it in quotes' in err
     assert f"{path}:7 [config.onecfg_patch]: config.onecfg_patch[1] = {{ ... }} is a table" in err
     assert "42222:80" not in err and "SCHED_INTERVAL" not in err
+
+
+def test_a_mistyped_secret_reference_names_the_key_and_the_closest_one_never_the_value(tmp_path, capsys):
+    path = write(tmp_path, BASE + '[env]\nONEADMIN_PASSWORD = { fiel = "hunter2" }\n')
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert (f"{path}:5 [env.ONEADMIN_PASSWORD]: secret reference of ONEADMIN_PASSWORD: unknown key `fiel`; "
+            "the table takes exactly one key, `env` or `file` — did you mean `file`? "
+            'write ONEADMIN_PASSWORD = { file = "path" }') in err
+    assert "hunter2" not in err
 
 
 def test_hook_must_be_executable_with_a_shebang(tmp_path, capsys):
