@@ -181,18 +181,28 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def _duration(delta: datetime.timedelta) -> str:
+    """To the nearest day, not down: a certificate made for N days has N days left, not N - 1."""
+    days = round(delta / datetime.timedelta(days=1))
+    return _days(days) if days else "less than a day"
+
+
 def _validity_problems(cert: x509.Certificate, path: Path) -> List[Problem]:
     now = _now()
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     renew = "renew it: `one-run tls renew PROFILE` for a self-signed one, otherwise from its CA"
     if end <= now:
-        return [Problem(f"{path} expired on {end:%Y-%m-%d} ({(now - end).days} days ago)", key="tls.cert", fix=renew)]
+        return [Problem(f"{path} expired on {end:%Y-%m-%d} ({_duration(now - end)} ago)", key="tls.cert", fix=renew)]
     if start > now:
         return [Problem(f"{path} is not valid before {start:%Y-%m-%d %H:%M} UTC", key="tls.cert",
                         fix="check this host's clock, or issue it with an earlier start date")]
-    days = (end - now).days
-    if days < EXPIRY_WARNING_DAYS:
-        return [Problem(f"{path} expires on {end:%Y-%m-%d}, in {days} days", key="tls.cert", fix=renew, warning=True)]
+    if end - now < datetime.timedelta(days=EXPIRY_WARNING_DAYS):
+        return [Problem(f"{path} expires on {end:%Y-%m-%d}, in {_duration(end - now)}", key="tls.cert", fix=renew,
+                        warning=True)]
     return []
 
 
@@ -302,9 +312,8 @@ def tls_summary(cert_path: Path) -> str:
         leaf = read_certificates(cert_path)[0]
     except _Unusable as exc:
         return exc.problem.message
-    end = leaf.not_valid_after_utc
-    days = (end - _now()).days
-    left = f"{days} days left" if days >= 0 else f"expired {-days} days ago"
+    end, now = leaf.not_valid_after_utc, _now()
+    left = f"{_duration(end - now)} left" if end > now else f"expired {_duration(now - end)} ago"
     return (f"{cert_path}: {leaf.subject.rfc4514_string() or 'no subject'}, "
             f"names {', '.join(certificate_names(leaf)) or 'none'}, valid until {end:%Y-%m-%d} ({left})")
 
@@ -372,7 +381,7 @@ def check_days(days: int) -> None:
     most = (LAST_DAY - _now()).days
     if days > most:
         raise UsageError(f"--days {days}: a certificate cannot be valid after {LAST_DAY:%Y-%m-%d}; "
-                         f"give at most {most} days")
+                         f"give at most {_days(most)}")
 
 
 def _general_name(host: str) -> x509.GeneralName:

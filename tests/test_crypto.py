@@ -107,7 +107,7 @@ def test_not_yet_valid_is_an_error(tmp_path, capsys):
 def test_expiring_soon_is_a_warning_with_the_days_left(tmp_path, capsys):
     code, _, err = validate(capsys, tls_profile(tmp_path, pem(make_cert(EC_KEY, end=10)), key_pem(EC_KEY)))
     assert code == 0
-    assert err.startswith("warning:") and "[tls.cert]" in err and "expires on" in err and "in 9 days" in err
+    assert err.startswith("warning:") and "[tls.cert]" in err and "expires on" in err and "in 10 days" in err
 
 
 def test_a_certificate_for_other_names_warns_with_the_names_it_covers(tmp_path, capsys):
@@ -204,7 +204,18 @@ def test_tls_summary_names_subject_names_and_days_left(tmp_path):
     path = tmp_path / "cert.pem"
     path.write_bytes(pem(make_cert(EC_KEY, names=(HOST, "192.0.2.10"), end=100)))
     summary = crypto.tls_summary(path)
-    assert f"CN={HOST}" in summary and f"names {HOST}, 192.0.2.10" in summary and "(99 days left)" in summary
+    assert f"CN={HOST}" in summary and f"names {HOST}, 192.0.2.10" in summary and "(100 days left)" in summary
+
+
+@pytest.mark.parametrize("end, summary, finding", [
+    (1, "(1 day left)", "in 1 day — "),
+    (0.3, "(less than a day left)", "in less than a day — "),
+    (-1, "(expired 1 day ago)", "(1 day ago)"),
+])
+def test_one_day_is_singular_and_days_are_not_rounded_down(tmp_path, capsys, end, summary, finding):
+    path = tls_profile(tmp_path, pem(make_cert(EC_KEY, start=-2, end=end)), key_pem(EC_KEY))
+    assert summary in crypto.tls_summary(tmp_path / "certs" / "cert.pem")
+    assert finding in validate(capsys, path)[2]
 
 
 # --- SSH ----------------------------------------------------------------------------
