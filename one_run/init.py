@@ -156,9 +156,13 @@ def init_deployment(folder, host: str, runtime: str = "docker", image: Optional[
     try:
         written.extend(_write(folder, contents, modes, existing))
     except OSError as exc:
+        cause = f"cannot write in {folder}: {exc.strerror} ({exc.filename})"
+        if not (written or existing):
+            raise UsageError(f"{cause}; no file was written — fix the cause and run init again") from None
+        # Files of init's are there now (written, or there before), so a plain init would refuse.
         done = "".join(f"  {item.path}\n" for item in written) or "  none\n"
-        raise UsageError(f"cannot write in {folder}: {exc.strerror} ({exc.filename}); files written so far:\n"
-                         f"{done}fix the cause and run init again with --force") from None
+        raise UsageError(f"{cause}; files written so far:\n{done}fix the cause and run init again with --force") \
+            from None
     return written
 
 
@@ -187,8 +191,9 @@ def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, d
         raise _cannot_look(folder, exc) from None
     if not_a_folder:
         raise UsageError(f"{folder} exists and is not a folder; choose a new folder for the deployment")
-    if not _is_host(host):
-        raise UsageError(f"--host {host!r} is not a DNS name or an IP address; write the name clients and nodes "
+    wrong = _host_problem(host)
+    if wrong:
+        raise UsageError(f"--host {host!r} {wrong}; write the name clients and nodes "
                          "use to reach the Front-end, as one.example.com or 192.0.2.10")
     if runtime not in RUNTIMES:
         raise UsageError(f"--runtime {runtime!r} is not docker or podman")
@@ -197,12 +202,18 @@ def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, d
     crypto.check_days(days)
 
 
-def _is_host(host: str) -> bool:
+def _host_problem(host: str) -> Optional[str]:
     try:
         ipaddress.ip_address(host)
-        return True
+        return None
     except ValueError:
-        return bool(HOSTNAME_RE.match(host))
+        pass
+    if not HOSTNAME_RE.match(host):
+        return "is not a DNS name or an IP address"
+    if host.rstrip(".").rpartition(".")[2].isdigit():
+        # No top-level domain is all digits (RFC 3696): such a name is a mistyped address.
+        return "is not an IP address, nor a DNS name (whose last label cannot be all digits)"
+    return None
 
 
 def _contents(host: str, runtime: str, image: str, ssh_key_type: str, days: int) -> Dict[str, bytes]:

@@ -241,6 +241,8 @@ def test_force_replaces_and_keeps_a_backup_of_each_file(tmp_path, capsys, fast_k
 
 @pytest.mark.parametrize("argv, expected", [
     (["--host", "not a host"], "is not a DNS name or an IP address"),
+    (["--host", "999.1.1.1"], "is not an IP address, nor a DNS name (whose last label cannot be all digits)"),
+    (["--host", "one.example.42."], "is not an IP address, nor a DNS name"),
     (["--host", HOST, "--days", "0"], "at least one day"),
     (["--host", HOST, "--days", "3000000"], "cannot be valid after 9999-12-31"),
 ])
@@ -248,6 +250,24 @@ def test_bad_arguments_are_exit_2_and_write_nothing(tmp_path, capsys, argv, expe
     code, _, err = run(capsys, "init", tmp_path / "d", *argv)
     assert code == 2 and expected in err
     assert not (tmp_path / "d").exists()
+
+
+def test_a_failed_write_suggests_force_only_when_files_were_written(tmp_path, capsys, monkeypatch, fast_keys):
+    (tmp_path / "file").write_text("")
+    code, _, err = run(capsys, "init", tmp_path / "file" / "one", "--host", HOST)
+    assert code == 2 and "cannot write in" in err and "no file was written" in err and "--force" not in err
+
+    real_write = crypto.write_file
+
+    def disk_full_at_the_key(path, data, mode):
+        if path.name == "cert.key":
+            raise OSError(28, "No space left on device", str(path))
+        real_write(path, data, mode)
+
+    monkeypatch.setattr(crypto, "write_file", disk_full_at_the_key)
+    code, _, err = run(capsys, "init", tmp_path / "d", "--host", HOST)
+    assert code == 2 and "No space left on device" in err and str(tmp_path / "d" / init.PROFILE) in err
+    assert err.rstrip().endswith("run init again with --force")
 
 
 def test_podman_runtime_and_image_are_recorded(tmp_path, capsys, fast_keys):
