@@ -87,9 +87,13 @@ def build_runspec(profile: Profile) -> RunSpec:
         if config.post_bootstrap_hook:
             files.append(("OPENNEBULA_POSTBOOTSTRAP_HOOK", "config.post_bootstrap_hook", config.post_bootstrap_hook))
         if generated and len(files) > 1:
+            hooks = os.path.dirname(config.pre_bootstrap_hook or config.post_bootstrap_hook)
+            target = os.path.join(hooks, PATCH_FILE)
             problems.append(profile.problem(
-                "config.onecfg_patch", "an inline onecfg_patch cannot share /config with the hooks' folder",
-                f"write the lines to a file in the hooks' folder and set onecfg_patch to its path"))
+                "config.onecfg_patch", f"an inline onecfg_patch cannot share /config with the hooks' folder {hooks}: "
+                "one-run writes the lines to a folder of its own, and only one folder can be mounted at /config",
+                f"write the lines, one a line, into {target} and set "
+                f"onecfg_patch = \"{os.path.relpath(target, profile.folder)}\""))
         elif files:
             mount("config", CONFIG, files)
     if profile.maintenance:

@@ -86,6 +86,28 @@ def test_maintenance_and_inline_patch(tmp_path, capsys):
     assert (generated / "onecfg_patch").read_text() == "/etc/one/sched.conf set SCHED_INTERVAL 10\n"
 
 
+def test_an_inline_patch_beside_hooks_says_which_file_to_write_and_what_to_set(tmp_path, capsys):
+    hook = tmp_path / "custom" / "post.sh"
+    hook.parent.mkdir()
+    hook.write_text("#!/bin/bash\n")
+    hook.chmod(0o755)
+    path = tmp_path / "p.toml"
+    path.write_text(textwrap.dedent("""\
+        [container]
+        name = "one"
+        image = "img:1"
+        [config]
+        onecfg_patch = ["/etc/one/sched.conf set SCHED_INTERVAL 10"]
+        post_bootstrap_hook = "custom/post.sh"
+        """))
+    assert main(["render", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:5 [config.onecfg_patch]: an inline onecfg_patch cannot share /config with the hooks' folder " \
+           f"{hook.parent}" in err
+    assert f'write the lines, one a line, into {hook.parent / "onecfg_patch"} and set ' \
+           f'onecfg_patch = "custom/onecfg_patch"' in err
+
+
 # --- quoting: the printed text IS the argv --------------------------------------
 
 printable = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
