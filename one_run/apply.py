@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
+from . import applied_files
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
@@ -134,6 +135,23 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float)
     return lines
 
 
+def hold_stopped(engine: Engine, info: ContainerInfo) -> str:
+    """Keep a replaced container that is kept (stopped) from being started by its restart
+    policy: Docker starts `always` containers whenever the daemon starts, which would run it
+    beside its replacement. What was done, as a clause for the user."""
+    policy = ((info.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
+    if policy == "no":
+        return ""
+    try:
+        if engine.disable_restart(info.id):
+            return f"; its restart policy ({policy}) is now \"no\", so it is not started beside the new one"
+        why = f"{engine.runtime} cannot change it"
+    except EngineError as exc:
+        why = str(exc)
+    return (f"; its restart policy is still {policy} ({why}): should {engine.runtime} start it again, at boot, "
+            "it would run beside the new one — remove it once the new one is checked")
+
+
 def health_interval(attrs: dict) -> float:
     """Seconds between health checks, as the engines read the image's HEALTHCHECK (0: 30 s)."""
     return ((attrs["Config"].get("Healthcheck") or {}).get("Interval") or 30e9) / 1e9
@@ -158,31 +176,64 @@ class Applier:
                 self.say("dry run: nothing was changed")
                 return 0
             self.repair()
-            write_generated_files(self.spec)
-            plan = make_plan(self.engine, self.profile, self.spec, force, explain)
-            for line in describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
-                self.say(line)
-            if plan.pull:
+            try:
+                return self.change(force, keep_previous, explain)
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli), outside the swap's own handling
+                self.interrupted()
+
+    def change(self, force: bool, keep_previous: bool, explain: Callable[[ContainerInfo], List[str]]) -> int:
+        write_generated_files(self.spec)
+        plan = make_plan(self.engine, self.profile, self.spec, force, explain)
+        for line in describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
+            self.say(line)
+        if plan.pull:
+            try:
                 self.engine.pull(self.spec.image, pull_progress)
-                plan = make_plan(self.engine, self.profile, self.spec, force, explain)
-                if plan.action == "noop":
-                    self.say("  the pulled image is the one already running")
+            except EngineError as exc:
+                raise EngineError(f"{exc}\nnothing was changed" + (f"; {self.name} runs as it did" if
+                                                                   plan.current and plan.current.running else "")) from None
+            plan = make_plan(self.engine, self.profile, self.spec, force, explain)
             if plan.action == "noop":
-                self.say(f"up to date: {self.name} ({plan.current.id[:12]}) already matches the profile; nothing recreated")
-                return 0
-            if plan.action == "start":
-                return self.start_existing(plan.current)
-            return self.swap(plan, keep_previous)
+                self.say("  the pulled image is the one already running")
+        if plan.action == "noop":
+            self.keep_applied_files(plan.current.id)
+            self.say(f"up to date: {self.name} ({plan.current.id[:12]}) already matches the profile; nothing recreated")
+            return 0
+        if plan.action == "start":
+            return self.start_existing(plan.current)
+        return self.swap(plan, keep_previous)
+
+    def interrupted(self):
+        """Say truthfully where an interrupt outside the swap's rollback left things."""
+        if self.journal.read():  # the swap had begun, and its rollback was interrupted too
+            raise RestoreFailed(f"interrupted while {self.name} was being replaced; run the same apply again: it "
+                                "first repairs what an interrupted apply leaves (the previous container back "
+                                "under its name, or the new one kept if it runs)")
+        leftover = self.engine_get_quietly(self.name + NEW_SUFFIX)
+        if leftover:  # created, not yet journaled: nothing else had changed
+            try:
+                self.engine.remove(leftover.id)
+            except EngineError as exc:
+                raise RestoreFailed(f"interrupted; the container {leftover.name} it had just created is left: {exc}\n"
+                                    f"to recover by hand:\n  {self.engine.runtime} rm -f {leftover.name}") from None
+        raise ApplyFailedRestored(f"interrupted before anything changed; {self.name} is as it was")
 
     def start_existing(self, current: ContainerInfo) -> int:
         """Start the stopped container that already matches; if it does not stay up, stop it
-        again, as it was (exit 1), or say what is left (exit 4)."""
+        again (exit 1), or say what is left (exit 4)."""
+        if current.status == "restarting":
+            # Crash-looping on an earlier version of the files: a start would be a no-op
+            # while the engine's back-off waits, so stop it and start it afresh.
+            self.engine.stop(current.id)
         self.engine.start(current.id)  # refused: nothing changed, exit 3
         try:
             failure = self.watch(current.id, "it")
         except EngineError as exc:
             failure = str(exc)
+        except KeyboardInterrupt:
+            failure = "interrupted"
         if not failure:
+            self.keep_applied_files(current.id)
             self.say(f"started {self.name} ({current.id[:12]})")
             return 0
         logs = self.log_tail(current.id)
@@ -193,7 +244,19 @@ class Applier:
                                 f"what is left: {current.id[:12]} named {self.name}, maybe running\n"
                                 f"to recover by hand:\n  {self.engine.runtime} stop {self.name}\n"
                                 f"no volume was removed\n{logs}") from None
-        raise ApplyFailedRestored(f"{self.name} was started but {failure}; it is stopped again, as it was\n{logs}")
+        was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
+            else "it is stopped again, as it was"
+        raise ApplyFailedRestored(f"{self.name} was started but {failure}; {was}\n{logs}")
+
+    def keep_applied_files(self, cid: str) -> None:
+        """Copies of the mounted files as cid runs with them, for a failed apply to put back."""
+        if not self.spec.inputs:
+            return
+        try:
+            applied_files.keep(self.profile.path, self.spec.inputs, cid)
+        except OSError as exc:
+            print(f"warning: could not keep a copy of the applied files in {applied_files.store(self.profile.path)} "
+                  f"({exc}); if a later apply fails, the files it changed cannot be put back", file=sys.stderr)
 
     # --- the swap -------------------------------------------------------------
 
@@ -223,10 +286,11 @@ class Applier:
             if keep_previous:
                 kept = f"{self.name}-previous-{old.id[:12]}"
                 self.engine.rename(old.id, kept)
-                self.say(f"kept the previous container as {kept} (stopped)")
+                self.say(f"kept the previous container as {kept} (stopped){hold_stopped(self.engine, old)}")
             else:
                 self.engine.remove(old.id)
         self.journal.clear()
+        self.keep_applied_files(new_id)
         self.say(f"applied: {self.name} ({new_id[:12]}) is running")
         return 0
 
@@ -276,6 +340,7 @@ class Applier:
 
     def roll_back(self, new_id: str, old: Optional[ContainerInfo], failure: str):
         logs = self.log_tail(new_id)
+        files = self.put_back_files(old) if old else ""
         try:
             self.engine.remove(new_id)
             if old:
@@ -283,11 +348,36 @@ class Applier:
                 if old.running:
                     self.engine.start(old.id)
         except EngineError as exc:
-            raise RestoreFailed(self.stuck_report(new_id, old, failure, exc)) from None
+            raise RestoreFailed(self.stuck_report(new_id, old, failure, exc) + files) from None
         self.journal.clear()
+        if old and old.running:
+            # Started again is not running again: it may fail on what made the new one fail.
+            try:
+                again = self.watch(old.id, "it")
+            except EngineError as exc:
+                again = str(exc)
+            if again:
+                if self.spec.inputs and not files:
+                    files = ("\nit mounts the same folders as the new one, and no copy of the files it was applied "
+                             "with was kept to put back: a changed certificate, key, patch or hook fails it too")
+                raise RestoreFailed(
+                    f"apply failed: {failure}; the previous container {old.id[:12]} was started again, but {again}"
+                    f"{files}\nwhat is left: {self.name} ({old.id[:12]}), not running as it did; no volume was removed\n"
+                    f"to recover by hand: mend the profile or the files it mounts, then `one-run apply "
+                    f"{self.profile.path}`; `{self.engine.runtime} logs {self.name}` shows why it fails\n{logs}") from None
         previous = f"the previous container {old.id[:12]} runs again" if old and old.running else \
             ("the previous container is back under its name" if old else "nothing else was changed")
-        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}\n{logs}")
+        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}{files}\n{logs}")
+
+    def put_back_files(self, old: ContainerInfo) -> str:
+        """Put back the files old was applied with (it mounts the same folders); what was done, as text."""
+        try:
+            restored = applied_files.put_back(self.profile.path, old.id)
+        except OSError as exc:
+            return f"\nthe files it was applied with could not be put back: {exc}"
+        return "".join(f"\n  {path} put back as it was applied; " +
+                       (f"the new version is kept as {aside}" if aside else "it had been removed")
+                       for path, aside in restored)
 
     def stuck_report(self, new_id: str, old: Optional[ContainerInfo], failure: str, exc: Exception) -> str:
         cli = self.engine.runtime
@@ -339,7 +429,7 @@ class Applier:
                 if current:
                     self.say(f"repair: removing the half-started {self.name} ({current.id[:12]})")
                     self.engine.remove(current.id)
-                self.say(f"repair: restoring {old.name} ({old.id[:12]}) as {self.name}")
+                self.say(f"repair: restoring {old.name} ({old.id[:12]}) as {self.name}{self.put_back_files(old)}")
                 self.engine.rename(old.id, self.name)
                 if record.get("old_running", True):
                     self.engine.start(old.id)

@@ -27,7 +27,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from .apply import LOCK_TIMEOUT, Applier, Plan, carried_volumes, pull_needed, pull_progress, resolve_env
+from .apply import (LOCK_TIMEOUT, Applier, Plan, carried_volumes, hold_stopped, pull_needed, pull_progress,
+                    resolve_env)
 from .engines import HELPER_LABEL, ContainerInfo, Engine, get_engine
 from .errors import (ApplyFailedRestored, EngineError, EngineUnavailable, OneRunError, RestoreFailed,
                      UsageError)
@@ -506,8 +507,8 @@ class Switcher:
             self.cleanup(source)
         else:
             self.say(f"the {self.src.runtime} container {self.name} ({source.id[:12]}) is kept, stopped, with its "
-                     f"volumes untouched; when the deployment on {self.dst.runtime} is checked, remove it with "
-                     f"`one-run switch {self.profile.path} --to {self.to} --cleanup`")
+                     f"volumes untouched{hold_stopped(self.src, source)}; when the deployment on {self.dst.runtime} "
+                     f"is checked, remove it with `one-run switch {self.profile.path} --to {self.to} --cleanup`")
 
     def set_runtime(self) -> None:
         from .profile_edit import set_top_level

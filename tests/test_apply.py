@@ -2,6 +2,7 @@
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,17 +106,68 @@ def test_apply_waits_for_health_and_puts_the_old_container_back_when_the_new_is_
     assert engine.inspect(name)["State"]["Health"]["Status"] != "healthy"
 
 
+HOOK_V1 = "#!/bin/bash\necho 'post hook v1'\n"
+HOOK_V2 = "#!/bin/bash\necho 'post hook v2: refusing'\nexit 7\n"
+
+
+def deployment_with_post_hook(engine, tmp_path):
+    """An applied stand-in whose post-bootstrap hook lives in the profile's config folder."""
+    hook = tmp_path / "config" / "post-bootstrap-hook.sh"
+    hook.parent.mkdir()
+    hook.write_text(HOOK_V1)
+    hook.chmod(0o755)
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, body='[config]\npost_bootstrap_hook = "config/post-bootstrap-hook.sh"\n')
+    assert run_cli("apply", profile).code == 0
+    return name, profile, hook
+
+
+def test_a_changed_file_that_fails_is_put_back_so_the_old_container_runs_again(engine, tmp_path):
+    # The old container mounts the same config folder: started again with the new hook, it would fail too.
+    name, profile, hook = deployment_with_post_hook(engine, tmp_path)
+    old = engine.inspect(name)["Id"]
+    hook.write_text(HOOK_V2)
+
+    failed = run_cli("apply", profile)
+
+    assert failed.code == 1, failed.err
+    assert f"{hook} put back as it was applied; the new version is kept as {hook}.rejected-" in failed.err
+    assert ids(engine, name) == {name: old} and engine.inspect(name)["State"]["Running"]
+    assert "post hook v1" in engine.cli("logs", name).stdout.split("standin 1 bootstrap")[-1]
+    assert hook.read_text() == HOOK_V1 and hook.stat().st_mode & 0o777 == 0o755
+    [rejected] = hook.parent.glob("post-bootstrap-hook.sh.rejected-*")
+    assert rejected.read_text() == HOOK_V2
+    assert run_cli("diff", profile).code == 0  # the profile and its files are the running container's again
+
+
+def test_an_old_container_that_fails_on_the_changed_files_too_is_exit_4(engine, tmp_path):
+    # Without the applied copy (a container applied by an earlier one-run), nothing can be put back.
+    name, profile, hook = deployment_with_post_hook(engine, tmp_path)
+    shutil.rmtree(tmp_path / ".one-run" / "one-run" / "applied")
+    hook.write_text(HOOK_V2)
+
+    failed = run_cli("apply", profile)
+
+    assert failed.code == 4, failed.err
+    assert "was started again, but" in failed.err and "mend the profile or the files it mounts" in failed.err
+    assert hook.read_text() == HOOK_V2
+
+
 def test_keep_previous_keeps_the_replaced_container_stopped(engine, tmp_path):
     name = engine.container_name()
     profile = standin_profile(tmp_path, engine, name)
     assert run_cli("apply", profile).code == 0
     old = engine.inspect(name)["Id"]
 
-    assert run_cli("apply", profile, "--force", "--keep-previous").code == 0
+    result = run_cli("apply", profile, "--force", "--keep-previous")
+    assert result.code == 0, result.err
 
     kept = f"{name}-previous-{old[:12]}"
     assert sorted(ids(engine, name)) == sorted([name, kept])
     assert not engine.inspect(kept)["State"]["Running"]
+    # Docker would start it again whenever its daemon starts; Podman 4.3 cannot change the policy, and says so.
+    policy = engine.inspect(kept)["HostConfig"]["RestartPolicy"]["Name"]
+    assert policy == "no" if engine.runtime == "docker" else "podman cannot change it" in result.out
 
 
 def test_bad_input_and_unreachable_engine_touch_nothing(engine, tmp_path, monkeypatch):

@@ -119,8 +119,9 @@ def test_docker_to_podman_and_back_keeps_every_byte(docker_engine, podman_engine
     assert "BOOTSTRAP OK" in podman_engine.report(name)
     assert anonymous_volume(podman_engine, name) == anon
     assert snapshot(podman_engine, volumes + [anon]) == before
-    # The source: stopped, kept, its data as it was.
+    # The source: stopped, kept, its data as it was, and no restart policy to start it beside the target.
     assert status(docker_engine, name) == "exited"
+    assert docker_engine.inspect(name)["HostConfig"]["RestartPolicy"]["Name"] == "no"
     assert snapshot(docker_engine, volumes + [anon]) == before
     no_helpers(docker_engine, name)
     no_helpers(podman_engine, name)

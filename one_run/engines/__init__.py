@@ -61,6 +61,10 @@ class Engine:
     def remove(self, cid: str) -> None: raise NotImplementedError
     def logs(self, cid: str, tail: int) -> str: raise NotImplementedError
 
+    def disable_restart(self, cid: str) -> bool:
+        """Set the container's restart policy to "no"; False where the engine cannot change it."""
+        return False
+
     def run_health_check(self, cid: str) -> Optional[str]:
         """Run the container's health check now and return the resulting status, where the
         engine leaves scheduling the checks to someone else; None where it schedules them itself."""

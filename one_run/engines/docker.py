@@ -125,6 +125,10 @@ class DockerEngine(Engine):
         timeout = attrs["Config"].get("StopTimeout")
         self._call(f"stop {cid[:12]}", self.api.stop, cid, timeout=10 if timeout is None else timeout)
 
+    def disable_restart(self, cid: str) -> bool:
+        self._call(f"update {cid[:12]}", self.api.update_container, cid, restart_policy={"Name": "no"})
+        return True
+
     def rename(self, cid: str, name: str) -> None:
         self._call(f"rename {cid[:12]} to {name}", self.api.rename, cid, name)
 
