@@ -4,6 +4,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -259,6 +260,31 @@ def test_an_apply_interrupted_while_it_watches_puts_the_old_container_back(engin
     assert ids(engine, name) == {name: old} and engine.inspect(name)["State"]["Running"]
     if signum != signal.SIGHUP:  # after a hang-up, messages go nowhere
         assert "apply failed: interrupted" in out and f"{old[:12]} runs again" in out
+
+
+def test_an_apply_interrupted_while_it_pulls_changes_nothing(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    before = engine.inspect(name)
+    with socket.socket() as registry:  # listens, never answers: the pull hangs
+        registry.bind(("127.0.0.1", 0))
+        registry.listen(8)
+        edit(profile, f'image = "{STANDIN}:1"', f'image = "127.0.0.1:{registry.getsockname()[1]}/never:1"')
+        env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
+        apply = subprocess.Popen([sys.executable, "-m", "one_run", "apply", str(profile)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in apply.stdout:
+            if line.startswith("  pull "):
+                break
+        time.sleep(0.5)
+        apply.terminate()
+        out = apply.communicate(timeout=60)[0]
+
+    assert apply.returncode == 1 and "interrupted before anything changed" in out, out
+    after = engine.inspect(name)
+    assert (after["Id"], after["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"])
+    assert list(ids(engine, name)) == [name]
 
 
 def test_a_held_lock_times_out_with_a_clear_message(engine, tmp_path, monkeypatch):
