@@ -24,6 +24,11 @@ def default_socket() -> str:
     return f"unix://{runtime_dir}/podman/podman.sock"
 
 
+def rlimit(value: int) -> int:
+    """-1 (unlimited) as libpod takes it: RLIM_INFINITY, as `podman run --ulimit` sends it."""
+    return 2 ** 64 - 1 if value == -1 else value
+
+
 NETNS_MODES = ("host", "none", "bridge", "private", "slirp4netns", "pasta")
 
 
@@ -142,7 +147,10 @@ class PodmanEngine(Engine):
 
     def create(self, request: CreateRequest) -> str:
         spec, c = request.spec, request.spec.container
-        ports = port_bindings(c.ports)
+        # A host address without a host port (`-p 127.0.0.1::80`, the engine picks the port):
+        # podman-py takes it only in its dict form.
+        ports = {key: [{"ip": b[0]} if isinstance(b, tuple) and b[1] is None else b for b in bindings]
+                 for key, bindings in port_bindings(c.ports).items()}
         volumes = {}
         for vol in spec.volumes:
             if vol.kind != "anonymous":
@@ -155,7 +163,7 @@ class PodmanEngine(Engine):
             privileged=c.privileged, cap_add=list(c.cap_add), cap_drop=list(c.cap_drop),
             devices=list(c.devices), dns=list(c.dns),
             extra_hosts=dict(h.split(":", 1) for h in c.extra_hosts),
-            ulimits=[{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in c.ulimits],
+            ulimits=[{"Name": u.name, "Soft": rlimit(u.soft), "Hard": rlimit(u.hard)} for u in c.ulimits],
             stop_timeout=c.stop_timeout,
             restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
         )
