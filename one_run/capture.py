@@ -148,8 +148,14 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
             messages.append("not captured: the container's empty entrypoint (the profile cannot express it)")
     if command is not None:
         c["command"] = list(command)
-    if f["labels"]:
-        c["labels"] = dict(f["labels"])
+    labels = {}
+    for key, value in f["labels"].items():
+        if "=" in key or any(ch.isspace() for ch in key):  # the profile refuses them: the CLIs cannot set them
+            messages.append(f"not captured: label {key!r} (a profile's label keys take no \"=\" and no whitespace)")
+        else:
+            labels[key] = value
+    if labels:
+        c["labels"] = labels
     if f["ulimits"]:
         c["ulimits"] = {name: soft if soft == hard else f"{soft}:{hard}" for name, (soft, hard) in f["ulimits"].items()}
 

@@ -422,6 +422,15 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         if label.startswith("one-run."):
             r.add(f"container.labels.{label}", f"label {label!r} is reserved for one-run's own bookkeeping",
                   "choose another prefix")
+        if "=" in label:
+            # apply would set the key as written, but the printed `--label a=b=v` sets key `a` = `b=v`.
+            key, _, rest = label.partition("=")
+            r.add(f"container.labels.{label}", f"label key {label!r} contains \"=\": the printed "
+                  f"`--label {label}=...` would set label {key!r} to {rest + '=...'!r}, not what apply sets",
+                  f"rename it without \"=\", e.g. \"{label.replace('=', '.')}\"")
+        if any(ch.isspace() for ch in label):
+            r.add(f"container.labels.{label}", f"label key {label!r} contains whitespace, which docker's CLI "
+                  "refuses", f"rename it without whitespace, e.g. \"{'-'.join(label.split()) or 'name'}\"")
     entrypoint = c.get("entrypoint")
     if entrypoint == "":
         r.add("container.entrypoint", "entrypoint must not be empty", "remove the key to keep the image's")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli
-from one_run.capture import build, to_toml
+from one_run.capture import build, check_loads, to_toml
 from one_run.engines import ContainerInfo, get_engine
 from one_run.normalize import from_inspect, is_secret_name
 from one_run.profile import load_profile
@@ -244,3 +244,14 @@ def test_capture_leaves_out_a_maintenance_mode_a_profile_cannot_set(engine, tmp_
     assert "not captured: env MAINTENANCE_MODE=maybe" in result.err
     profile = load_profile(out)
     assert dict(profile.env) == {"OPENNEBULA_HOST": "one"} and not profile.maintenance
+
+
+def test_capture_leaves_out_label_keys_a_profile_refuses():
+    """Keys with "=" or whitespace (set through an API) would make the written profile invalid."""
+    attrs = podman_attrs([], Labels={"a=b": "1", "x y": "2", "org.example.owner": "team"})
+    current = ContainerInfo("0" * 64, "one", f"{STANDIN}:1", "sha256:" + "1" * 64, "created", 0, {}, attrs)
+    captured = build(current, None, "podman", None, None)
+    assert captured.data["container"]["labels"] == {"org.example.owner": "team"}
+    assert "not captured: label 'a=b'" in "\n".join(captured.messages)
+    assert "not captured: label 'x y'" in "\n".join(captured.messages)
+    check_loads(to_toml(captured), Path("captured.toml").absolute())  # what is written loads as a profile

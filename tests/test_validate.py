@@ -238,3 +238,23 @@ def test_security_options_podman_takes_pass(tmp_path, capsys):
     path = write(tmp_path, BASE + f"security_opt = {opts}\n")
     code, out, err = run(capsys, "validate", str(path), "--runtime", "podman")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("key, expected", [
+    ("a=b", ['label key \'a=b\' contains "="', "`--label a=b=...` would set label 'a' to 'b=...'",
+             'rename it without "=", e.g. "a.b"']),
+    ("x y", ["label key 'x y' contains whitespace, which docker's CLI refuses",
+             'rename it without whitespace, e.g. "x-y"']),
+    ("tab\there", ["contains whitespace", '"tab-here"']),
+])
+def test_a_label_key_the_run_command_would_split_or_refuse_is_exit_2(tmp_path, capsys, key, expected):
+    """The printed --label KEY=VALUE must set what apply sets, on both runtimes' CLIs."""
+    quoted = key.replace("\t", "\\t")
+    path = write(tmp_path, BASE + f'[container.labels]\nok = "1"\n"{quoted}" = "v"\n')
+    for runtime in ("docker", "podman"):
+        code, out, err = run(capsys, "render", str(path), "--runtime", runtime)
+        assert code == 2 and out == ""
+        # an escaped key is found by its table's line: the scan reads keys as written
+        assert f"{path}:{6 if quoted == key else 4} [container.labels.{key}]: " in err
+        for part in expected:
+            assert part in err
