@@ -66,7 +66,7 @@ def _cmd_render(args) -> int:
 def _add_validate(sub, common):
     p = sub.add_parser("validate", parents=[common], help="make every check apply makes, touching nothing")
     p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
     p.set_defaults(func=_cmd_validate)
 
 
@@ -84,7 +84,7 @@ def _cmd_validate(args) -> int:
 def _add_apply(sub, common):
     p = sub.add_parser("apply", parents=[common], help="make the running container match the profile")
     p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
     _apply_flags(p)
     p.set_defaults(func=_cmd_apply)
 
@@ -94,7 +94,8 @@ def _apply_flags(p):
     p.add_argument("--force", action="store_true", help="recreate even when nothing changed")
     p.add_argument("--keep-previous", action="store_true", help="keep the replaced container, stopped and renamed")
     p.add_argument("--allow-empty-volumes", action="store_true",
-                   help="apply even though the deployment's container or data lives on the other runtime")
+                   help="apply even though the deployment's container or data lives on the other runtime "
+                        "(starting this runtime's volumes empty)")
 
 
 @contextlib.contextmanager
@@ -123,13 +124,13 @@ def _signals_interrupt():
             signal.signal(signum, handler)
 
 
-def _apply(args, profile, spec) -> int:
+def _apply(args, profile, spec, engine=None) -> int:
     from .apply import Applier
     from .diff import explainer
     from .engines import get_engine
     from .switch import check_not_elsewhere
 
-    engine = get_engine(profile.runtime)
+    engine = engine or get_engine(profile.runtime)
     # The deployment living on the other runtime is refused (exit 2) before anything is touched.
     check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
     with _signals_interrupt():
@@ -153,20 +154,22 @@ def _add_maintenance(sub, common):
 def _cmd_maintenance(args) -> int:
     from pathlib import Path
 
+    from .engines import get_engine
     from .profile_edit import set_top_level
     from .runspec import build_runspec
 
     profile, _ = _load(args, full=True)  # the profile must be valid before it is edited
     profile = profile._replace(maintenance=args.state == "on")
     spec = build_runspec(profile)
+    engine = get_engine(profile.runtime)  # and the engine reachable (exit 3 means nothing changed)
     if args.dry_run:
-        return _apply(args, profile, spec)
+        return _apply(args, profile, spec, engine)
     path = Path(args.profile)
     before = path.read_bytes()
     if not set_top_level(path, "maintenance", "true" if args.state == "on" else "false"):
         print(f"{path}: maintenance is already {args.state}")
     try:
-        return _apply(args, profile, spec)
+        return _apply(args, profile, spec, engine)
     except BaseException:
         # The flag follows the container: a failed apply leaves the profile as it was.
         if path.read_bytes() != before:
@@ -180,7 +183,7 @@ def _cmd_maintenance(args) -> int:
 def _add_diff(sub, common):
     p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container")
     p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_diff)
 
@@ -213,7 +216,7 @@ def _cmd_diff(args) -> int:
 def _add_status(sub, common):
     p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome")
     p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"))
+    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_status)
 
@@ -410,3 +413,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # one-run's bug or an SDK's: what it left is not known, so exit 4
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: one-run stopped on an unexpected {type(exc).__name__}: {exc} — a bug, please report it with "
+              "the trace above. If it was changing a container, `one-run status PROFILE` shows where things are, "
+              "and running the same command again first repairs what an interrupted apply leaves", file=sys.stderr)
+        return 4

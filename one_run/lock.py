@@ -7,6 +7,7 @@ journal records what the swap has done so far, so the next apply can put things 
 import fcntl
 import json
 import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,14 +29,18 @@ def apply_lock(runtime: str, name: str, timeout: float):
     path = state_dir() / f"{runtime}-{name}.lock"
     with open(path, "a+") as f:
         deadline = time.monotonic() + timeout
+        holder = None
         while True:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
+                if holder is None:
                     f.seek(0)
                     holder = f.read().strip() or "another process"
+                    print(f"waiting for another one-run ({holder}), which is changing {runtime} container {name} ...",
+                          file=sys.stderr, flush=True)
+                if time.monotonic() >= deadline:
                     raise ApplyFailedRestored(
                         f"another one-run ({holder}) is changing {runtime} container {name}; waited {timeout:.0f} s "
                         "and changed nothing — try again when it has finished") from None

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Tuple
 
 from .apply import (LOCK_TIMEOUT, Applier, Plan, carried_volumes, hold_stopped, pull_needed, pull_progress,
                     resolve_env)
-from .engines import HELPER_LABEL, ContainerInfo, Engine, get_engine
+from .engines import HELPER_LABEL, ContainerInfo, Engine, endpoint_named, get_engine
 from .errors import (ApplyFailedRestored, EngineError, EngineUnavailable, OneRunError, RestoreFailed,
                      UsageError)
 from .lock import apply_lock
@@ -84,8 +84,11 @@ def check_not_elsewhere(profile: Profile, spec: RunSpec, engine: Engine, allow_e
         return
     try:
         other = get_engine(OTHER[engine.runtime])
-    except (EngineUnavailable, EngineError):
-        return  # nothing there can be seen, so nothing there can be lost
+    except (EngineUnavailable, EngineError) as exc:
+        if endpoint_named(OTHER[engine.runtime]):  # there, but down: the deployment may live there
+            print(f"warning: {exc.message}; so whether the deployment lives on {OTHER[engine.runtime]} "
+                  f"could not be checked", file=sys.stderr)
+        return  # no such engine here: nothing there can be lost
     hint = (f"to move it with its data run `one-run switch {profile.path} --to {engine.runtime}`; "
             f"to start an empty deployment on {engine.runtime} anyway, pass --allow-empty-volumes")
     there = other.get(spec.name)

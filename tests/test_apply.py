@@ -189,6 +189,9 @@ def test_bad_input_and_unreachable_engine_touch_nothing(engine, tmp_path, monkey
     down = run_cli("apply", profile)
     assert down.code == 3 and f"{tmp_path}/nothing.sock" in down.err and variable in down.err
     assert len(down.err.strip().splitlines()) == 1
+    text = profile.read_text()
+    maintenance = run_cli("maintenance", "on", profile)
+    assert maintenance.code == 3 and "put back" not in maintenance.err and profile.read_text() == text
 
     monkeypatch.undo()
     after = engine.inspect(name)
@@ -294,6 +297,7 @@ def test_a_held_lock_times_out_with_a_clear_message(engine, tmp_path, monkeypatc
     with apply_lock(engine.runtime, name, 1):
         result = run_cli("apply", profile)
     assert result.code != 0 and "another one-run" in result.err
+    assert f"waiting for another one-run (pid {os.getpid()}), which is changing" in result.err
     assert not engine.exists(name)
 
 

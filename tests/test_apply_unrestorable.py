@@ -1,6 +1,6 @@
-"""The one path the real engines cannot be made to take on demand: the new container fails AND
-putting the old one back fails too. A fake engine stands in; the outcome is exit 4 with the
-exact state and the commands to recover."""
+"""The paths the real engines cannot be made to take on demand: the new container fails AND
+putting the old one back fails too; an SDK that raises what it should not. A fake engine
+stands in; the outcome is exit 4 with the state and how to recover."""
 from dataclasses import replace
 
 from conftest import run_cli
@@ -61,3 +61,16 @@ def test_a_failure_that_cannot_be_undone_exits_4_with_recovery_commands(tmp_path
     assert f"previous: {OLD[:12]} named opennebula-one-run-old, exited" in result.err
     assert f"docker rename {OLD[:12]} opennebula" in result.err and "docker start opennebula" in result.err
     assert "no volume was removed" in result.err
+
+
+def test_an_unexpected_exception_is_exit_4_with_a_way_to_find_the_state(tmp_path, monkeypatch):
+    profile = tmp_path / "p.toml"
+    profile.write_text('settle_time = 0\n[container]\nname = "opennebula"\nimage = "img"\n')
+    engine = BrokenEngine()
+    monkeypatch.setattr(engine, "create", lambda request: int(None))  # as podman-py did with `-p 127.0.0.1::80`
+    monkeypatch.setattr("one_run.engines.get_engine", lambda runtime: engine)
+
+    result = run_cli("apply", profile, "--force")
+
+    assert result.code == 4
+    assert "Traceback" in result.err and "unexpected TypeError" in result.err and "one-run status" in result.err

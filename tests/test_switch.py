@@ -328,7 +328,8 @@ def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path
             call()
 
 
-def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_goes_on(monkeypatch, tmp_path):
+def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_goes_on(monkeypatch, tmp_path,
+                                                                                       capsys):
     from one_run import switch
     from one_run.engines.podman import PodmanEngine
     from one_run.errors import EngineUnavailable
@@ -338,6 +339,8 @@ def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_
         PodmanEngine()
     profile, spec = _loaded(tmp_path, "docker")
     switch.check_not_elsewhere(profile, spec, FakeEngine("docker"))  # nothing to see there: no refusal
+    # CONTAINER_HOST names a Podman: the deployment could live there, so the unchecked guard is said.
+    assert "whether the deployment lives on podman could not be checked" in capsys.readouterr().err
 
 
 class FakeEngine(Engine):

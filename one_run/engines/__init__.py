@@ -3,6 +3,7 @@
 Backends translate a RunSpec into their SDK's calls and the SDK's answers into
 ContainerInfo; they hold no business rules (those live in apply/diff/capture).
 """
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -122,6 +123,18 @@ def port_bindings(ports: Iterable[str]) -> Dict[str, list]:
         for port in parse_ports(text):
             bindings.setdefault(port.key, []).append((port.host_ip, port.host_port) if port.host_ip else port.host_port)
     return bindings
+
+
+def endpoint_named(runtime: str) -> bool:
+    """Whether this machine names an engine of that runtime: its variable set, or its default
+    socket present (so an engine that cannot be reached there is down, not absent)."""
+    if runtime == "docker":
+        from .docker import DEFAULT_SOCKET as socket
+        variable = "DOCKER_HOST"
+    else:
+        from .podman import default_socket
+        socket, variable = default_socket(), "CONTAINER_HOST"
+    return bool(os.environ.get(variable)) or os.path.exists(socket[len("unix://"):])
 
 
 def get_engine(runtime: str) -> Engine:
