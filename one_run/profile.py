@@ -386,6 +386,11 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
                       "give one of them another host port (the number before the container port), "
                       "or bind each to its own host address")
         published.append((spec, ports))
+    if c.get("network") == "host" and c.get("ports"):
+        # Docker's API refuses it, Docker's CLI drops the ports, Podman keeps them: three outcomes.
+        r.add("container.ports", "ports are published while network = \"host\": with the host network the "
+              "container uses the host's ports directly, so there is nothing to publish",
+              "remove `ports`, or use another network")
     volumes = []
     for spec in c.get("volumes", ()):
         vol = r.parsed("container.volumes", lambda s: values.parse_volume(s, runtime), spec)

@@ -258,3 +258,17 @@ def test_a_label_key_the_run_command_would_split_or_refuse_is_exit_2(tmp_path, c
         assert f"{path}:{6 if quoted == key else 4} [container.labels.{key}]: " in err
         for part in expected:
             assert part in err
+
+
+def test_ports_on_the_host_network_are_exit_2(tmp_path, capsys):
+    """Docker's API refuses them, its CLI drops them and Podman keeps them: no profile means all three."""
+    path = write(tmp_path, BASE + 'network = "host"\nports = ["8080:80"]\n')
+    for runtime in ("docker", "podman"):
+        code, out, err = run(capsys, "validate", str(path), "--runtime", runtime)
+        assert code == 2 and out == ""
+        assert (f"{path}:5 [container.ports]: ports are published while network = \"host\": with the host network "
+                "the container uses the host's ports directly") in err
+        assert "remove `ports`, or use another network" in err
+    for ok in ('network = "host"\n', 'network = "bridge"\nports = ["8080:80"]\n'):
+        code, _, err = run(capsys, "validate", str(write(tmp_path, BASE + ok)))
+        assert code == 0, err
