@@ -125,6 +125,14 @@ def port_bindings(ports: Iterable[str]) -> Dict[str, list]:
     return bindings
 
 
+def unreachable_reason(endpoint: str, exc: Exception) -> str:
+    """Why an engine could not be reached, in a few words rather than an SDK's nested repr."""
+    if endpoint.startswith("unix://") and not os.path.exists(endpoint[len("unix://"):]):
+        return "no socket there"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
 def endpoint_named(runtime: str) -> bool:
     """Whether this machine names an engine of that runtime: its variable set, or its default
     socket present (so an engine that cannot be reached there is down, not absent)."""

@@ -9,7 +9,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_device, parse_tmpfs, size_bytes
-from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings
+from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NEVER_STARTED = "/one-run-helper-is-never-started"
@@ -38,7 +38,7 @@ class DockerEngine(Engine):
         try:
             self.api = docker.APIClient(base_url=self.endpoint, version="auto", timeout=120)
         except docker.errors.DockerException as exc:
-            raise EngineUnavailable(f"cannot reach Docker at {self.endpoint} ({_short(exc)}); "
+            raise EngineUnavailable(f"cannot reach Docker at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
                                     "start dockerd, or point DOCKER_HOST at its socket") from None
 
     def _call(self, what: str, fn, *args, **kwargs):

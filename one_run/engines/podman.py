@@ -10,7 +10,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_security_opt, parse_tmpfs, size_bytes
-from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings
+from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
 
 STOP_ATTEMPTS = 5
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
@@ -91,8 +91,7 @@ class PodmanEngine(Engine):
             self.client = podman.PodmanClient(base_url=self.endpoint, timeout=120)
             self.client.ping()
         except Exception as exc:
-            why = f"{type(exc).__name__}: {exc}" if isinstance(exc, ValueError) else type(exc).__name__
-            raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({why}); "
+            raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
                                     "run `podman system service --time=0`, or point CONTAINER_HOST at its socket") from None
 
     def _call(self, what: str, fn, *args, **kwargs):
