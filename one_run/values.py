@@ -15,6 +15,7 @@ PROTOCOLS = ("tcp", "udp", "sctp")
 VOLUME_OPTIONS = {"rw", "ro", "z", "Z", "nocopy", "shared", "rshared", "slave",
                   "rslave", "private", "rprivate", "consistent", "cached", "delegated"}
 PODMAN_VOLUME_OPTIONS = {"U", "O", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "copy"}
+PROPAGATION_OPTIONS = ("shared", "rshared", "slave", "rslave", "private", "rprivate")
 RESTART_NAMES = ("no", "always", "unless-stopped", "on-failure")
 PULL_POLICIES = ("missing", "always", "never")
 
@@ -187,6 +188,11 @@ def parse_volume(spec: str, runtime: str = "docker") -> Volume:
     if not NAME_RE.match(source) or len(source) < 2:
         raise ValueError(f"{source!r} is neither a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+) "
                          "nor a host path (start it with /, ./ or ../)")
+    propagation = [o for o in options if o in PROPAGATION_OPTIONS]
+    if propagation and runtime == "docker":
+        # Docker refuses it at create ("field BindOptions must not be specified"); Podman honours it.
+        raise ValueError(f"mount propagation ({propagation[0]}) applies to bind mounts only: docker refuses it on "
+                         f"the named volume {source!r}; remove {propagation[0]!r}, or mount a host path instead")
     return Volume(target, source, "volume", options)
 
 

@@ -272,3 +272,17 @@ def test_ports_on_the_host_network_are_exit_2(tmp_path, capsys):
     for ok in ('network = "host"\n', 'network = "bridge"\nports = ["8080:80"]\n'):
         code, _, err = run(capsys, "validate", str(write(tmp_path, BASE + ok)))
         assert code == 0, err
+
+
+@pytest.mark.parametrize("option", ["shared", "rshared", "slave", "rslave", "private", "rprivate"])
+def test_mount_propagation_on_a_named_volume_is_exit_2_on_docker(tmp_path, capsys, option):
+    """Docker refuses it at create ("field BindOptions must not be specified"); Podman honours it."""
+    path = write(tmp_path, BASE + f'volumes = ["/tmp:/host:{option}", "myvol:/d:ro,{option}"]\n')
+    code, out, err = run(capsys, "validate", str(path), "--runtime", "docker")
+    assert code == 2 and out == ""
+    assert (f"{path}:4 [container.volumes]: 'myvol:/d:ro,{option}': mount propagation ({option}) applies to bind "
+            f"mounts only: docker refuses it on the named volume 'myvol'; remove '{option}', or mount a host path "
+            "instead") in err
+    assert "/tmp:/host" not in err  # on a bind mount it is fine
+    code, _, err = run(capsys, "validate", str(path), "--runtime", "podman")
+    assert code == 0, err
