@@ -125,11 +125,13 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float)
         lines.append(f"  pull {spec.image} first, while the current container keeps running")
     if plan.action in ("create", "recreate"):
         lines.append(f"  create {spec.name}{NEW_SUFFIX} from {spec.image}")
-        if plan.current:
-            lines.append(f"  stop {plan.current.id[:12]} (its stop timeout), rename it {spec.name}{OLD_SUFFIX}")
-        lines.append(f"  rename the new container {spec.name}, start it, watch it for {settle_time:g} s")
         for name, target in plan.carried:
-            lines.append(f"  carry over anonymous volume {target} (volume {name[:12]}) so its data is kept")
+            lines.append(f"    with the anonymous volume {target} (volume {name[:12]}) carried over, so its data is kept")
+        if plan.current:
+            timeout = plan.current.attrs.get("Config", {}).get("StopTimeout")
+            lines.append(f"  stop {plan.current.id[:12]} (its stop timeout{f': {timeout} s' if timeout else ''}), "
+                         f"rename it {spec.name}{OLD_SUFFIX}")
+        lines.append(f"  rename the new container {spec.name}, start it, watch it for {settle_time:g} s")
         if plan.current:
             lines.append("  then remove the previous container; no volume is ever removed")
     return lines

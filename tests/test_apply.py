@@ -55,7 +55,7 @@ def test_apply_creates_then_does_nothing_then_recreates_keeping_all_data(engine,
 
     edit(profile, "one.example.com", "one2.example.com")
     plan = run_cli("apply", profile, "--dry-run")
-    assert plan.code == 0 and "recreate" in plan.out and "carry over anonymous volume /var/lib/one/backups" in plan.out
+    assert plan.code == 0 and "recreate" in plan.out and "with the anonymous volume /var/lib/one/backups (volume" in plan.out
     assert engine.inspect(name)["Id"] == created["Id"]
 
     changed = run_cli("apply", profile)
