@@ -135,6 +135,10 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
     if f["shm_size"]:
         c["shm_size"] = human_size(f["shm_size"])
     entrypoint, command = f["entrypoint"], f["command"]
+    if entrypoint and entrypoint[0].lstrip().startswith("["):  # the profile refuses it: Podman's CLI reads JSON
+        messages.append(f"not captured: the entrypoint {list(entrypoint)} (a profile's entrypoint cannot start "
+                        "with \"[\", which Podman's run command reads as JSON; the image's is used)")
+        entrypoint = None
     if entrypoint is not None:
         if len(entrypoint) == 1:
             c["entrypoint"] = entrypoint[0]

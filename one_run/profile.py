@@ -439,6 +439,12 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     entrypoint = c.get("entrypoint")
     if entrypoint == "":
         r.add("container.entrypoint", "entrypoint must not be empty", "remove the key to keep the image's")
+    elif entrypoint is not None and entrypoint.lstrip().startswith("["):
+        # Podman's CLI reads `--entrypoint '[...]'` as a JSON array; Docker's and both SDKs take it as one word.
+        r.add("container.entrypoint", f"entrypoint {entrypoint!r} looks like a JSON array: Podman's run command "
+              "would read it as one, Docker's and apply as one executable's name",
+              "the entrypoint is one executable: write entrypoint = \"/path/to/program\" and put its arguments "
+              "in command = [...]")
     return Container(
         name=name, image=image, privileged=c.get("privileged", False), restart=restart or values.Restart(),
         hostname=c.get("hostname"), ports=tuple(c.get("ports", ())), volumes=tuple(volumes),

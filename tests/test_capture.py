@@ -255,3 +255,15 @@ def test_capture_leaves_out_label_keys_a_profile_refuses():
     assert "not captured: label 'a=b'" in "\n".join(captured.messages)
     assert "not captured: label 'x y'" in "\n".join(captured.messages)
     check_loads(to_toml(captured), Path("captured.toml").absolute())  # what is written loads as a profile
+
+
+def test_capture_leaves_out_an_entrypoint_a_profile_refuses(docker_engine, tmp_path):
+    """Docker takes `--entrypoint '["/bin/sh"]'` as one word; a profile refuses it (Podman's CLI reads JSON)."""
+    name = docker_engine.container_name()
+    docker_engine.cli("create", "--name", name, "--entrypoint", '["/bin/sh", "-c"]', f"{STANDIN}:1", "true")
+    out = tmp_path / "one-run.toml"
+    result = run_cli("capture", name, "--runtime", "docker", "-o", out)
+    assert result.code == 0, result.err
+    assert "not captured: the entrypoint ['[\"/bin/sh\", \"-c\"]']" in result.err
+    profile = load_profile(out)
+    assert profile.container.entrypoint is None and profile.container.command == ("true",)

@@ -286,3 +286,17 @@ def test_mount_propagation_on_a_named_volume_is_exit_2_on_docker(tmp_path, capsy
     assert "/tmp:/host" not in err  # on a bind mount it is fine
     code, _, err = run(capsys, "validate", str(path), "--runtime", "podman")
     assert code == 0, err
+
+
+@pytest.mark.parametrize("entrypoint", ['["/bin/sh", "-c"]', ' ["/bin/sh"]', "[/bin/sh"])
+def test_an_entrypoint_written_as_a_json_array_is_exit_2(tmp_path, capsys, entrypoint):
+    """Podman's CLI parses `--entrypoint '[...]'` as JSON, Docker's and the SDKs take it literally."""
+    path = write(tmp_path, BASE + f"entrypoint = '{entrypoint}'\ncommand = [\"echo hi\"]\n")
+    for runtime in ("docker", "podman"):
+        code, out, err = run(capsys, "render", str(path), "--runtime", runtime)
+        assert code == 2 and out == ""
+        assert f"{path}:4 [container.entrypoint]: entrypoint {entrypoint!r} looks like a JSON array" in err
+        assert "the entrypoint is one executable" in err and "put its arguments in command" in err
+    code, _, err = run(capsys, "render", str(write(tmp_path, BASE + 'entrypoint = "/bin/sh"\n'
+                                                                    'command = ["-c", "echo hi"]\n')))
+    assert code == 0, err
