@@ -13,8 +13,9 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
   create command (and not compared without one); the default network (Docker "default"/"bridge", Podman "bridge" on network
   "podman"); Podman's caps reported against its default set (and on a privileged container,
-  its computed caps and security options); the volume options rw, rbind, rprivate, nosuid,
-  nodev, exec; the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
+  its computed caps and security options); the volume options a mount has by default, per
+  runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named volumes only, the
+  rprivate propagation); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
   labels and systemd's PODMAN_SYSTEMD_UNIT.
 * Values are put in one spelling: caps without `CAP_`, image references with registry and
   tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
@@ -45,7 +46,17 @@ DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
 ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given
 PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
 ENGINE_LABELS = ("PODMAN_SYSTEMD_UNIT",)
-VOLUME_DEFAULT_OPTIONS = {"rw", "rbind", "bind", "rprivate", "private", "nosuid", "nodev", "exec"}
+# The options a mount has when none are given, per (runtime, kind), as the engines report
+# them: Docker's HostConfig.Binds holds only what was given, with rprivate propagation;
+# Podman's Mounts[].Options says rbind, and nosuid,nodev on a named volume but not on a bind
+# (a plain bind is suid, dev; either kind is exec), its .Propagation rprivate. An option
+# here only restates the default (`suid` on a Podman bind), so it is not compared.
+VOLUME_DEFAULT_OPTIONS = {
+    ("docker", "bind"): {"rw", "rprivate", "private"},
+    ("docker", "volume"): {"rw"},
+    ("podman", "bind"): {"rw", "rbind", "rprivate", "private", "suid", "dev", "exec"},
+    ("podman", "volume"): {"rw", "rbind", "rprivate", "private", "nosuid", "nodev", "exec"},
+}
 TMPFS_DEFAULT_OPTIONS = {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}
 PODMAN_INJECTED_ULIMITS = ("nofile", "nproc")
 PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
@@ -132,8 +143,9 @@ def _tmpfs_options(options: str) -> str:
     return ",".join(kept)  # both engines keep the order given
 
 
-def _volume_options(options: Iterable[str]) -> Tuple[str, ...]:
-    return tuple(sorted({o for o in options if o and o not in VOLUME_DEFAULT_OPTIONS}))
+def _volume_options(options: Iterable[str], runtime: str, kind: str) -> Tuple[str, ...]:
+    defaults = VOLUME_DEFAULT_OPTIONS.get((runtime, kind), set())
+    return tuple(sorted({o for o in options if o and o not in defaults}))
 
 
 def _bindings(pairs: Iterable[Tuple[str, Optional[int]]]) -> Tuple[Tuple[str, Optional[int]], ...]:
@@ -196,7 +208,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
                 volumes[target] = ("anonymous", "", ())
         else:
             source = os.path.realpath(vol.source) if vol.kind == "bind" else vol.source
-            volumes[target] = (vol.kind, source, _volume_options(vol.options))
+            volumes[target] = (vol.kind, source, _volume_options(vol.options, runtime, vol.kind))
 
     cap_add = sorted({_cap(x) for x in c.cap_add})
     cap_drop = sorted({_cap(x) for x in c.cap_drop})
@@ -361,13 +373,14 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
                 options.append(mount["Propagation"])
             options += sorted(relabels.get(target, ()))
         if kind == "bind":
-            volumes[target] = ("bind", os.path.realpath(mount.get("Source") or ""), _volume_options(options))
+            volumes[target] = ("bind", os.path.realpath(mount.get("Source") or ""),
+                               _volume_options(options, runtime, "bind"))
         elif is_anonymous_name(mount.get("Name", "")):
             anonymous.append((mount["Name"], target, target in image_volumes))
             if target not in image_volumes:
                 volumes[target] = ("anonymous", "", ())
         else:
-            volumes[target] = ("volume", mount.get("Name", ""), _volume_options(options))
+            volumes[target] = ("volume", mount.get("Name", ""), _volume_options(options, runtime, "volume"))
     return dict(sorted(volumes.items())), sorted(anonymous, key=lambda a: a[1])
 
 

@@ -267,3 +267,54 @@ def test_capture_leaves_out_an_entrypoint_a_profile_refuses(docker_engine, tmp_p
     assert "not captured: the entrypoint ['[\"/bin/sh\", \"-c\"]']" in result.err
     profile = load_profile(out)
     assert profile.container.entrypoint is None and profile.container.command == ("true",)
+
+
+# Options of each kind of mount that differ from the engine's default, as -v takes them; Docker
+# takes no suid/dev/exec options.
+MOUNT_OPTIONS = {
+    "docker": {"/a": "ro", "/b": "z,ro"},
+    "podman": {"/a": "nosuid", "/b": "nodev,noexec", "/v": "noexec"},
+}
+
+
+def test_mount_options_round_trip_through_apply_capture_and_diff(engine, tmp_path):
+    """Options that differ from the engine's default survive capture, diff of the original is
+    in sync, and a changed option is a difference of that volume."""
+    mounts = []
+    for target, options in MOUNT_OPTIONS[engine.runtime].items():
+        if target == "/v":
+            source = engine.volume_name()
+        else:
+            source = tmp_path / "host" / target.strip("/")
+            source.mkdir(parents=True)
+            source = source.resolve()
+        mounts.append(f"{source}:{target}:{options}")
+    name = engine.container_name()
+    original = tmp_path / "original" / "one-run.toml"
+    original.parent.mkdir()
+    original.write_text(f'runtime = "{engine.runtime}"\nsettle_time = 1\n[container]\nname = "{name}"\n'
+                        f'image = "{STANDIN}:1"\nvolumes = {mounts!r}\n'.replace("'", '"'))
+    applied = run_cli("apply", original)
+    assert applied.code == 0, applied.err
+
+    out = tmp_path / "captured" / "one-run.toml"
+    out.parent.mkdir()
+    out.write_text("")  # --force overwrites it
+    captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out, "--force")
+    assert captured.code == 0, captured.err
+    options = {v.target: set(v.options) for v in load_profile(out).container.volumes}
+    assert options == {t: set(o.split(",")) for t, o in MOUNT_OPTIONS[engine.runtime].items()}
+    for profile in (original, out):
+        diff = run_cli("diff", profile)
+        assert diff.code == 0 and diff.out.startswith("in sync"), diff.out
+
+    first = mounts[0]
+    plain = first.rsplit(":", 1)[0]
+    # (the option changed, as diff shows it): a bind is suid by default, a named volume nosuid
+    changes = [(plain, plain)] if engine.runtime == "docker" else \
+        [(plain, plain), (plain + ":nodev", plain + ":nodev"), (plain + ":suid", plain)]
+    for changed, shown in changes:
+        original.write_text(original.read_text().replace(f'"{first}"', f'"{changed}"'))
+        diff = run_cli("diff", original)
+        assert (diff.code, diff.out.splitlines()) == (1, [f"volumes /a: {first} → {shown}"]), diff.out
+        original.write_text(original.read_text().replace(f'"{changed}"', f'"{first}"'))
