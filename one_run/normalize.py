@@ -15,7 +15,7 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   "podman"); Podman's caps reported against its default set (and on a privileged container,
   its computed caps and security options); the volume options a mount has by default, per
   runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named volumes only, the
-  rprivate propagation); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
+  rprivate propagation, never `private`); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
   labels and systemd's PODMAN_SYSTEMD_UNIT.
 * Values are put in one spelling: caps without `CAP_`, image references with registry and
   tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
@@ -50,12 +50,13 @@ ENGINE_LABELS = ("PODMAN_SYSTEMD_UNIT",)
 # them: Docker's HostConfig.Binds holds only what was given, with rprivate propagation;
 # Podman's Mounts[].Options says rbind, and nosuid,nodev on a named volume but not on a bind
 # (a plain bind is suid, dev; either kind is exec), its .Propagation rprivate. An option
-# here only restates the default (`suid` on a Podman bind), so it is not compared.
+# here only restates the default (`suid` on a Podman bind), so it is not compared; `private`
+# is not the default (rprivate is) and is reported as given (Binds, .Propagation).
 VOLUME_DEFAULT_OPTIONS = {
-    ("docker", "bind"): {"rw", "rprivate", "private"},
+    ("docker", "bind"): {"rw", "rprivate"},
     ("docker", "volume"): {"rw"},
-    ("podman", "bind"): {"rw", "rbind", "rprivate", "private", "suid", "dev", "exec"},
-    ("podman", "volume"): {"rw", "rbind", "rprivate", "private", "nosuid", "nodev", "exec"},
+    ("podman", "bind"): {"rw", "rbind", "rprivate", "suid", "dev", "exec"},
+    ("podman", "volume"): {"rw", "rbind", "rprivate", "nosuid", "nodev", "exec"},
 }
 TMPFS_DEFAULT_OPTIONS = {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}
 PODMAN_INJECTED_ULIMITS = ("nofile", "nproc")

@@ -270,10 +270,10 @@ def test_capture_leaves_out_an_entrypoint_a_profile_refuses(docker_engine, tmp_p
 
 
 # Options of each kind of mount that differ from the engine's default, as -v takes them; Docker
-# takes no suid/dev/exec options.
+# takes no suid/dev/exec options, and this sandbox cannot start it with shared or slave propagation.
 MOUNT_OPTIONS = {
-    "docker": {"/a": "ro", "/b": "z,ro"},
-    "podman": {"/a": "nosuid", "/b": "nodev,noexec", "/v": "noexec"},
+    "docker": {"/a": "private", "/b": "z,ro,private"},
+    "podman": {"/a": "nosuid", "/b": "nodev,noexec", "/c": "ro,private", "/v": "noexec"},
 }
 
 
@@ -310,8 +310,9 @@ def test_mount_options_round_trip_through_apply_capture_and_diff(engine, tmp_pat
 
     first = mounts[0]
     plain = first.rsplit(":", 1)[0]
-    # (the option changed, as diff shows it): a bind is suid by default, a named volume nosuid
-    changes = [(plain, plain)] if engine.runtime == "docker" else \
+    # (the option changed, as diff shows it): a bind is suid by default (a named volume nosuid),
+    # and its propagation rprivate, not private
+    changes = [(plain, plain), (plain + ":rprivate", plain)] if engine.runtime == "docker" else \
         [(plain, plain), (plain + ":nodev", plain + ":nodev"), (plain + ":suid", plain)]
     for changed, shown in changes:
         original.write_text(original.read_text().replace(f'"{first}"', f'"{changed}"'))
