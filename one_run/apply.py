@@ -164,6 +164,7 @@ class Applier:
         self.engine, self.profile, self.spec = engine, profile, spec
         self.name = spec.name
         self.journal = Journal(engine.runtime, spec.name)
+        self.replaced = False
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -207,6 +208,8 @@ class Applier:
 
     def interrupted(self):
         """Say truthfully where an interrupt outside the swap's rollback left things."""
+        if self.replaced:  # only the last words were left to say
+            raise KeyboardInterrupt
         if self.journal.read():  # the swap had begun, and its rollback was interrupted too
             raise RestoreFailed(f"interrupted while {self.name} was being replaced; run the same apply again: it "
                                 "first repairs what an interrupted apply leaves (the previous container back "
@@ -292,6 +295,7 @@ class Applier:
             else:
                 self.engine.remove(old.id)
         self.journal.clear()
+        self.replaced = True
         self.keep_applied_files(new_id)
         self.say(f"applied: {self.name} ({new_id[:12]}) is running")
         return 0
