@@ -247,7 +247,8 @@ def test_an_apply_interrupted_while_it_watches_puts_the_old_container_back(engin
     profile = standin_profile(tmp_path, engine, name)
     assert run_cli("apply", profile).code == 0
     old = engine.inspect(name)["Id"]
-    edit(profile, "settle_time = 1", "settle_time = 60")
+    # Long enough to catch the new container while it is watched; the restored one is watched as long.
+    edit(profile, "settle_time = 1", "settle_time = 8")
     env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
     apply = subprocess.Popen([sys.executable, "-m", "one_run", "apply", str(profile), "--force"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
