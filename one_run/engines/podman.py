@@ -203,8 +203,10 @@ class PodmanEngine(Engine):
     def _container(self, cid: str):
         return self._call(f"find {cid[:12]}", self.client.containers.get, cid)
 
+    # start, rename and remove call libpod directly: podman-py's objects would inspect the
+    # container first, one more round trip each, while the old container is down.
     def start(self, cid: str) -> None:
-        self._call(f"start {cid[:12]}", self._container(cid).start)
+        self._request(f"start {cid[:12]}", self.client.api.post, f"/containers/{cid}/start")
 
     def stop(self, cid: str) -> None:
         attrs = self._container(cid).attrs
@@ -240,10 +242,12 @@ class PodmanEngine(Engine):
         return response.status_code != 304
 
     def rename(self, cid: str, name: str) -> None:
-        self._call(f"rename {cid[:12]} to {name}", self._container(cid).rename, name)
+        self._request(f"rename {cid[:12]} to {name}", self.client.api.post, f"/containers/{cid}/rename",
+                      params={"name": name})
 
     def remove(self, cid: str) -> None:
-        self._call(f"remove {cid[:12]}", self._container(cid).remove, v=False, force=True)
+        self._request(f"remove {cid[:12]}", self.client.api.delete, f"/containers/{cid}",
+                      params={"force": True, "v": False})
 
     def logs(self, cid: str, tail: int) -> str:
         out = self._call(f"logs {cid[:12]}", self._container(cid).logs, tail=tail, stream=False)
