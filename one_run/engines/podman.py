@@ -113,7 +113,7 @@ class PodmanEngine(Engine):
         return self._call(what, answer)
 
     def get(self, name_or_id: str) -> Optional[ContainerInfo]:
-        attrs = self._lookup(f"inspect {name_or_id}", lambda: self.client.containers.get(name_or_id).inspect())
+        attrs = self._lookup(f"inspect {name_or_id}", lambda: self.client.containers.get(name_or_id).attrs)
         if attrs is None:
             return None
         state = attrs["State"]
