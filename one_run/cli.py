@@ -306,6 +306,10 @@ def _cmd_init(args) -> int:
         kept = f"  (the previous one kept as {item.backup.name})" if item.backup else ""
         print(f"  {item.mode:04o} {item.path.relative_to(args.folder)}{kept}")
     print(tls_summary(os.path.join(args.folder, CERT)))
+    if any(item.backup and item.path.parent.name == "secrets" for item in written):
+        print("warning: the password files in secrets/ are new; OpenNebula reads them at its first bootstrap "
+              "only, so a deployment that already has its data keeps working with the previous passwords "
+              "(kept as the .bak files)", file=sys.stderr)
     profile = os.path.join(args.folder, PROFILE)
     ssh_public = next(item.path for item in written if item.path.suffix == ".pub")
     print(f"next:\n  one-run validate {profile}\n  one-run render {profile}\n  one-run apply {profile}\n"

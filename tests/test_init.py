@@ -237,6 +237,7 @@ def test_force_replaces_and_keeps_a_backup_of_each_file(tmp_path, capsys, fast_k
         assert backups[0].name in out
     key = Path("certs/cert.key")
     assert after[key][0] != before[key][0]
+    assert "first bootstrap only" in err and "previous passwords" in err
 
 
 @pytest.mark.parametrize("argv, expected", [
