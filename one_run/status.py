@@ -5,7 +5,7 @@ maintenance mode, and the bootstrap outcome read from the container's logs.
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from .apply import APPLIED_LABEL, PROFILE_LABEL
+from .apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
 from .confighash import HASH_LABEL
 from .diff import differences
 from .engines import Engine
@@ -38,9 +38,25 @@ def bootstrap_outcome(logs: str) -> Tuple[str, Optional[str]]:
     return "unknown", None
 
 
+def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
+    """The containers one-run made beside the deployment and left: kept, or of an interrupted run."""
+    why = {"-previous-": "kept by apply --keep-previous; once no longer needed: {runtime} rm {name}",
+           NEW_SUFFIX: "left by an interrupted apply; the next apply repairs it",
+           OLD_SUFFIX: "left by an interrupted apply; the next apply repairs it",
+           "-one-run-switch-": "a helper left by an interrupted switch; the next switch removes it"}
+    found = []
+    for other, status in engine.names_starting(f"{name}-"):
+        rest = other[len(name):]
+        reason = next((text for mark, text in why.items() if rest.startswith(mark)), None)
+        if reason:
+            found.append({"name": other, "state": status, "why": reason.format(runtime=engine.runtime, name=other)})
+    return found
+
+
 def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     report: Dict[str, Any] = {"container": spec.name, "runtime": engine.runtime, "profile": str(profile.path),
-                              "profile_maintenance": profile.maintenance}
+                              "profile_maintenance": profile.maintenance,
+                              "leftovers": leftovers(engine, spec.name)}
     current = engine.get(spec.name)
     report["exists"] = current is not None
     if current is None:
@@ -86,8 +102,9 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
 
 def render(report: Dict[str, Any]) -> List[str]:
     head = f"{report['container']} ({report['runtime']}"
+    also = [f"  also here:   {item['name']} ({item['state']}): {item['why']}" for item in report["leftovers"]]
     if not report["exists"]:
-        return [head + "): no such container; `one-run apply` creates it"]
+        return [head + "): no such container; `one-run apply` creates it"] + also
     lines = [head + f", {report['id'][:12]})"]
     state = report["state"]
     if report["health"]:
@@ -124,4 +141,4 @@ def render(report: Dict[str, Any]) -> List[str]:
             "unknown": "unknown" if boot["line"] else "unknown (no bootstrap message in the last log lines)"
             }[boot["outcome"]]
     lines.append(f"  bootstrap:   {text}" + (f": {boot['line']}" if boot["line"] else ""))
-    return lines
+    return lines + also

@@ -169,6 +169,9 @@ def test_keep_previous_keeps_the_replaced_container_stopped(engine, tmp_path):
     # Docker would start it again whenever its daemon starts; Podman 4.3 cannot change the policy, and says so.
     policy = engine.inspect(kept)["HostConfig"]["RestartPolicy"]["Name"]
     assert policy == "no" if engine.runtime == "docker" else "podman cannot change it" in result.out
+    status = run_cli("status", profile).out
+    assert f"  also here:   {kept} (exited): kept by apply --keep-previous; once no longer needed: " \
+           f"{engine.runtime} rm {kept}" in status.splitlines(), status
 
 
 def test_bad_input_and_unreachable_engine_touch_nothing(engine, tmp_path, monkeypatch):
@@ -314,6 +317,8 @@ def test_leftovers_of_a_killed_apply_are_repaired_first(engine, tmp_path):
 
     dry = run_cli("apply", profile, "--dry-run")
     assert "interrupted apply" in dry.out and engine.exists(f"{name}-one-run-new")
+    status = run_cli("status", profile).out
+    assert "no such container" in status and f"{name}-one-run-old (exited): left by an interrupted apply" in status
 
     result = run_cli("apply", profile)
 

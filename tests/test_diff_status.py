@@ -204,7 +204,7 @@ def status_report(**changes):
               "exit_code": 0, "health": None, "started_at": None, "restart_count": 0,
               "image": {"ref": f"{STANDIN}:1", "id": "sha256:" + "1" * 64, "digest": None},
               "applied": {"time": None, "hash": None, "profile": None}, "in_sync": True,
-              "maintenance": False, "profile_maintenance": False,
+              "maintenance": False, "profile_maintenance": False, "leftovers": [],
               "bootstrap": {"outcome": "ok", "line": "BOOTSTRAP OK"}}
     report.update(changes)
     return report

@@ -62,6 +62,10 @@ class Engine:
     def remove(self, cid: str) -> None: raise NotImplementedError
     def logs(self, cid: str, tail: int) -> str: raise NotImplementedError
 
+    def names_starting(self, prefix: str) -> List[Tuple[str, str]]:
+        """(name, status) of the containers whose name starts with prefix."""
+        raise NotImplementedError
+
     def disable_restart(self, cid: str) -> bool:
         """Set the container's restart policy to "no"; False where the engine cannot change it."""
         return False

@@ -125,6 +125,11 @@ class DockerEngine(Engine):
         timeout = attrs["Config"].get("StopTimeout")
         self._call(f"stop {cid[:12]}", self.api.stop, cid, timeout=10 if timeout is None else timeout)
 
+    def names_starting(self, prefix: str) -> List[Tuple[str, str]]:
+        found = self._call("list containers", self.api.containers, all=True, filters={"name": prefix})
+        names = ((c["Names"][0].lstrip("/"), c["State"]) for c in found if c.get("Names"))
+        return sorted((name, state) for name, state in names if name.startswith(prefix))
+
     def disable_restart(self, cid: str) -> bool:
         self._call(f"update {cid[:12]}", self.api.update_container, cid, restart_policy={"Name": "no"})
         return True

@@ -241,6 +241,14 @@ class PodmanEngine(Engine):
                                  timeout=None if timeout is None else max(120.0, 1.5 * timeout))
         return response.status_code != 304
 
+    def names_starting(self, prefix: str) -> List[Tuple[str, str]]:
+        import json
+
+        found = self._request("list containers", self.client.api.get, "/containers/json",
+                              params={"all": True, "filters": json.dumps({"name": [prefix]})}).json()
+        names = ((c["Names"][0], c["State"]) for c in found if c.get("Names"))
+        return sorted((name, state) for name, state in names if name.startswith(prefix))
+
     def rename(self, cid: str, name: str) -> None:
         self._request(f"rename {cid[:12]} to {name}", self.client.api.post, f"/containers/{cid}/rename",
                       params={"name": name})
