@@ -62,6 +62,12 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     if current is None:
         return report
     state = current.attrs.get("State") or {}
+    health = current.health
+    if health and current.running:
+        try:  # Podman without systemd never runs the check: what inspect says is the last apply's result
+            health = engine.run_health_check(current.id) or health
+        except OneRunError:
+            pass
     image = engine.image_attrs(current.image_id) or {}
     digests = image.get("RepoDigests") or []
     digest = current.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
@@ -71,7 +77,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
         "id": current.id,
         "state": current.status,
         "exit_code": current.exit_code,
-        "health": current.health,
+        "health": health,
         "started_at": state.get("StartedAt"),
         "restart_count": current.attrs.get("RestartCount", 0),
         "image": {"ref": current.image, "id": current.image_id, "digest": digest},

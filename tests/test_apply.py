@@ -106,6 +106,15 @@ def test_apply_waits_for_health_and_puts_the_old_container_back_when_the_new_is_
     assert run_cli("maintenance", "on", profile).code == 0
     assert engine.inspect(name)["State"]["Health"]["Status"] != "healthy"
 
+    # status tells the health of now, on Podman without systemd too (it runs the check).
+    edit(profile, '"bad"', '"ok"')
+    assert run_cli("maintenance", "off", profile).code == 0
+    engine.sh(name, "rm /bootstrap-report")
+    deadline = time.monotonic() + 15
+    while "health unhealthy" not in run_cli("status", profile).out:
+        assert time.monotonic() < deadline, "status never saw the container turn unhealthy"
+        time.sleep(0.5)
+
 
 HOOK_V1 = "#!/bin/bash\necho 'post hook v1'\n"
 HOOK_V2 = "#!/bin/bash\necho 'post hook v2: refusing'\nexit 7\n"
