@@ -32,12 +32,17 @@ def _load(args, full: bool):
     return profile, spec
 
 
+def _profile_and_runtime(p):
+    """The PROFILE argument and --runtime, as every command that reads a profile for one runtime takes them."""
+    p.add_argument("profile")
+    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+
+
 # --- render -------------------------------------------------------------------
 
 def _add_render(sub, common):
     p = sub.add_parser("render", parents=[common], help="print the equivalent docker/podman run command")
-    p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+    _profile_and_runtime(p)
     p.add_argument("--show-secrets", action="store_true", help="print secret values instead of passing them by name")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_render)
@@ -65,8 +70,7 @@ def _cmd_render(args) -> int:
 
 def _add_validate(sub, common):
     p = sub.add_parser("validate", parents=[common], help="make every check apply makes, touching nothing")
-    p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+    _profile_and_runtime(p)
     p.set_defaults(func=_cmd_validate)
 
 
@@ -83,8 +87,7 @@ def _cmd_validate(args) -> int:
 
 def _add_apply(sub, common):
     p = sub.add_parser("apply", parents=[common], help="make the running container match the profile")
-    p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+    _profile_and_runtime(p)
     _apply_flags(p)
     p.set_defaults(func=_cmd_apply)
 
@@ -182,8 +185,7 @@ def _cmd_maintenance(args) -> int:
 
 def _add_diff(sub, common):
     p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container")
-    p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+    _profile_and_runtime(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_diff)
 
@@ -215,8 +217,7 @@ def _cmd_diff(args) -> int:
 
 def _add_status(sub, common):
     p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome")
-    p.add_argument("profile")
-    p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
+    _profile_and_runtime(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_status)
 
