@@ -15,6 +15,8 @@ import stat
 import time
 from typing import Iterable, List, Optional, Tuple
 
+from .files import write_file
+
 MANIFEST = "manifest.json"
 
 
@@ -35,10 +37,10 @@ def keep(profile_path: str, inputs: Iterable[str], container_id: str) -> None:
             data = f.read()
             info = os.fstat(f.fileno())
         digest = hashlib.sha256(data).hexdigest()
-        _write(os.path.join(root, digest), data, 0o600)
+        write_file(os.path.join(root, digest), data, 0o600)
         files[path] = {"sha256": digest, "mode": stat.S_IMODE(info.st_mode), "uid": info.st_uid, "gid": info.st_gid}
     manifest = {"container": container_id, "files": files}
-    _write(os.path.join(root, MANIFEST), json.dumps(manifest, indent=1).encode(), 0o600)
+    write_file(os.path.join(root, MANIFEST), json.dumps(manifest, indent=1).encode(), 0o600)
     kept = {entry["sha256"] for entry in files.values()}
     for name in os.listdir(root):
         if name != MANIFEST and name not in kept:
@@ -70,28 +72,6 @@ def put_back(profile_path: str, container_id: str) -> List[Tuple[str, Optional[s
             os.replace(path, aside)
         except FileNotFoundError:
             aside = None
-        _write(path, data, entry["mode"], (entry["uid"], entry["gid"]))
+        write_file(path, data, entry["mode"], (entry["uid"], entry["gid"]))
         restored.append((path, aside))
     return restored
-
-
-def _write(path: str, data: bytes, mode: int, owner: Optional[Tuple[int, int]] = None) -> None:
-    """Atomically, with exactly `mode` (whatever the umask) from before the first byte."""
-    tmp = f"{path}.one-run-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if owner and owner != (os.geteuid(), os.getegid()):
-                try:
-                    os.fchown(fd, *owner)
-                except PermissionError:
-                    pass  # not root: the file stays ours, as the one it replaces was
-            os.fchmod(fd, mode)  # after fchown, which clears setuid bits
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -8,7 +8,6 @@ caller adds the profile's file and line.
 import datetime
 import ipaddress
 import os
-import tempfile
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import Problem, UsageError
+from .files import write_file
 
 EXPIRY_WARNING_DAYS = 30
 MIN_RSA_BITS = 2048
@@ -42,38 +42,6 @@ class _Unusable(Exception):
 
 def write_public(path: Path, data: bytes) -> None:
     write_file(path, data, 0o644)
-
-
-def write_file(path: Path, data: bytes, mode: int) -> None:
-    """Create `path` with `mode` (exactly, whatever the umask); an existing file is replaced
-    atomically by a new one, so readers never see half a key or the old file's mode."""
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 & mode)
-    except FileExistsError:
-        fd = None
-    if fd is not None:
-        try:
-            _fill(fd, data, mode)
-        except BaseException:
-            os.unlink(path)  # ours, just created: no truncated key or secret is left behind
-            raise
-        return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600, O_EXCL
-    try:
-        _fill(fd, data, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _fill(fd: int, data: bytes, mode: int) -> None:
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(fd, mode)  # the exact mode whatever the umask, and before the first byte
-        f.write(data)
-        f.flush()
-        os.fsync(fd)
 
 
 def keep_backup(path: Path) -> Path:
