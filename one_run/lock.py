@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ApplyFailedRestored
+from .files import write_file
 
 
 def state_dir() -> Path:
@@ -68,9 +69,7 @@ class Journal:
             return None
 
     def write(self, **record) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, self.path)
+        write_file(self.path, json.dumps(record).encode(), 0o600)
 
     def clear(self) -> None:
         try:

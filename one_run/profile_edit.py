@@ -4,11 +4,12 @@ Used by `maintenance on|off` and `switch`: only the one line changes (or one lin
 added before the first table); anything this cannot do safely is refused with the
 exact line for the user to write.
 """
-import os
 import re
+import stat
 from pathlib import Path
 
 from .errors import UsageError
+from .files import write_file
 from .profile import key_lines, read_profile_text
 
 
@@ -35,8 +36,6 @@ def set_top_level(path, key: str, toml_value: str) -> bool:
         while at < first_table and (lines[at].lstrip().startswith("#") or not lines[at].strip()):
             at += 1
         lines.insert(at, f"{key} = {toml_value}\n")
-    tmp = path.with_name(f".{path.name}.one-run-tmp")
-    tmp.write_text("".join(lines))
-    os.chmod(tmp, path.stat().st_mode & 0o7777)
-    os.replace(tmp, path)
+    st = path.stat()
+    write_file(path, "".join(lines).encode(), stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
     return True
