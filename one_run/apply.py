@@ -319,9 +319,10 @@ class Applier:
             if info.health == "starting" and not self.profile.maintenance:
                 # Where the engine does not schedule the checks itself (Podman without systemd),
                 # run them at the image's interval, or the status would never leave "starting".
-                next_check = next_check or start + health_interval(info.attrs)
+                interval = health_interval(info.attrs)
+                next_check = next_check or start + interval
                 if now >= next_check:
-                    next_check = now + health_interval(info.attrs)
+                    next_check = now + interval
                     try:
                         info.health = self.engine.run_health_check(cid) or info.health
                     except EngineError:
