@@ -6,28 +6,32 @@ the old, swap the names, start the new and watch it; put the old one back if the
 one does not stay up. Volumes are never removed, and the old container's anonymous
 volumes are carried over to the new one, as docker-compose v1 does.
 """
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import applied_files
+from . import applied_files, interrupts, watch
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
+from .interrupts import deferred, shielded
 from .lock import Journal, apply_lock
 from .profile import Profile, SecretRef
 from .render import run_argv, secret_value
 from .runspec import RunSpec, write_generated_files
+from .watch import Watcher, has_health_check
 
 NEW_SUFFIX = "-one-run-new"
 OLD_SUFFIX = "-one-run-old"
 PROFILE_LABEL = "one-run.profile"
 APPLIED_LABEL = "one-run.applied"
 LOCK_TIMEOUT = 120.0
-HEALTH_TIMEOUT = 300.0
 LOG_LINES = 20
+TEST_PAUSE = "ONE_RUN_TEST_PAUSE"  # tests only: pause after a step, to signal apply exactly there
+TEST_PAUSE_SECONDS = 60
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Plan:
     labels: Dict[str, str]
     carried: Tuple[Tuple[str, str], ...] = ()
     pull: bool = False
+    health_check: bool = False  # the image declares one
 
 
 def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, str], Dict[str, str]]:
@@ -100,8 +105,9 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
     labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
     if spec.inputs:  # which customization file changed, for diff (salted digests, as the hash)
         labels[INPUTS_LABEL] = input_label(spec, salt)
+    health = has_health_check(image)
     if current is None:
-        return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull)
+        return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull, health_check=health)
     reasons = []
     if current.labels.get(HASH_LABEL) != labels[HASH_LABEL]:
         reasons += explain(current) or ["the profile or a file it mounts changed since the last apply"]
@@ -112,13 +118,13 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
     carried = carried_volumes(current, spec, image)
     if reasons or pull:
         return Plan("recreate", reasons or ["pull = \"always\": recreate if the pulled image is new"],
-                    current, env, labels, carried, pull)
+                    current, env, labels, carried, pull, health)
     if not current.running:
-        return Plan("start", [f"container is {current.status}"], current, env, labels)
-    return Plan("noop", [], current, env, labels)
+        return Plan("start", [f"container is {current.status}"], current, env, labels, health_check=health)
+    return Plan("noop", [], current, env, labels, health_check=health)
 
 
-def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float) -> List[str]:
+def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile) -> List[str]:
     lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
     lines += [f"  because: {reason}" for reason in plan.reasons]
     if plan.pull:
@@ -131,9 +137,14 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float)
             timeout = plan.current.attrs.get("Config", {}).get("StopTimeout")
             lines.append(f"  stop {plan.current.id[:12]} (its stop timeout{f': {timeout} s' if timeout else ''}), "
                          f"rename it {spec.name}{OLD_SUFFIX}")
-        lines.append(f"  rename the new container {spec.name}, start it, watch it for {settle_time:g} s")
+        lines.append(f"  rename the new container {spec.name}, start it")
+        lines += [f"  {line}" for line in watch.describe(profile.watch, profile.maintenance, plan.health_check)]
         if plan.current:
-            lines.append("  then remove the previous container; no volume is ever removed")
+            lines.append("  then remove the previous container (if the new one is not up: remove the new one, "
+                         "put the previous one back and start it); no volume is ever removed")
+    elif plan.action == "start":
+        lines += [f"  start it; {line}" for line in watch.describe(profile.watch, profile.maintenance,
+                                                                     plan.health_check)]
     return lines
 
 
@@ -154,17 +165,22 @@ def hold_stopped(engine: Engine, info: ContainerInfo) -> str:
             "it would run beside the new one — remove it once the new one is checked")
 
 
-def health_interval(attrs: dict) -> float:
-    """Seconds between health checks, as the engines read the image's HEALTHCHECK (0: 30 s)."""
-    return ((attrs["Config"].get("Healthcheck") or {}).get("Interval") or 30e9) / 1e9
-
-
 class Applier:
+    """One apply, as journaled steps: create → stop → swap → start → watch → commit.
+
+    Each step is written to the journal before it acts, and each engine call that changes
+    something runs whole (interrupts wait for it: interrupts.deferred). Every failure — a
+    watch that fails, an engine error, Ctrl-C/SIGTERM/SIGHUP, or the next apply finding the
+    journal of a SIGKILLed one — goes through the one `undo`, which looks at the engine's
+    real state. The previous container is removed only once the new one passed its watch.
+    """
+
     def __init__(self, engine: Engine, profile: Profile, spec: RunSpec):
         self.engine, self.profile, self.spec = engine, profile, spec
         self.name = spec.name
         self.journal = Journal(engine.runtime, spec.name)
-        self.replaced = False
+        self.record: dict = {}
+        self.watcher = Watcher(engine, profile.watch, profile.maintenance, self.say)
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -174,20 +190,20 @@ class Applier:
         with apply_lock(self.engine.runtime, self.name, LOCK_TIMEOUT):
             if dry_run:
                 plan = make_plan(self.engine, self.profile, self.spec, force, explain)
-                for line in self.leftovers() + describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
+                for line in self.leftovers() + describe_plan(plan, self.spec, self.engine, self.profile):
                     self.say(line)
                 self.say("dry run: nothing was changed")
                 return 0
             self.repair()
             try:
                 return self.change(force, keep_previous, explain)
-            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli), outside the swap's own handling
-                self.interrupted()
+            except KeyboardInterrupt:  # before the swap began (plan, pull): the swap answers its own
+                raise ApplyFailedRestored(f"interrupted before anything changed; {self.name} is as it was") from None
 
     def change(self, force: bool, keep_previous: bool, explain: Callable[[ContainerInfo], List[str]]) -> int:
         write_generated_files(self.spec)
         plan = make_plan(self.engine, self.profile, self.spec, force, explain)
-        for line in describe_plan(plan, self.spec, self.engine, self.profile.settle_time):
+        for line in describe_plan(plan, self.spec, self.engine, self.profile):
             self.say(line)
         if plan.pull:
             try:
@@ -206,33 +222,18 @@ class Applier:
             return self.start_existing(plan.current)
         return self.swap(plan, keep_previous)
 
-    def interrupted(self):
-        """Say truthfully where an interrupt outside the swap's rollback left things."""
-        if self.replaced:  # only the last words were left to say
-            raise KeyboardInterrupt
-        if self.journal.read():  # the swap had begun, and its rollback was interrupted too
-            raise RestoreFailed(f"interrupted while {self.name} was being replaced; run the same apply again: it "
-                                "first repairs what an interrupted apply leaves (the previous container back "
-                                "under its name, or the new one kept if it runs)")
-        leftover = self.engine_get_quietly(self.name + NEW_SUFFIX)
-        if leftover:  # created, not yet journaled: nothing else had changed
-            try:
-                self.engine.remove(leftover.id)
-            except EngineError as exc:
-                raise RestoreFailed(f"interrupted; the container {leftover.name} it had just created is left: {exc}\n"
-                                    f"to recover by hand:\n  {self.engine.runtime} rm -f {leftover.name}") from None
-        raise ApplyFailedRestored(f"interrupted before anything changed; {self.name} is as it was")
-
     def start_existing(self, current: ContainerInfo) -> int:
-        """Start the stopped container that already matches; if it does not stay up, stop it
+        """Start the stopped container that already matches; if it does not come up, stop it
         again (exit 1), or say what is left (exit 4)."""
-        if current.status == "restarting":
-            # Crash-looping on an earlier version of the files: a start would be a no-op
-            # while the engine's back-off waits, so stop it and start it afresh.
-            self.engine.stop(current.id)
-        self.engine.start(current.id)  # refused: nothing changed, exit 3
+        offset = self.watcher.log_offset(current.id)
+        with deferred():
+            if current.status == "restarting":
+                # Crash-looping on an earlier version of the files: a start would be a no-op
+                # while the engine's back-off waits, so stop it and start it afresh.
+                self.engine.stop(current.id)
+            self.engine.start(current.id)  # refused: nothing changed, exit 3
         try:
-            failure = self.watch(current.id, "it")
+            failure = self.watcher(current.id, "it", offset)
         except EngineError as exc:
             failure = str(exc)
         except KeyboardInterrupt:
@@ -241,14 +242,15 @@ class Applier:
             self.keep_applied_files(current.id)
             self.say(f"started {self.name} ({current.id[:12]})")
             return 0
-        logs = self.log_tail(current.id)
-        try:
-            self.engine.stop(current.id)
-        except EngineError as exc:
-            raise RestoreFailed(f"{self.name} was started but {failure}, and stopping it again failed too: {exc}\n"
-                                f"what is left: {current.id[:12]} named {self.name}, maybe running\n"
-                                f"to recover by hand:\n  {self.engine.runtime} stop {self.name}\n"
-                                f"no volume was removed\n{logs}") from None
+        with shielded():
+            logs = self.log_tail(current.id)
+            try:
+                self.engine.stop(current.id)
+            except EngineError as exc:
+                raise RestoreFailed(f"{self.name} was started but {failure}, and stopping it again failed too: {exc}\n"
+                                    f"what is left: {current.id[:12]} named {self.name}, maybe running\n"
+                                    f"to recover by hand:\n  {self.engine.runtime} stop {self.name}\n"
+                                    f"no volume was removed\n{logs}") from None
         was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
             else "it is stopped again, as it was"
         raise ApplyFailedRestored(f"{self.name} was started but {failure}; {was}\n{logs}")
@@ -265,76 +267,82 @@ class Applier:
 
     # --- the swap -------------------------------------------------------------
 
+    def step(self, **changes) -> None:
+        """Record what is about to be done (or was just done) before the next step acts."""
+        self.record.update(changes)
+        self.journal.write(**self.record)
+
+    def pause_for_tests(self, after: str) -> None:
+        if os.environ.get(TEST_PAUSE) == after:
+            print(f"test pause after {after}", file=sys.stderr, flush=True)
+            until = time.monotonic() + TEST_PAUSE_SECONDS
+            while time.monotonic() < until and not interrupts.pending():
+                time.sleep(0.1)
+
     def swap(self, plan: Plan, keep_previous: bool) -> int:
         labels = {**plan.labels, APPLIED_LABEL: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         request = CreateRequest(self.spec, self.name + NEW_SUFFIX, plan.env, labels, plan.carried,
                                 tuple(run_argv(self.spec)))  # secrets by name only
-        new_id = self.engine.create(request)  # fails before anything changed: exit 3
         old = plan.current
-        self.journal.write(new=new_id, old=old.id if old else None, old_running=bool(old and old.running))
+        self.record = {"step": "create", "new": None, "old": old.id if old else None,
+                       "old_running": bool(old and old.running), "keep_previous": keep_previous,
+                       "carried": [name for name, _ in plan.carried], "passed": False}
         try:
-            if old:
-                if old.running:
-                    self.say(f"stopping {old.id[:12]} ...")
+            with deferred():
+                self.step()
+                try:
+                    new_id = self.engine.create(request)
+                except EngineError:
+                    self.journal.clear()
+                    raise  # nothing was created: exit 3, nothing changed
+                self.step(step="created", new=new_id)
+            self.say(f"created {self.name}{NEW_SUFFIX} ({new_id[:12]})")
+            self.pause_for_tests("created")
+            if old and old.running:
+                timeout = (old.attrs.get("Config") or {}).get("StopTimeout")
+                self.say(f"stopping {old.id[:12]}" + (f" (up to its stop timeout, {timeout} s)" if timeout else "")
+                         + " ...")
+                with deferred():
+                    self.step(step="stop")
                     self.engine.stop(old.id)
-                self.engine.rename(old.id, self.name + OLD_SUFFIX)
-            self.engine.rename(new_id, self.name)
-            self.engine.start(new_id)
-            failure = self.watch(new_id)
+                self.pause_for_tests("stopped")
+            with deferred():
+                self.step(step="swap")
+                if old:
+                    self.engine.rename(old.id, self.name + OLD_SUFFIX)
+                self.engine.rename(new_id, self.name)
+            self.pause_for_tests("swapped")
+            with deferred():
+                self.step(step="start")
+                self.engine.start(new_id)
+            self.say(f"started {self.name} ({new_id[:12]})")
+            self.pause_for_tests("started")
+            failure = self.watcher(new_id)
         except EngineError as exc:
             failure = str(exc)
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM/SIGHUP (cli): the old container goes back
+        except KeyboardInterrupt:
             failure = "interrupted"
         if failure:
-            self.roll_back(new_id, old, failure)
+            self.roll_back(failure)
+        with shielded():  # it passed: an interrupt from here on changes nothing
+            self.step(step="commit", passed=True)
+            self.pause_for_tests("passed")
+            self.commit(self.record)
+            self.say(f"applied: {self.name} ({new_id[:12]}) is running")
+        return 0
+
+    def commit(self, record: dict) -> None:
+        """The new container passed its watch: retire the previous one, clear the journal."""
+        old = self.engine.get(record["old"]) if record.get("old") else None
         if old:
-            if keep_previous:
+            if record.get("keep_previous"):
                 kept = f"{self.name}-previous-{old.id[:12]}"
                 self.engine.rename(old.id, kept)
                 self.say(f"kept the previous container as {kept} (stopped){hold_stopped(self.engine, old)}")
             else:
                 self.engine.remove(old.id)
         self.journal.clear()
-        self.replaced = True
-        self.keep_applied_files(new_id)
-        self.say(f"applied: {self.name} ({new_id[:12]}) is running")
-        return 0
-
-    def watch(self, cid: str, what: str = "the new container") -> Optional[str]:
-        """None when the container stays up for the settle time (and turns healthy), else why not
-        (a sentence about `what`)."""
-        start = time.monotonic()
-        settle_until = start + self.profile.settle_time
-        health_until = start + HEALTH_TIMEOUT
-        next_check = None
-        while True:
-            info = self.engine.get(cid)
-            if info is None:
-                return f"{what} disappeared"
-            if info.status != "running":
-                return f"{what} is {info.status} (exit code {info.exit_code})"
-            if info.attrs.get("RestartCount"):
-                return f"{what} exited and was restarted"
-            now = time.monotonic()
-            if info.health == "starting" and not self.profile.maintenance:
-                # Where the engine does not schedule the checks itself (Podman without systemd),
-                # run them at the image's interval, or the status would never leave "starting".
-                interval = health_interval(info.attrs)
-                next_check = next_check or start + interval
-                if now >= next_check:
-                    next_check = now + interval
-                    try:
-                        info.health = self.engine.run_health_check(cid) or info.health
-                    except EngineError:
-                        pass  # it stopped meanwhile: the next look says so
-            waiting_health = info.health == "starting" and not self.profile.maintenance
-            if info.health == "unhealthy" and not self.profile.maintenance:
-                return f"{what} reports unhealthy"
-            if now >= settle_until and not waiting_health:
-                return None
-            if now >= health_until:
-                return f"{what} was not healthy after {HEALTH_TIMEOUT:.0f} s"
-            time.sleep(0.2)
+        self.keep_applied_files(record["new"])
 
     def log_tail(self, cid: str) -> str:
         try:
@@ -345,24 +353,30 @@ class Applier:
             return "the new container printed nothing"
         return "last log lines of the new container:\n" + "\n".join("  | " + line for line in text.splitlines())
 
-    def roll_back(self, new_id: str, old: Optional[ContainerInfo], failure: str):
-        logs = self.log_tail(new_id)
-        files = self.put_back_files(old) if old else ""
-        try:
-            self.engine.remove(new_id)
-            if old:
-                self.engine.rename(old.id, self.name)
-                if old.running:
-                    self.engine.start(old.id)
-        except EngineError as exc:
-            raise RestoreFailed(self.stuck_report(new_id, old, failure, exc) + files) from None
-        self.journal.clear()
-        if old and old.running:
-            # Started again is not running again: it may fail on what made the new one fail.
+    def roll_back(self, failure: str):
+        """Undo the swap this apply journaled; raises ApplyFailedRestored (exit 1) or RestoreFailed (4)."""
+        record = self.record
+        with shielded():
+            new = self.new_container(record)
+            logs = self.log_tail(new.id) if new else ""
+            files = self.put_back_files(record["old"]) if record.get("old") else ""
             try:
-                again = self.watch(old.id, "it")
+                restarted = self.undo(record)
+            except EngineError as exc:
+                raise RestoreFailed(self.stuck_report(record, failure, exc) + files) from None
+        touched = record["step"] not in ("create", "created")
+        if restarted:
+            # Started again is not running again: it may fail on what made the new one fail.
+            old, offset = restarted
+            self.say(f"apply failed: {failure}; the previous container {old.id[:12]} is started again, watching it")
+            try:
+                again = self.watcher(old.id, "it", offset)
             except EngineError as exc:
                 again = str(exc)
+            except KeyboardInterrupt:
+                raise ApplyFailedRestored(f"apply failed: {failure}; the previous container {old.id[:12]} was started "
+                                          f"again, and the wait for it to be up was interrupted: `one-run status "
+                                          f"{self.profile.path}` tells whether it is{files}\n{logs}") from None
             if again:
                 if self.spec.inputs and not files:
                     files = ("\nit mounts the same folders as the new one, and no copy of the files it was applied "
@@ -372,33 +386,92 @@ class Applier:
                     f"{files}\nwhat is left: {self.name} ({old.id[:12]}), not running as it did; no volume was removed\n"
                     f"to recover by hand: mend the profile or the files it mounts, then `one-run apply "
                     f"{self.profile.path}`; `{self.engine.runtime} logs {self.name}` shows why it fails\n{logs}") from None
-        previous = f"the previous container {old.id[:12]} runs again" if old and old.running else \
-            ("the previous container is back under its name" if old else "nothing else was changed")
-        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}{files}\n{logs}")
+        old_id = record.get("old")
+        if not touched:
+            previous = f"nothing else had changed; {self.name} is as it was" if old_id else "nothing else was changed"
+        elif restarted:
+            previous = f"the previous container {old_id[:12]} runs again"
+        else:
+            previous = ("the previous container is back under its name" if old_id
+                        else "the new container was removed")
+        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}{files}" + (f"\n{logs}" if logs else ""))
 
-    def put_back_files(self, old: ContainerInfo) -> str:
+    def new_container(self, record: dict) -> Optional[ContainerInfo]:
+        """The container this apply created, if it exists: by its ID, or by its temporary name
+        when the apply was killed while creating it."""
+        if record.get("new"):
+            return self.engine.get(record["new"])
+        found = self.engine.get(self.name + NEW_SUFFIX)
+        return found if found and found.id != record.get("old") else None
+
+    def undo(self, record: dict) -> Optional[Tuple[ContainerInfo, int]]:
+        """Put the state before the journaled swap back, from what the engine holds now: remove
+        the new container (and the anonymous volumes its create made), give the previous one its
+        name back, and start it if it was running. The previous container and the log offset
+        its watch starts from, when it was started again. EngineError if the engine refuses."""
+        new = self.new_container(record)
+        if new:
+            made = self.volumes_made_by(new, record)
+            self.engine.remove(new.id)
+            for volume in made:
+                try:
+                    self.engine.remove_volume(volume)
+                except EngineError:
+                    pass  # still used, or gone: it is empty either way, and never carried data
+        old = self.engine.get(record["old"]) if record.get("old") else None
+        if record.get("old") and old is None:
+            raise EngineError(f"the previous container {record['old'][:12]} is gone")
+        if old is None:
+            self.journal.clear()
+            return None
+        if old.name != self.name:  # an interrupt before the swap leaves it its name
+            self.engine.rename(old.id, self.name)
+        if record.get("step") == "stop" and old.running:
+            # Killed while stopping it: the engine may still be at it. Let that stop end
+            # before the start, or the start would come first and the stop after it.
+            self.engine.stop(old.id)
+            old = self.engine.get(old.id) or old
+        restarted = None
+        if record.get("old_running") and not old.running:
+            offset = self.watcher.log_offset(old.id)
+            self.engine.start(old.id)
+            restarted = (old, offset)
+        self.journal.clear()
+        return restarted
+
+    def volumes_made_by(self, new: ContainerInfo, record: dict) -> List[str]:
+        """The anonymous volumes the engine made for the new container (the image's VOLUMEs
+        that nothing was carried to): empty when it was created, used by nothing else."""
+        named = {v.source for v in self.spec.volumes if v.kind == "volume"} | set(record.get("carried") or ())
+        return [m["Name"] for m in new.attrs.get("Mounts") or []
+                if m.get("Type") == "volume" and m.get("Name") and m["Name"] not in named]
+
+    def put_back_files(self, old_id: str) -> str:
         """Put back the files old was applied with (it mounts the same folders); what was done, as text."""
         try:
-            restored = applied_files.put_back(self.profile.path, old.id)
+            restored = applied_files.put_back(self.profile.path, old_id)
         except OSError as exc:
             return f"\nthe files it was applied with could not be put back: {exc}"
         return "".join(f"\n  {path} put back as it was applied; " +
                        (f"the new version is kept as {aside}" if aside else "it had been removed")
                        for path, aside in restored)
 
-    def stuck_report(self, new_id: str, old: Optional[ContainerInfo], failure: str, exc: Exception) -> str:
+    def stuck_report(self, record: dict, failure: str, exc: Exception) -> str:
         cli = self.engine.runtime
+        new_id, old_id = record.get("new"), record.get("old")
         lines = [f"apply failed ({failure}) and restoring the previous container failed too: {exc}",
                  "what is left:"]
-        for cid, label in ((new_id, "new (failed)"), (old.id if old else None, "previous")):
+        for cid, label in ((new_id, "new (failed)"), (old_id, "previous")):
             if cid:
                 info = self.engine_get_quietly(cid)
                 lines.append(f"  {label}: {cid[:12]} " + (f"named {info.name}, {info.status}" if info else "gone"))
         lines.append("to recover by hand:")
-        lines.append(f"  {cli} rm -f {new_id[:12]}")
-        if old:
-            lines.append(f"  {cli} rename {old.id[:12]} {self.name}")
+        if new_id:
+            lines.append(f"  {cli} rm -f {new_id[:12]}")
+        if old_id:
+            lines.append(f"  {cli} rename {old_id[:12]} {self.name}")
             lines.append(f"  {cli} start {self.name}")
+        lines.append("or run the same apply again: it first puts back what an interrupted apply leaves")
         lines.append("no volume was removed")
         return "\n".join(lines)
 
@@ -408,7 +481,7 @@ class Applier:
         except EngineError:
             return None
 
-    # --- leftovers of a killed apply -----------------------------------------
+    # --- what a killed apply leaves --------------------------------------------
 
     def leftovers(self) -> List[str]:
         found = []
@@ -417,32 +490,52 @@ class Applier:
             if info:
                 found.append(f"  found {info.name} ({info.id[:12]}, {info.status}) left by an interrupted apply: "
                              "apply will repair this first")
+        if self.journal.read():
+            found.append(f"  found the journal of an interrupted apply ({self.journal.path}): apply will repair "
+                         "this first")
         return found
 
     def repair(self) -> None:
-        """Undo an apply that was killed half-way, before deciding anything else."""
+        """Finish or undo an apply that was killed half-way, before deciding anything else:
+        one whose new container had passed its watch is finished; any other is undone."""
+        record = self.journal.read()
+        with shielded():
+            if record is None:
+                record = self.record_from_names()
+                if record is None:
+                    return
+            self.record = record
+            try:
+                self.finish_or_undo(record)
+            except EngineError as exc:
+                raise RestoreFailed(self.stuck_report(record, "an earlier apply was interrupted", exc)) from None
+
+    def finish_or_undo(self, record: dict) -> None:
+        if record.get("passed"):
+            self.say(f"repair: an interrupted apply had brought up {self.name} ({record['new'][:12]}) and it "
+                     "passed its watch; finishing it")
+            self.commit(record)
+            return
+        new = self.new_container(record)
+        self.say("repair: an earlier apply was interrupted before its new container passed its watch; "
+                 + (f"removing {new.name} ({new.id[:12]}) and " if new else "")
+                 + ("putting the previous container back" if record.get("old") else "nothing else to undo")
+                 + (self.put_back_files(record["old"]) if record.get("old") else ""))
+        restarted = self.undo(record)
+        if restarted:
+            self.say(f"repair: started {self.name} ({restarted[0].id[:12]}) again, as it was running")
+
+    def record_from_names(self) -> Optional[dict]:
+        """A journal for leftovers whose journal is lost (its folder emptied by a reboot): what
+        the temporary names say, read on the safe side — the new container never counts as passed."""
         new = self.engine.get(self.name + NEW_SUFFIX)
         old = self.engine.get(self.name + OLD_SUFFIX)
-        record = self.journal.read() or {}
-        if new:
-            self.say(f"repair: removing {new.name} ({new.id[:12]}), left by an interrupted apply")
-            self.engine.remove(new.id)
         if old:
             current = self.engine.get(self.name)
-            if current and current.running:
-                self.say(f"repair: {self.name} runs; removing the previous container {old.name} ({old.id[:12]})")
-                self.engine.remove(old.id)
-            else:
-                if current:
-                    self.say(f"repair: removing the half-started {self.name} ({current.id[:12]})")
-                    self.engine.remove(current.id)
-                self.say(f"repair: restoring {old.name} ({old.id[:12]}) as {self.name}{self.put_back_files(old)}")
-                self.engine.rename(old.id, self.name)
-                if record.get("old_running", True):
-                    self.engine.start(old.id)
-        elif record.get("old_running") and record.get("old"):
-            current = self.engine.get(record["old"])
-            if current and not current.running and current.name == self.name:
-                self.say(f"repair: restarting {self.name} ({current.id[:12]}), stopped by an interrupted apply")
-                self.engine.start(current.id)
-        self.journal.clear()
+            if current and not new:
+                new = current  # the swap had happened: the container under the name is the new one
+            return {"step": "swap", "new": new.id if new else None, "old": old.id, "old_running": True,
+                    "passed": False}
+        if new:
+            return {"step": "created", "new": new.id, "old": None, "old_running": False, "passed": False}
+        return None

@@ -5,7 +5,6 @@ stderr and its exit code. Heavy modules (SDKs, cryptography) are imported inside
 commands that need them, so `one-run render` starts fast.
 """
 import argparse
-import contextlib
 import os
 import sys
 from typing import List, Optional
@@ -101,42 +100,17 @@ def _apply_flags(p):
                         "(starting this runtime's volumes empty)")
 
 
-@contextlib.contextmanager
-def _signals_interrupt():
-    """SIGTERM, and SIGHUP (the SSH session dropped), end a command that changes containers the
-    way Ctrl-C does: as a KeyboardInterrupt, so its restore runs instead of the process dying
-    half-way. A signal the caller set to be ignored (nohup) stays ignored."""
-    import signal
-
-    def interrupt(signum, frame):
-        if signum == signal.SIGHUP:
-            # The terminal is gone: writing to it would fail the restore that follows.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-        raise KeyboardInterrupt
-
-    previous = {}
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) == signal.SIG_DFL:
-            previous[signum] = signal.signal(signum, interrupt)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 def _apply(args, profile, spec, engine=None) -> int:
     from .apply import Applier
     from .diff import explainer
     from .engines import get_engine
+    from .interrupts import as_keyboard_interrupt
     from .switch import check_not_elsewhere
 
     engine = engine or get_engine(profile.runtime)
     # The deployment living on the other runtime is refused (exit 2) before anything is touched.
     check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
-    with _signals_interrupt():
+    with as_keyboard_interrupt():
         return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
                                                   keep_previous=args.keep_previous, explain=explainer(engine, spec))
 
@@ -360,11 +334,12 @@ def _add_switch(sub, common):
 
 
 def _cmd_switch(args) -> int:
+    from .interrupts import as_keyboard_interrupt
     from .switch import Switcher
 
     args.runtime = args.to  # validate for the target runtime
     profile, spec = _load(args, full=True)
-    with _signals_interrupt():
+    with as_keyboard_interrupt():
         return Switcher(profile, spec, args.to).run(dry_run=args.dry_run, cleanup=args.cleanup,
                                                     overwrite=args.overwrite_volumes)
 

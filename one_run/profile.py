@@ -20,6 +20,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 RUNTIMES = ("docker", "podman")
 DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
 DEFAULT_SETTLE_TIME = 5.0
+DEFAULT_WATCH_TIMEOUT = 900  # seconds: the real bootstrap (onecfg, hooks, MySQL, oned, Sunstone) takes minutes
 
 
 class SecretRef(NamedTuple):
@@ -78,12 +79,22 @@ class Config(NamedTuple):
     post_bootstrap_hook: Optional[str] = None
 
 
+class Watch(NamedTuple):
+    """When a started container counts as up: ready (its log line, its command, or the image's
+    health check) within `timeout`, then still running `settle_time` later."""
+
+    ready_log: Optional[str] = None          # a regular expression its log must print
+    ready_command: Optional[Tuple[str, ...]] = None  # run inside it until it exits 0
+    timeout: float = DEFAULT_WATCH_TIMEOUT
+    settle_time: float = DEFAULT_SETTLE_TIME
+
+
 class Profile(NamedTuple):
     path: str  # absolute; paths are plain strings: pathlib costs `render` 4 ms of start-up
     runtime: str
     container: Container
     maintenance: bool = False
-    settle_time: float = DEFAULT_SETTLE_TIME
+    watch: Watch = Watch()
     env: Tuple[Tuple[str, EnvValue], ...] = ()
     tls: Optional[Tls] = None
     ssh: Optional[Ssh] = None
@@ -152,7 +163,7 @@ STRINGS = ("an array of strings", _is_str_list)
 STRING_TABLE = ("a table of strings", _is_str_table)
 
 TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER}
-TABLES = ("container", "env", "tls", "ssh", "config")
+TABLES = ("container", "env", "tls", "ssh", "config", "watch")
 CONTAINER_KEYS = {
     "name": STRING, "image": STRING, "privileged": BOOL, "restart": STRING, "hostname": STRING,
     "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "cap_add": STRINGS,
@@ -166,6 +177,7 @@ TLS_KEYS = {"cert": STRING, "key": STRING}
 SSH_KEYS = {"private_key": STRING, "public_key": STRING}
 CONFIG_KEYS = {"onecfg_patch": ("a file path or an array of patch lines", _is_patch),
                "pre_bootstrap_hook": STRING, "post_bootstrap_hook": STRING}
+WATCH_KEYS = {"ready_log": STRING, "ready_command": STRINGS, "timeout": NUMBER, "settle_time": NUMBER}
 REQUIRED = {"container": ("name", "image"), "tls": ("cert", "key"), "ssh": ("private_key", "public_key")}
 
 _HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
@@ -331,9 +343,7 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
     runtime = runtime or top.get("runtime", "docker")
     if runtime not in RUNTIMES:
         r.add("runtime", f"runtime {runtime!r} is not docker or podman")
-    settle = top.get("settle_time", DEFAULT_SETTLE_TIME)
-    if settle < 0:
-        r.add("settle_time", "settle_time must not be negative")
+    watch = _watch(r, r.table(tables.get("watch", {}), "watch", WATCH_KEYS), top)
 
     container = _container(r, r.table(tables.get("container", {}), "container", CONTAINER_KEYS), runtime)
     env = _env(r, tables.get("env", {}))
@@ -358,7 +368,35 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
     if r.problems:
         raise ProfileError(r.problems)
     return Profile(path=path, runtime=runtime, container=container, maintenance=top.get("maintenance", False),
-                   settle_time=float(settle), env=env, tls=tls, ssh=ssh, config=config, lines=lines)
+                   watch=watch, env=env, tls=tls, ssh=ssh, config=config, lines=lines)
+
+
+def _watch(r: _Reader, w: dict, top: dict) -> Watch:
+    if "settle_time" in top and "settle_time" in w:
+        r.add("settle_time", "settle_time is set twice, at the top level and under [watch]",
+              "keep only the one under [watch]")
+    settle = w.get("settle_time", top.get("settle_time", DEFAULT_SETTLE_TIME))
+    where = "watch.settle_time" if "settle_time" in w else "settle_time"
+    if settle < 0:
+        r.add(where, "settle_time must not be negative")
+    timeout = w.get("timeout", DEFAULT_WATCH_TIMEOUT)
+    if timeout <= 0:
+        r.add("watch.timeout", "timeout must be more than 0 seconds", f"the default is {DEFAULT_WATCH_TIMEOUT}")
+    pattern = w.get("ready_log")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            r.add("watch.ready_log", f"ready_log is not a valid regular expression: {exc}",
+                  "escape special characters with a backslash, e.g. \\. for a dot")
+        if pattern == "":
+            r.add("watch.ready_log", "ready_log is empty, so it would match at once", "write the line to wait for")
+    command = w.get("ready_command")
+    if command is not None and not command:
+        r.add("watch.ready_command", "ready_command is empty", "write the program and its arguments, "
+              "e.g. [\"supervisorctl\", \"status\"]")
+    return Watch(ready_log=pattern, ready_command=tuple(command) if command else None,
+                 timeout=float(timeout), settle_time=float(settle))
 
 
 def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:

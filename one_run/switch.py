@@ -37,6 +37,8 @@ from .normalize import is_anonymous_name
 from .profile import Profile, load_profile
 from .runspec import RunSpec, write_generated_files
 from .volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
+from .watch import describe as describe_watch
+from .watch import has_health_check
 
 OTHER = {"docker": "podman", "podman": "docker"}
 SRC_ROOT, DST_ROOT, PROBE_ROOT = "/one-run-switch/src", "/one-run-switch/dst", "/one-run-switch/probe"
@@ -340,8 +342,9 @@ class Switcher:
                          f"{short(move.target)}: {action[move.state]}{move.origin if move.overwrites else ''}")
         for name in missing:
             lines.append(f"    volume {name}: not on {src}; apply creates it empty on {dst}")
-        lines.append(f"  apply the profile on {dst}: create, start, watch for {self.profile.settle_time:g} s; "
-                     f"on failure start the {src} container again")
+        lines.append(f"  apply the profile on {dst}: create, start; on failure start the {src} container again")
+        lines += [f"    {line}" for line in describe_watch(self.profile.watch, self.profile.maintenance,
+                                                            has_health_check(self.dst.image_attrs(self.spec.image)))]
         lines.append(f"  set runtime = \"{self.to}\" in {self.profile.path}")
         if cleanup:
             lines.append(f"  then remove the stopped {src} container; its volumes are kept")
@@ -493,8 +496,10 @@ class Switcher:
 
     def start_source(self, source: ContainerInfo) -> Optional[str]:
         try:
+            watcher = Applier(self.src, self.profile, self.spec).watcher
+            offset = watcher.log_offset(source.id)
             self.src.start(source.id)
-            failure = Applier(self.src, self.profile, self.spec).watch(source.id, "it")
+            failure = watcher(source.id, "it", offset)
         except EngineError as err:
             return f"the {self.src.runtime} container {self.name} ({source.id[:12]}) could not be started again: {err}"
         if failure:

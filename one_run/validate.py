@@ -30,6 +30,7 @@ def check(profile: Profile, spec: RunSpec, full: bool) -> List[Problem]:
     problems += _bind_problems(profile)
     problems += _security_opt_problems(profile)
     problems += _customization_problems(profile, spec)
+    problems += _watch_problems(profile)
     if full:
         problems += _crypto_problems(profile)
     return problems
@@ -44,6 +45,13 @@ def ensure_valid(profile: Profile, spec: RunSpec, full: bool, strict: bool = Fal
     if len(warnings) < len(problems):
         raise ProfileError([p for p in problems if not p.warning])
     return warnings
+
+
+def _watch_problems(profile: Profile) -> List[Problem]:
+    if "settle_time" not in profile.lines:  # only [watch] settle_time, or none
+        return []
+    return [profile.problem("settle_time", "a top-level settle_time still works, but its place is now [watch]",
+                            f"move it: [watch] settle_time = {profile.watch.settle_time:g}", warning=True)]
 
 
 def _env_problems(profile: Profile, full: bool) -> List[Problem]:

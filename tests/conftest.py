@@ -142,16 +142,17 @@ def _private_state_dir(tmp_path, monkeypatch):
 
 
 def standin_profile(folder: Path, eng: TestEngine, name: str, tag: "int | str" = 1, body: str = "",
-                    container: str = "", top: str = "") -> Path:
+                    container: str = "", top: str = "", watch: str = "settle_time = 1\n") -> Path:
     """A profile for the stand-in image: one named volume, a short settle time.
 
-    `container` adds keys under [container]; `body` adds tables after it; `top` adds top-level keys.
+    `container` adds keys under [container]; `body` adds tables after it; `top` adds top-level
+    keys; `watch` is the [watch] table's keys.
     """
     volume = eng.volume_name()
-    text = (f'runtime = "{eng.runtime}"\nsettle_time = 1\n{top}\n'
+    text = (f'runtime = "{eng.runtime}"\n{top}\n'
             f'[container]\nname = "{name}"\nimage = "{STANDIN}:{tag}"\n'
             f'restart = "unless-stopped"\nvolumes = ["{volume}:/var/lib/one/datastores"]\n'
-            f'{container}\n{body}')
+            f'{container}\n{body}\n[watch]\n{watch}')
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "one-run.toml"
     path.write_text(text)
@@ -174,7 +175,8 @@ def example_on_standin(example: Path, eng: TestEngine, folder: Path) -> Path:
     shutil.copytree(example.parent, copy, ignore=shutil.ignore_patterns(".one-run"))
     data = tomllib.loads(example.read_text())
     data["runtime"] = eng.runtime
-    data["settle_time"] = 1
+    # The stand-in has no supervisorctl: it says it is ready in its log.
+    data["watch"] = {"ready_log": "STANDIN READY", "settle_time": 1}
     c = data["container"]
     c["name"] = eng.container_name()
     c["image"] = f"{STANDIN}:1"

@@ -190,7 +190,7 @@ def test_bad_input_and_unreachable_engine_touch_nothing(engine, tmp_path, monkey
     before = engine.inspect(name)
 
     good = profile.read_text()
-    profile.write_text(good + 'stop_timout = 5\n')
+    profile.write_text(good.replace("[container]\n", "[container]\nstop_timout = 5\n"))
     bad = run_cli("apply", profile)
     assert bad.code == 2 and "stop_timeout" in bad.err
 

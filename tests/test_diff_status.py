@@ -59,7 +59,7 @@ def test_diff_names_exactly_the_field_that_changed(engine, tmp_path, monkeypatch
                    f"volumes /var/lib/one/datastores: {volume}:/var/lib/one/datastores → "
                    f"{other_volume}:/var/lib/one/datastores"),
         "image tag": (text.replace(f"{STANDIN}:1", f"{STANDIN}:2"), f"image: {STANDIN}:1 → {STANDIN}:2"),
-        "maintenance": (text.replace("settle_time = 1\n", "settle_time = 1\nmaintenance = true\n"),
+        "maintenance": ("maintenance = true\n" + text,
                         "maintenance: off → on"),
     }
     for kind, (changed, expected) in edits.items():

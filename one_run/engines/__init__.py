@@ -13,6 +13,11 @@ from ..values import parse_ports
 
 ARCHIVE_CHUNK = 1 << 20  # bytes per read of a volume archive stream
 HELPER_LABEL = "one-run.helper"  # on switch's short-lived helper containers
+# The first contact with an engine: one that accepts but never answers is reported within
+# this, not after an SDK's default of minutes. Later calls may take longer (a stop waits for
+# its stop timeout besides), up to CALL_TIMEOUT each.
+CONNECT_TIMEOUT = 10
+CALL_TIMEOUT = 120
 
 
 @dataclass
@@ -60,7 +65,11 @@ class Engine:
     def stop(self, cid: str) -> None: raise NotImplementedError
     def rename(self, cid: str, name: str) -> None: raise NotImplementedError
     def remove(self, cid: str) -> None: raise NotImplementedError
-    def logs(self, cid: str, tail: int) -> str: raise NotImplementedError
+    def logs(self, cid: str, tail: "int | str") -> str: raise NotImplementedError  # tail: a count or "all"
+
+    def exec(self, cid: str, argv: List[str]) -> Tuple[int, str]:
+        """Run argv inside the running container; its exit code and output."""
+        raise NotImplementedError
 
     def names_starting(self, prefix: str) -> List[Tuple[str, str]]:
         """(name, status) of the containers whose name starts with prefix."""

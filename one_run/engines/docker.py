@@ -9,7 +9,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_device, parse_tmpfs, size_bytes
-from . import HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
+from . import CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NEVER_STARTED = "/one-run-helper-is-never-started"
@@ -36,10 +36,12 @@ class DockerEngine(Engine):
         self._transport = (requests.RequestException, OSError)
         self.endpoint = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
         try:
-            self.api = docker.APIClient(base_url=self.endpoint, version="auto", timeout=120)
+            # version="auto" asks the daemon at once: that is the first contact.
+            self.api = docker.APIClient(base_url=self.endpoint, version="auto", timeout=CONNECT_TIMEOUT)
         except docker.errors.DockerException as exc:
             raise EngineUnavailable(f"cannot reach Docker at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
                                     "start dockerd, or point DOCKER_HOST at its socket") from None
+        self.api.timeout = CALL_TIMEOUT
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
@@ -140,8 +142,14 @@ class DockerEngine(Engine):
     def remove(self, cid: str) -> None:
         self._call(f"remove {cid[:12]}", self.api.remove_container, cid, v=False, force=True)
 
-    def logs(self, cid: str, tail: int) -> str:
+    def logs(self, cid: str, tail: "int | str") -> str:
         return self._call(f"logs {cid[:12]}", self.api.logs, cid, tail=tail).decode(errors="replace")
+
+    def exec(self, cid: str, argv: List[str]) -> Tuple[int, str]:
+        what = f"exec {argv[0]} in {cid[:12]}"
+        exec_id = self._call(what, self.api.exec_create, cid, argv)
+        out = self._call(what, self.api.exec_start, exec_id)
+        return self._call(what, self.api.exec_inspect, exec_id)["ExitCode"], out.decode(errors="replace")
 
     # --- volumes and archives (switch) ----------------------------------------
 

@@ -10,7 +10,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
 from ..values import parse_security_opt, parse_tmpfs, size_bytes
-from . import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
+from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
+               port_bindings, unreachable_reason)
 
 STOP_ATTEMPTS = 5
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
@@ -88,8 +89,9 @@ class PodmanEngine(Engine):
         self.endpoint = os.environ.get("CONTAINER_HOST") or default_socket()
         try:
             # ValueError for an endpoint it cannot parse; requests' and its own errors from ping.
-            self.client = podman.PodmanClient(base_url=self.endpoint, timeout=120)
+            self.client = podman.PodmanClient(base_url=self.endpoint, timeout=CONNECT_TIMEOUT)
             self.client.ping()
+            self.client.api.timeout = CALL_TIMEOUT
         except Exception as exc:
             raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
                                     "run `podman system service --time=0`, or point CONTAINER_HOST at its socket") from None
@@ -257,9 +259,13 @@ class PodmanEngine(Engine):
         self._request(f"remove {cid[:12]}", self.client.api.delete, f"/containers/{cid}",
                       params={"force": True, "v": False})
 
-    def logs(self, cid: str, tail: int) -> str:
+    def logs(self, cid: str, tail: "int | str") -> str:
         out = self._call(f"logs {cid[:12]}", self._container(cid).logs, tail=tail, stream=False)
         return (b"".join(out) if not isinstance(out, bytes) else out).decode(errors="replace")
+
+    def exec(self, cid: str, argv: List[str]) -> Tuple[int, str]:
+        code, out = self._call(f"exec {argv[0]} in {cid[:12]}", self._container(cid).exec_run, list(argv))
+        return code, (out or b"").decode(errors="replace")
 
     # --- volumes and archives (switch) ----------------------------------------
 

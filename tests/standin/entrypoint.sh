@@ -13,7 +13,17 @@ readable() {  # readable VAR PATH MARKER
     say "$1 read: $2 ($(wc -c <"$2") bytes)"
 }
 
+# STANDIN_IGNORE_TERM=yes: stop then takes the whole stop timeout, as a slow MySQL shutdown does.
+if [ "${STANDIN_IGNORE_TERM:-no}" = "yes" ]; then
+    trap '' TERM
+else
+    trap 'say "SIGTERM: stopping"; exit 0' TERM INT
+fi
+pause() { sleep "$1" & wait $!; }
+
 say "standin ${STANDIN_VERSION:-?} bootstrap, host ${OPENNEBULA_HOST:-unset}"
+# STANDIN_BOOTSTRAP_SECONDS: how long the bootstrap takes (the real one takes minutes).
+[ -n "${STANDIN_BOOTSTRAP_SECONDS:-}" ] && pause "$STANDIN_BOOTSTRAP_SECONDS"
 [ -n "${TLS_CERT:-}" ] && readable TLS_CERT "$TLS_CERT" "BEGIN CERTIFICATE"
 [ -n "${TLS_KEY:-}" ] && readable TLS_KEY "$TLS_KEY" "PRIVATE KEY"
 [ -n "${ONEADMIN_SSH_PRIVKEY:-}" ] && readable ONEADMIN_SSH_PRIVKEY "$ONEADMIN_SSH_PRIVKEY" "PRIVATE KEY"
@@ -45,9 +55,9 @@ else
     fi
     say "BOOTSTRAP OK"
 fi
+# The line a profile's [watch] ready_log waits for, printed in maintenance mode too.
+say "STANDIN READY"
 
-trap 'say "SIGTERM: stopping"; exit 0' TERM INT
 while :; do
-    sleep 1 &
-    wait $!
+    pause 1
 done

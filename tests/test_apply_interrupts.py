@@ -1,0 +1,134 @@
+"""A real apply, signalled at every point of the swap, on both engines.
+
+Each point is a row: the apply is stopped there (a test pause right after the step, or
+the step's own wait: the old container's stop, the new container's watch) and gets
+SIGINT, SIGTERM or SIGHUP (it must put the old container back itself: exit 1), or
+SIGKILL (the next apply must repair it). Either way, exactly one container carries the
+name, it is the old one with its data, and nothing temporary is left.
+"""
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run_cli, standin_profile
+
+# point -> (what apply prints when it is there, the test pause that holds it there)
+POINTS = {
+    "created": ("test pause after created", "created"),
+    "stopping": ("stopping ", None),          # the old container ignores SIGTERM: stop takes its timeout
+    "stopped": ("test pause after stopped", "stopped"),   # before the rename
+    "swapped": ("test pause after swapped", "swapped"),   # after the rename, before the start
+    "started": ("test pause after started", "started"),   # the start done, the watch not begun
+    "watching": ("started ", None),           # the new container bootstraps for 30 s
+}
+SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
+WATCH = 'ready_log = "STANDIN READY"\nsettle_time = 0.5\ntimeout = 60\n'
+
+
+def ids(eng, name):
+    return {n: eng.inspect(n)["Id"] for n in eng.names_like(name)}
+
+
+def start_apply(profile, tmp_path, pause=None):
+    env = dict(os.environ, ONE_RUN_STATE_DIR=str(tmp_path / "one-run-state"))
+    if pause:
+        env["ONE_RUN_TEST_PAUSE"] = pause
+    return subprocess.Popen([sys.executable, "-m", "one_run", "apply", str(profile)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
+
+
+def read_until(process, marker: str, timeout: float = 60) -> str:
+    """apply's output up to the line holding marker (it must get there). Raw reads: a
+    buffered reader would hold lines that select() no longer sees."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker.encode() not in seen:
+        assert time.monotonic() < deadline, f"apply never printed {marker!r}:\n{seen.decode()}"
+        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        if ready:
+            chunk = os.read(process.stdout.fileno(), 65536)
+            assert chunk, f"apply ended before {marker!r}:\n{seen.decode()}"
+            seen += chunk
+    return seen.decode()
+
+
+def finish(process, signum) -> str:
+    process.send_signal(signum)
+    try:
+        return process.communicate(timeout=120)[0].decode()
+    finally:
+        process.kill()
+
+
+def deployment(engine, tmp_path, point):
+    """A running old container (its data written) and the profile text of a new one."""
+    name = engine.container_name()
+    slow_stop = 'STANDIN_IGNORE_TERM = "yes"\n' if point == "stopping" else ""
+    profile = standin_profile(tmp_path, engine, name, container="stop_timeout = 3\n",
+                              body='[env]\nOPENNEBULA_HOST = "old.example.com"\n' + slow_stop, watch=WATCH)
+    first = run_cli("apply", profile)
+    assert first.code == 0, first.out + first.err
+    engine.sh(name, "echo precious > /var/lib/one/datastores/data.txt")
+    old_text = profile.read_text()
+    new_text = old_text.replace("old.example.com", "new.example.com")
+    if point == "watching":
+        new_text = new_text.replace("[env]\n", '[env]\nSTANDIN_BOOTSTRAP_SECONDS = "30"\n')
+    return name, profile, old_text, new_text
+
+
+@pytest.mark.parametrize("point", list(POINTS))
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
+def test_a_signal_at_any_point_of_the_swap_leaves_the_old_container_running(engine, tmp_path, point, signum):
+    name, profile, old_text, new_text = deployment(engine, tmp_path, point)
+    old = engine.inspect(name)["Id"]
+    profile.write_text(new_text)
+    marker, pause = POINTS[point]
+    apply = start_apply(profile, tmp_path, pause)
+    out = read_until(apply, marker)
+    if point == "watching":
+        time.sleep(1)
+    out += finish(apply, signum)
+
+    if signum == signal.SIGKILL:
+        assert apply.returncode == -signal.SIGKILL
+        profile.write_text(old_text)  # the repairing apply, of the profile the old container runs
+        repaired = run_cli("apply", profile)
+        assert repaired.code == 0, out + repaired.out + repaired.err
+        assert "repair: " in repaired.out
+        assert "up to date" in repaired.out or f"started {name}" in repaired.out, repaired.out
+    else:
+        assert apply.returncode == 1, out
+        if signum != signal.SIGHUP:  # after a hang-up, messages go nowhere
+            assert "interrupt" in out
+    assert ids(engine, name) == {name: old}
+    state = engine.inspect(name)
+    assert state["State"]["Running"] and "OPENNEBULA_HOST=old.example.com" in state["Config"]["Env"]
+    assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
+    assert not (tmp_path / "one-run-state" / f"{engine.runtime}-{name}.journal").exists()
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
+def test_a_signal_after_the_new_container_passed_its_watch_keeps_it(engine, tmp_path, signum):
+    name, profile, _, new_text = deployment(engine, tmp_path, "passed")
+    profile.write_text(new_text)
+    apply = start_apply(profile, tmp_path, "passed")
+    out = read_until(apply, "test pause after passed")
+    out += finish(apply, signum)
+
+    if signum == signal.SIGKILL:
+        repaired = run_cli("apply", profile)
+        assert repaired.code == 0 and "passed its watch; finishing it" in repaired.out, repaired.out
+        assert "up to date" in repaired.out
+    else:
+        assert apply.returncode == 0, out
+        if signum != signal.SIGHUP:
+            assert f"applied: {name}" in out
+    assert list(ids(engine, name)) == [name]
+    state = engine.inspect(name)
+    assert state["State"]["Running"] and "OPENNEBULA_HOST=new.example.com" in state["Config"]["Env"]
+    assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
