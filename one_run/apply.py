@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import applied_files
+from .boot import reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
@@ -134,6 +135,10 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float)
         lines.append(f"  rename the new container {spec.name}, start it, watch it for {settle_time:g} s")
         if plan.current:
             lines.append("  then remove the previous container; no volume is ever removed")
+    survival = reboot_survival(engine.runtime, spec.container.restart.name, spec.name, plan.labels[PROFILE_LABEL])
+    lines.append(f"  after a host reboot: {survival.summary()}")
+    if survival.fix:
+        lines.append(f"    to fix: {survival.fix}")
     return lines
 
 
