@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, NamedTuple, Optional, Set
+from typing import Dict, NamedTuple, Optional, Set, Tuple
 
 from .errors import EngineUnavailable, UsageError
 from .files import write_file
@@ -76,7 +76,7 @@ def _why_not(result: Optional[subprocess.CompletedProcess]) -> str:
     return lines[-1] if lines else f"systemctl exited {result.returncode}"
 
 
-def unit_file_state(unit: str, user: bool, run=systemctl) -> "tuple[Optional[str], str]":
+def unit_file_state(unit: str, user: bool, run=systemctl) -> Tuple[Optional[str], str]:
     """(`systemctl is-enabled` state, or None when systemctl cannot answer; why it cannot).
     is-enabled reads the unit files, so it answers even where the manager is not running."""
     result = run("is-enabled", unit, user=user)
@@ -94,21 +94,20 @@ def unit_text(unit: str, user: bool, run=systemctl) -> Optional[str]:
     return result.stdout if result is not None and result.returncode == 0 else None
 
 
-def restart_policies_started(unit_text_: str) -> Set[str]:
+def restart_policies_started(text: str) -> Set[str]:
     """The restart policies whose containers podman-restart.service starts, read from its
     ExecStart's `--filter restart-policy=...` (Podman 4.3: `always` only)."""
     found = set()
-    for line in unit_text_.splitlines():
+    for line in text.splitlines():
         if line.strip().startswith("ExecStart="):
             words = shlex.split(line.split("=", 1)[1])
-            for word, after in zip(words, words[1:] + [""]):
-                value = after if word == "--filter" else word[len("--filter="):] if word.startswith("--filter=") else ""
-                if value.startswith("restart-policy="):
-                    found.add(value.split("=", 1)[1])
+            filters = [after for word, after in zip(words, words[1:]) if word == "--filter"]
+            filters += [word[len("--filter="):] for word in words if word.startswith("--filter=")]
+            found |= {value.split("=", 1)[1] for value in filters if value.startswith("restart-policy=")}
     return found
 
 
-def unit_starts(text: str) -> Optional["tuple[str, str]"]:
+def unit_starts(text: str) -> Optional[Tuple[str, str]]:
     """(runtime, container) a one-run boot unit starts, from its ExecStart; None if it has none."""
     for line in text.splitlines():
         if line.strip().startswith("ExecStart="):
