@@ -220,7 +220,8 @@ def _cmd_diff(args) -> int:
 
 
 def _add_status(sub, common):
-    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome, reboot survival")
+    p = sub.add_parser("status", parents=[common],
+                       help="container state, image, applied hash, bootstrap outcome, reboot survival")
     _profile_and_runtime(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_status)
