@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import applied_files, interrupts, watch
+from .boot import reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
@@ -145,6 +146,10 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile) -
     elif plan.action == "start":
         lines += [f"  start it; {line}" for line in watch.describe(profile.watch, profile.maintenance,
                                                                      plan.health_check)]
+    survival = reboot_survival(engine.runtime, spec.container.restart.name, spec.name, plan.labels[PROFILE_LABEL])
+    lines.append(f"  after a host reboot: {survival.summary()}")
+    if survival.fix:
+        lines.append(f"    to fix: {survival.fix}")
     return lines
 
 

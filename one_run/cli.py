@@ -102,6 +102,7 @@ def _apply_flags(p):
 
 def _apply(args, profile, spec, engine=None) -> int:
     from .apply import Applier
+    from .boot import apply_warning
     from .diff import explainer
     from .engines import get_engine
     from .interrupts import as_keyboard_interrupt
@@ -110,6 +111,9 @@ def _apply(args, profile, spec, engine=None) -> int:
     engine = engine or get_engine(profile.runtime)
     # The deployment living on the other runtime is refused (exit 2) before anything is touched.
     check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
+    warning = apply_warning(engine.runtime, spec.container.restart.name, spec.name, profile.path)
+    if warning:
+        print(warning, file=sys.stderr)
     with as_keyboard_interrupt():
         return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
                                                   keep_previous=args.keep_previous, explain=explainer(engine, spec))
@@ -190,7 +194,8 @@ def _cmd_diff(args) -> int:
 
 
 def _add_status(sub, common):
-    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome")
+    p = sub.add_parser("status", parents=[common],
+                       help="container state, image, applied hash, bootstrap outcome, reboot survival")
     _profile_and_runtime(p)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_cmd_status)
@@ -251,6 +256,33 @@ def _cmd_capture(args) -> int:
         raise unreachable[0]
     also = f" ({unreachable[0].message})" if unreachable else ""
     raise UsageError(f"no container named {args.name} on docker or podman{also}")
+
+
+# --- boot ---------------------------------------------------------------------------
+
+def _add_boot(sub, common):
+    p = sub.add_parser("boot", parents=[common], help="a systemd unit that starts the container at boot",
+                       description="A systemd unit that starts the profile's container by name at boot and stops "
+                                   "it (never removes it) when the unit stops; it stays valid across apply's "
+                                   "recreates. As root a system unit in /etc/systemd/system, otherwise a user unit "
+                                   "(rootless Podman) in ~/.config/systemd/user. Without an option it is printed.")
+    _profile_and_runtime(p)
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--print", dest="action", action="store_const", const="print",
+                        help="write the unit to stdout (the default)")
+    action.add_argument("--install", dest="action", action="store_const", const="install",
+                        help="write it where systemd reads it, daemon-reload and enable it (exit 3 where systemd "
+                             "does not run, writing nothing)")
+    action.add_argument("--remove", dest="action", action="store_const", const="remove",
+                        help="disable and remove it; the container is left as it is")
+    p.set_defaults(func=_cmd_boot, action="print")
+
+
+def _cmd_boot(args) -> int:
+    from .boot import boot
+
+    profile, _ = _load(args, full=False)
+    return boot(profile, args.action)
 
 
 # --- init / tls renew ------------------------------------------------------------
@@ -367,7 +399,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     costs `render` a few ms of start-up, and `one-run render ...` needs none of the others."""
     commands = {"render": _add_render, "validate": _add_validate, "apply": _add_apply,
                 "maintenance": _add_maintenance, "diff": _add_diff, "status": _add_status,
-                "capture": _add_capture, "init": _add_init, "tls": _add_tls, "switch": _add_switch}
+                "capture": _add_capture, "boot": _add_boot, "init": _add_init, "tls": _add_tls, "switch": _add_switch}
     common = _Parser(add_help=False)
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser = _Parser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")

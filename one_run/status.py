@@ -1,11 +1,13 @@
 """What state the deployment is in: container state and health, image and digest, when
 and from which profile hash it was applied, whether it matches the profile now,
-maintenance mode, and the bootstrap outcome read from the container's logs.
+maintenance mode, the bootstrap outcome read from the container's logs, and whether it
+comes back after a host reboot.
 """
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from .apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
+from .boot import Survival, reboot_survival
 from .confighash import HASH_LABEL
 from .diff import differences
 from .engines import Engine
@@ -103,6 +105,9 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
         # the exit code is the reason: an earlier "BOOTSTRAP OK" line is not
         outcome, line = "failed", f"(the container exited with code {current.exit_code})"
     report["bootstrap"] = {"outcome": outcome, "line": line}
+    policy = ((current.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
+    report["reboot"] = {"restart_policy": policy,
+                        **reboot_survival(engine.runtime, policy, spec.name, profile.path).as_json()}
     return report
 
 
@@ -147,4 +152,8 @@ def render(report: Dict[str, Any]) -> List[str]:
             "unknown": "unknown" if boot["line"] else "unknown (no bootstrap message in the last log lines)"
             }[boot["outcome"]]
     lines.append(f"  bootstrap:   {text}" + (f": {boot['line']}" if boot["line"] else ""))
+    reboot = report["reboot"]
+    lines.append(f"  reboot:      {Survival(reboot['comes_back'], reboot['why']).summary()}")
+    if reboot["fix"]:
+        lines.append(f"               to fix: {reboot['fix']}")
     return lines + also

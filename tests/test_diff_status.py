@@ -205,7 +205,8 @@ def status_report(**changes):
               "image": {"ref": f"{STANDIN}:1", "id": "sha256:" + "1" * 64, "digest": None},
               "applied": {"time": None, "hash": None, "profile": None}, "in_sync": True,
               "maintenance": False, "profile_maintenance": False, "leftovers": [],
-              "bootstrap": {"outcome": "ok", "line": "BOOTSTRAP OK"}}
+              "bootstrap": {"outcome": "ok", "line": "BOOTSTRAP OK"},
+              "reboot": {"restart_policy": "always", "comes_back": True, "why": "docker.service is enabled", "fix": None}}
     report.update(changes)
     return report
 
