@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import applied_files
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
@@ -199,7 +198,6 @@ class Applier:
             if plan.action == "noop":
                 self.say("  the pulled image is the one already running")
         if plan.action == "noop":
-            self.keep_applied_files(plan.current.id)
             self.say(f"up to date: {self.name} ({plan.current.id[:12]}) already matches the profile; nothing recreated")
             return 0
         if plan.action == "start":
@@ -238,7 +236,6 @@ class Applier:
         except KeyboardInterrupt:
             failure = "interrupted"
         if not failure:
-            self.keep_applied_files(current.id)
             self.say(f"started {self.name} ({current.id[:12]})")
             return 0
         logs = self.log_tail(current.id)
@@ -252,16 +249,6 @@ class Applier:
         was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
             else "it is stopped again, as it was"
         raise ApplyFailedRestored(f"{self.name} was started but {failure}; {was}\n{logs}")
-
-    def keep_applied_files(self, cid: str) -> None:
-        """Copies of the mounted files as cid runs with them, for a failed apply to put back."""
-        if not self.spec.inputs:
-            return
-        try:
-            applied_files.keep(self.profile.path, self.spec.inputs, cid)
-        except OSError as exc:
-            print(f"warning: could not keep a copy of the applied files in {applied_files.store(self.profile.path)} "
-                  f"({exc}); if a later apply fails, the files it changed cannot be put back", file=sys.stderr)
 
     # --- the swap -------------------------------------------------------------
 
@@ -296,7 +283,6 @@ class Applier:
                 self.engine.remove(old.id)
         self.journal.clear()
         self.replaced = True
-        self.keep_applied_files(new_id)
         self.say(f"applied: {self.name} ({new_id[:12]}) is running")
         return 0
 
@@ -347,7 +333,8 @@ class Applier:
 
     def roll_back(self, new_id: str, old: Optional[ContainerInfo], failure: str):
         logs = self.log_tail(new_id)
-        files = self.put_back_files(old) if old else ""
+        # The old container mounts its own staged copies: the profile's files are not touched.
+        files = "\nthe profile's edited files are untouched and were not applied" if self.spec.staged else ""
         try:
             self.engine.remove(new_id)
             if old:
@@ -364,9 +351,6 @@ class Applier:
             except EngineError as exc:
                 again = str(exc)
             if again:
-                if self.spec.inputs and not files:
-                    files = ("\nit mounts the same folders as the new one, and no copy of the files it was applied "
-                             "with was kept to put back: a changed certificate, key, patch or hook fails it too")
                 raise RestoreFailed(
                     f"apply failed: {failure}; the previous container {old.id[:12]} was started again, but {again}"
                     f"{files}\nwhat is left: {self.name} ({old.id[:12]}), not running as it did; no volume was removed\n"
@@ -375,16 +359,6 @@ class Applier:
         previous = f"the previous container {old.id[:12]} runs again" if old and old.running else \
             ("the previous container is back under its name" if old else "nothing else was changed")
         raise ApplyFailedRestored(f"apply failed: {failure}; {previous}{files}\n{logs}")
-
-    def put_back_files(self, old: ContainerInfo) -> str:
-        """Put back the files old was applied with (it mounts the same folders); what was done, as text."""
-        try:
-            restored = applied_files.put_back(self.profile.path, old.id)
-        except OSError as exc:
-            return f"\nthe files it was applied with could not be put back: {exc}"
-        return "".join(f"\n  {path} put back as it was applied; " +
-                       (f"the new version is kept as {aside}" if aside else "it had been removed")
-                       for path, aside in restored)
 
     def stuck_report(self, new_id: str, old: Optional[ContainerInfo], failure: str, exc: Exception) -> str:
         cli = self.engine.runtime
@@ -436,7 +410,7 @@ class Applier:
                 if current:
                     self.say(f"repair: removing the half-started {self.name} ({current.id[:12]})")
                     self.engine.remove(current.id)
-                self.say(f"repair: restoring {old.name} ({old.id[:12]}) as {self.name}{self.put_back_files(old)}")
+                self.say(f"repair: restoring {old.name} ({old.id[:12]}) as {self.name}")
                 self.engine.rename(old.id, self.name)
                 if record.get("old_running", True):
                     self.engine.start(old.id)

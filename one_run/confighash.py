@@ -7,7 +7,6 @@ salted hash, so the label never lets anyone read or cheaply guess them.
 """
 import hashlib
 import json
-import os
 import secrets
 from typing import Dict, List
 
@@ -24,17 +23,8 @@ def new_salt() -> str:
 
 
 def input_digests(spec: RunSpec) -> Dict[str, str]:
-    """sha256 of each mounted customization file, by host path."""
-    generated = dict([spec.generated_patch]) if spec.generated_patch else {}
-    out = {}
-    for path in spec.inputs:
-        if path in generated:
-            data = generated[path].encode()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-        out[path] = hashlib.sha256(data).hexdigest()
-    return out
+    """sha256 of each staged customization file, by the path the profile names it by."""
+    return {f.source: hashlib.sha256(f.data).hexdigest() for f in spec.staged}
 
 
 def secret_digest(value: str, salt: str) -> str:
@@ -64,17 +54,10 @@ INPUTS_LABEL = "one-run.inputs"
 
 
 def input_paths(spec: RunSpec) -> Dict[str, str]:
-    """Variable → host path, for each variable naming a file directly in a bind-mounted folder
+    """Variable → the path the profile names, for each variable naming a staged file
     (`/certs/cert.pem`), in the env's order."""
-    mounts = {v.target: v.source for v in spec.volumes if v.kind == "bind"}
-    out = {}
-    for name, value in spec.env:
-        if not isinstance(value, str) or value.count("/") != 2:
-            continue
-        target, _, filename = value.rpartition("/")
-        if target in mounts:
-            out[name] = os.path.join(mounts[target], filename)
-    return out
+    staged = {f.container_path: f.source for f in spec.staged}
+    return {name: staged[value] for name, value in spec.env if isinstance(value, str) and value in staged}
 
 
 def input_label(spec: RunSpec, salt: str) -> str:
