@@ -18,6 +18,7 @@ from .engines import ContainerInfo
 from .errors import UsageError
 from .normalize import from_inspect, has_create_command, human_size, is_secret_name
 from .profile import DEFAULT_STOP_TIMEOUT
+from .files import ensure_gitignore
 from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH
 from .values import ENV_NAME_RE, Port, Volume, order_options
 
@@ -268,6 +269,17 @@ def write(captured: Captured, output: Path, force: bool) -> None:
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(output)
+    ensure_gitignore(output.parent, private_patterns(captured, output))
+
+
+def private_patterns(captured: Captured, output: Path) -> List[str]:
+    """.gitignore lines for the secrets folder and the private keys the profile names inside its folder."""
+    patterns = [f"/{secrets_folder(output).name}/"] if captured.secrets else []
+    for table, key in (("tls", "key"), ("ssh", "private_key")):
+        path = captured.data.get(table, {}).get(key)
+        if path and not os.path.isabs(path) and not path.startswith(".."):
+            patterns.append("/" + os.path.normpath(path))
+    return patterns
 
 
 def capture(engine, name: str, output: Optional[Path], force: bool) -> int:

@@ -8,7 +8,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 
 def write_file(path: Path, data: bytes, mode: int, owner: Optional[Tuple[int, int]] = None) -> None:
@@ -83,3 +83,25 @@ def read_regular_file(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     if len(data) > limit:
         raise NotReadable(f"is larger than {limit >> 20} MiB")
     return data
+
+
+GITIGNORED = ("/.one-run/", "*.bak", "*.bak-*")  # one-run's staged copies; init's and tls renew's backups
+
+
+def ensure_gitignore(folder: Path, private: Iterable[str]) -> Path:
+    """Add to `folder`/.gitignore (kept as it is otherwise) the lines that keep `private`
+    (patterns relative to folder: keys, secrets) and GITIGNORED out of git."""
+    path = Path(folder) / ".gitignore"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        text = ""
+    have = set(text.splitlines())
+    missing = [line for line in (*private, *GITIGNORED) if line not in have]
+    if missing:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        if not text:
+            text = "# written by one-run: private keys, secrets, one-run's staged copies and backups stay out of git\n"
+        write_file(path, (text + "".join(line + "\n" for line in missing)).encode(), 0o644)
+    return path

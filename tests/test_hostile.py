@@ -2,12 +2,10 @@
 option, and no input (however shaped) yields a traceback, a hang or exit 4."""
 import json
 import os
-import shlex
 import stat
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
