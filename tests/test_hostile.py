@@ -330,9 +330,10 @@ def test_a_bad_secret_reference_never_echoes_the_value(tmp_path):
     assert "S3CRET" not in result.err
 
 
-toml_text = st.text(st.sampled_from(list('[]{}="\'.,:#\n abcxyz01-_\\') + ["container", "env", "name", "image",
-                                                                          "volumes", "tls", "config", "\x00"]),
-                    max_size=200)
+toml_text = st.lists(st.sampled_from(
+    list('[]{}="\'.,:#\n abcxyz01-_\\') + ['"""', "'''", "[[[[[[[[", "{ a = ", "\\u0000", "\x00", "container",
+                                             "env", "name", "image", "volumes", "tls", "config", "file", "/dev/zero"]),
+    max_size=120).map("".join)
 scalars = st.one_of(st.booleans(), st.integers(-2 ** 63, 2 ** 63 - 1), st.text(max_size=20),
                     st.floats(allow_nan=False))
 structures = st.recursive(scalars, lambda inner: st.one_of(
@@ -346,7 +347,7 @@ def _load_all(path: Path):
     try:
         profile = load_profile(path)
         spec = build_runspec(profile)
-        ensure_valid(profile, spec, full=False)
+        ensure_valid(profile, spec, full=True)
     except (ProfileError, UsageError):
         pass
 
@@ -363,6 +364,32 @@ def test_fuzz_toml_ish_text_raises_only_profile_errors(tmp_path, text):
 @given(document=st.dictionaries(st.sampled_from(["container", "env", "tls", "ssh", "config", "runtime"]),
                                 structures, max_size=5))
 def test_fuzz_structures_raise_only_profile_errors(tmp_path, document):
+    path = tmp_path / "f.toml"
+    try:
+        path.write_text(tomli_w.dumps(document))
+    except (TypeError, ValueError):
+        return
+    _load_all(path)
+
+
+container_keys = st.sampled_from(["name", "image", "privileged", "restart", "hostname", "ports", "volumes",
+                                  "labels", "cap_add", "devices", "network", "dns", "extra_hosts", "tmpfs",
+                                  "shm_size", "ulimits", "stop_timeout", "security_opt", "pull", "entrypoint",
+                                  "command"])
+paths = st.sampled_from(["/dev/zero", "/", "/etc/subuid", ".", "missing", "/proc/self/fd/0", "-x", "a\x00b"])
+values = st.one_of(scalars, paths, st.lists(st.one_of(paths, st.text(max_size=10)), max_size=3),
+                   st.dictionaries(st.sampled_from(["env", "file", "x"]), st.one_of(paths, scalars), max_size=2))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(container=st.dictionaries(container_keys, values, max_size=4), env=st.dictionaries(
+    st.sampled_from(["OPENNEBULA_HOST", "MYSQL_PASSWORD", "TLS_CERT", "X"]), values, max_size=3),
+    tables=st.dictionaries(st.sampled_from(["tls", "ssh", "config"]), st.dictionaries(st.sampled_from(
+        ["cert", "key", "private_key", "public_key", "onecfg_patch", "pre_bootstrap_hook"]), values, max_size=3),
+        max_size=2), top=st.dictionaries(st.sampled_from(["allow_system_paths", "runtime", "maintenance"]), values,
+                                         max_size=2))
+def test_fuzz_near_profiles_raise_only_profile_errors(tmp_path, container, env, tables, top):
+    document = {**top, "container": {"name": "one", "image": "img:1", **container}, "env": env, **tables}
     path = tmp_path / "f.toml"
     try:
         path.write_text(tomli_w.dumps(document))
