@@ -19,7 +19,7 @@ from .errors import UsageError
 from .normalize import from_inspect, has_create_command, human_size, is_secret_name
 from .profile import DEFAULT_STOP_TIMEOUT
 from .files import ensure_gitignore
-from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH
+from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
 from .values import ENV_NAME_RE, Port, Volume, order_options
 
 # (table, mount target, [(variable, key)], every variable required)
@@ -42,6 +42,28 @@ class Captured:
 
 def secrets_folder(output: Path) -> Path:
     return output.with_name(output.stem + ".secrets")
+
+
+def staged_originals(current: ContainerInfo, source: str) -> Dict[str, str]:
+    """For a mount of one-run's staged copies: container path -> the file the applied profile
+    (its one-run.profile label) names, where that profile still stages exactly these copies."""
+    from .errors import ProfileError
+    from .profile import load_profile
+    from .runspec import build_runspec
+
+    from .apply import PROFILE_LABEL
+
+    path = current.labels.get(PROFILE_LABEL)
+    if not path:
+        return {}
+    try:
+        profile = load_profile(path)
+        spec = build_runspec(profile)
+    except ProfileError:
+        return {}
+    if not spec.staged_folder or os.path.basename(spec.staged_folder) != staged_digest(source):
+        return {}
+    return {f.container_path: f.source for f in spec.staged if f.source != profile.path}
 
 
 def _place(path: str, folder: Optional[Path]) -> str:
@@ -85,12 +107,18 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
             continue
         if found:
             source, files = found
+            originals = staged_originals(current, source) if staged_digest(source) else {}
             del volumes[target]
             tables[table] = {}
             for name, key in variables:
                 if name in files:
                     del env[name]
-                    tables[table][key] = _place(os.path.join(source, files[name]), folder)
+                    path = originals.get(f"{target}/{files[name]}") or os.path.join(source, files[name])
+                    tables[table][key] = _place(path, folder)
+                    if staged_digest(path):
+                        messages.append(f"note: {table}.{key} is one-run's staged copy {path}, which one-run "
+                                        "removes once no container uses it: copy it out and point the profile at "
+                                        "the copy")
 
     secrets: Dict[str, str] = {}
     env_table: Dict[str, object] = {}

@@ -7,6 +7,7 @@ salted hash, so the label never lets anyone read or cheaply guess them.
 """
 import hashlib
 import json
+import os
 import secrets
 from typing import Dict, List
 
@@ -23,8 +24,9 @@ def new_salt() -> str:
 
 
 def input_digests(spec: RunSpec) -> Dict[str, str]:
-    """sha256 of each staged customization file, by the path the profile names it by."""
-    return {f.source: hashlib.sha256(f.data).hexdigest() for f in spec.staged}
+    """sha256 of each staged customization file, by its path in the container (so that the same
+    files named from another folder, as a captured profile does, hash the same)."""
+    return {f.container_path: hashlib.sha256(f.data).hexdigest() for f in spec.staged}
 
 
 def secret_digest(value: str, salt: str) -> str:
@@ -36,6 +38,10 @@ def canonical_argv(spec: RunSpec) -> List[str]:
     env or volumes (or capturing it back from an engine that does not keep their order)
     does not count as a change. Only the DNS servers keep their order: it is the resolver's."""
     groups = run_groups(spec)
+    if spec.staged_folder:
+        # The staged copies are the same wherever the profile's folder lies: their hash names them.
+        where = f"<staged {os.path.basename(spec.staged_folder)}>"
+        groups = [[word.replace(spec.staged_folder, where) for word in group] for group in groups]
     head, options, image = groups[0], groups[1:-1], groups[-1]
     ordered = sorted(g for g in options if g[0] != "--dns") + [g for g in options if g[0] == "--dns"]
     return [word for group in [head, *ordered, image] for word in group]
@@ -65,8 +71,8 @@ def input_label(spec: RunSpec, salt: str) -> str:
     by the variable that names it, so `diff` can say WHICH file changed since the apply."""
     by_path = input_digests(spec)
     parts = []
-    for name, path in input_paths(spec).items():
-        digest = by_path.get(path)
+    for name, value in spec.env:
+        digest = by_path.get(value) if isinstance(value, str) else None
         if digest:
             parts.append(f"{name}={hashlib.sha256((salt + digest).encode()).hexdigest()[:16]}")
     return ",".join(parts)

@@ -80,6 +80,16 @@ def staged_root(profile_path: str) -> str:
     return os.path.join(private_folder(profile_path), "staged")
 
 
+def staged_digest(path: str) -> Optional[str]:
+    """The contents' hash naming the staged folder that `path` (a mount source) lies in, or
+    None when it is not one of one-run's staged folders."""
+    parts = os.path.normpath(path).split(os.sep)
+    for i in range(len(parts) - 3):
+        if parts[i] == PRIVATE_FOLDER and parts[i + 2] == "staged":
+            return parts[i + 3]
+    return None
+
+
 def staging_digest(files: Iterable[StagedFile]) -> str:
     """The staged folder's name: a hash of every file's place, name, mode and contents."""
     listing = sorted((f.target, f.name, f.mode, hashlib.sha256(f.data).hexdigest()) for f in files)
