@@ -174,10 +174,20 @@ def build_runspec(profile: Profile) -> RunSpec:
 
 
 def _private_dirs(path: str) -> None:
-    """Make `path` and its parents up to and including .one-run/, all 0700."""
+    """Make `path` and its parents up to and including .one-run/, all 0700; a link among them
+    (which would send the copies of keys elsewhere) is refused."""
     top = path
     while os.path.basename(top) != PRIVATE_FOLDER:
         top = os.path.dirname(top)
+    probe = path
+    while True:
+        if os.path.islink(probe):
+            raise ProfileError([Problem(f"{probe} is a symbolic link: one-run keeps the copies of the keys it "
+                                        "mounts in a folder of its own, not where a link leads",
+                                        fix=f"remove the link {probe}; one-run creates the folder")])
+        if probe == top:
+            break
+        probe = os.path.dirname(probe)
     os.makedirs(path, mode=FOLDER_MODE, exist_ok=True)
     while True:
         os.chmod(path, FOLDER_MODE)  # also the ones an older one-run made 0755

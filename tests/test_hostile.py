@@ -2,6 +2,7 @@
 option, and no input (however shaped) yields a traceback, a hang or exit 4."""
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -117,6 +118,16 @@ def test_lets_encrypt_live_links_are_followed_and_modes_are_private(tmp_path):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
 
 
+def test_a_linked_one_run_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / ".one-run").symlink_to(elsewhere)
+    write(tmp_path / "config" / "post.sh", "#!/bin/bash\n", 0o755)
+    profile = write(tmp_path / "p.toml", HEAD + '[config]\npost_bootstrap_hook = "config/post.sh"\n')
+    result = run_cli("render", profile)
+    assert result.code == 2 and "is a symbolic link" in result.err and os.listdir(elsewhere) == []
+
+
 @pytest.mark.parametrize("kind", ["fifo", "directory", "dangling link"])
 def test_a_named_path_that_is_not_a_regular_file_is_exit_2(tmp_path, kind):
     cert = tmp_path / "certs" / "cert.pem"
@@ -217,6 +228,18 @@ def test_an_image_that_is_not_a_reference_is_exit_2(tmp_path, image):
     profile = write(tmp_path / "p.toml", f'[container]\nname = "one"\nimage = {json.dumps(image)}\n')
     result = run_cli("render", profile)
     assert result.code == 2 and "container.image" in result.err, result.err
+
+
+@pytest.mark.parametrize("image", ["-v=/:/host", "--privileged"])
+def test_a_hostile_image_pasted_through_bash_runs_nothing(tmp_path, image):
+    """`bash -c "$(one-run render p)"`: render refuses, so bash gets no command at all."""
+    profile = write(tmp_path / "p.toml", f'[container]\nname = "one"\nimage = {json.dumps(image)}\n')
+    (tmp_path / "docker").write_text(f'#!/bin/sh\ntouch {tmp_path}/docker-ran\n')
+    (tmp_path / "docker").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    script = f'eval "$({shlex.quote(sys.executable)} -m one_run render {shlex.quote(str(profile))})"'
+    result = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=10)
+    assert "container.image" in result.stderr and not (tmp_path / "docker-ran").exists()
 
 
 @pytest.mark.parametrize("image", ["docker.io/opennebula/opennebula:6.0", "localhost:5000/a/b_c/d-e:1.2-x",
