@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import applied_files, interrupts, watch
+from . import interrupts, watch
 from .boot import reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
@@ -220,7 +220,6 @@ class Applier:
             if plan.action == "noop":
                 self.say("  the pulled image is the one already running")
         if plan.action == "noop":
-            self.keep_applied_files(plan.current.id)
             self.say(f"up to date: {self.name} ({plan.current.id[:12]}) already matches the profile; nothing recreated")
             return 0
         if plan.action == "start":
@@ -244,7 +243,6 @@ class Applier:
         except KeyboardInterrupt:
             failure = "interrupted"
         if not failure:
-            self.keep_applied_files(current.id)
             self.say(f"started {self.name} ({current.id[:12]})")
             return 0
         with shielded():
@@ -259,16 +257,6 @@ class Applier:
         was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
             else "it is stopped again, as it was"
         raise ApplyFailedRestored(f"{self.name} was started but {failure}; {was}\n{logs}")
-
-    def keep_applied_files(self, cid: str) -> None:
-        """Copies of the mounted files as cid runs with them, for a failed apply to put back."""
-        if not self.spec.inputs:
-            return
-        try:
-            applied_files.keep(self.profile.path, self.spec.inputs, cid)
-        except OSError as exc:
-            print(f"warning: could not keep a copy of the applied files in {applied_files.store(self.profile.path)} "
-                  f"({exc}); if a later apply fails, the files it changed cannot be put back", file=sys.stderr)
 
     # --- the swap -------------------------------------------------------------
 
@@ -347,7 +335,6 @@ class Applier:
             else:
                 self.engine.remove(old.id)
         self.journal.clear()
-        self.keep_applied_files(record["new"])
 
     def log_tail(self, cid: str) -> str:
         try:
@@ -364,7 +351,8 @@ class Applier:
         with shielded():
             new = self.new_container(record)
             logs = self.log_tail(new.id) if new else ""
-            files = self.put_back_files(record["old"]) if record.get("old") else ""
+            # The old container mounts its own staged copies: the profile's files are not touched.
+            files = "\nthe profile's edited files are untouched and were not applied" if self.spec.staged else ""
             try:
                 restarted = self.undo(record)
             except EngineError as exc:
@@ -383,9 +371,6 @@ class Applier:
                                           f"again, and the wait for it to be up was interrupted: `one-run status "
                                           f"{self.profile.path}` tells whether it is{files}\n{logs}") from None
             if again:
-                if self.spec.inputs and not files:
-                    files = ("\nit mounts the same folders as the new one, and no copy of the files it was applied "
-                             "with was kept to put back: a changed certificate, key, patch or hook fails it too")
                 raise RestoreFailed(
                     f"apply failed: {failure}; the previous container {old.id[:12]} was started again, but {again}"
                     f"{files}\nwhat is left: {self.name} ({old.id[:12]}), not running as it did; no volume was removed\n"
@@ -451,16 +436,6 @@ class Applier:
         return [m["Name"] for m in new.attrs.get("Mounts") or []
                 if m.get("Type") == "volume" and m.get("Name") and m["Name"] not in named]
 
-    def put_back_files(self, old_id: str) -> str:
-        """Put back the files old was applied with (it mounts the same folders); what was done, as text."""
-        try:
-            restored = applied_files.put_back(self.profile.path, old_id)
-        except OSError as exc:
-            return f"\nthe files it was applied with could not be put back: {exc}"
-        return "".join(f"\n  {path} put back as it was applied; " +
-                       (f"the new version is kept as {aside}" if aside else "it had been removed")
-                       for path, aside in restored)
-
     def stuck_report(self, record: dict, failure: str, exc: Exception) -> str:
         cli = self.engine.runtime
         new_id, old_id = record.get("new"), record.get("old")
@@ -524,8 +499,7 @@ class Applier:
         new = self.new_container(record)
         self.say("repair: an earlier apply was interrupted before its new container passed its watch; "
                  + (f"removing {new.name} ({new.id[:12]}) and " if new else "")
-                 + ("putting the previous container back" if record.get("old") else "nothing else to undo")
-                 + (self.put_back_files(record["old"]) if record.get("old") else ""))
+                 + ("putting the previous container back" if record.get("old") else "nothing else to undo"))
         restarted = self.undo(record)
         if restarted:
             self.say(f"repair: started {self.name} ({restarted[0].id[:12]}) again, as it was running")

@@ -18,7 +18,8 @@ from .engines import ContainerInfo
 from .errors import UsageError
 from .normalize import from_inspect, has_create_command, human_size, is_secret_name
 from .profile import DEFAULT_STOP_TIMEOUT
-from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH
+from .files import ensure_gitignore
+from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
 from .values import ENV_NAME_RE, Port, Volume, order_options
 
 # (table, mount target, [(variable, key)], every variable required)
@@ -41,6 +42,28 @@ class Captured:
 
 def secrets_folder(output: Path) -> Path:
     return output.with_name(output.stem + ".secrets")
+
+
+def staged_originals(current: ContainerInfo, source: str) -> Dict[str, str]:
+    """For a mount of one-run's staged copies: container path -> the file the applied profile
+    (its one-run.profile label) names, where that profile still stages exactly these copies."""
+    from .errors import ProfileError
+    from .profile import load_profile
+    from .runspec import build_runspec
+
+    from .apply import PROFILE_LABEL
+
+    path = current.labels.get(PROFILE_LABEL)
+    if not path:
+        return {}
+    try:
+        profile = load_profile(path)
+        spec = build_runspec(profile)
+    except ProfileError:
+        return {}
+    if not spec.staged_folder or os.path.basename(spec.staged_folder) != staged_digest(source):
+        return {}
+    return {f.container_path: f.source for f in spec.staged if f.source != profile.path}
 
 
 def _place(path: str, folder: Optional[Path]) -> str:
@@ -84,12 +107,18 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
             continue
         if found:
             source, files = found
+            originals = staged_originals(current, source) if staged_digest(source) else {}
             del volumes[target]
             tables[table] = {}
             for name, key in variables:
                 if name in files:
                     del env[name]
-                    tables[table][key] = _place(os.path.join(source, files[name]), folder)
+                    path = originals.get(f"{target}/{files[name]}") or os.path.join(source, files[name])
+                    tables[table][key] = _place(path, folder)
+                    if staged_digest(path):
+                        messages.append(f"note: {table}.{key} is one-run's staged copy {path}, which one-run "
+                                        "removes once no container uses it: copy it out and point the profile at "
+                                        "the copy")
 
     secrets: Dict[str, str] = {}
     env_table: Dict[str, object] = {}
@@ -268,6 +297,17 @@ def write(captured: Captured, output: Path, force: bool) -> None:
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(text)
     tmp.replace(output)
+    ensure_gitignore(output.parent, private_patterns(captured, output))
+
+
+def private_patterns(captured: Captured, output: Path) -> List[str]:
+    """.gitignore lines for the secrets folder and the private keys the profile names inside its folder."""
+    patterns = [f"/{secrets_folder(output).name}/"] if captured.secrets else []
+    for table, key in (("tls", "key"), ("ssh", "private_key")):
+        path = captured.data.get(table, {}).get(key)
+        if path and not os.path.isabs(path) and not path.startswith(".."):
+            patterns.append("/" + os.path.normpath(path))
+    return patterns
 
 
 def capture(engine, name: str, output: Optional[Path], force: bool) -> int:

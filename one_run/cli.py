@@ -98,6 +98,9 @@ def _apply_flags(p):
     p.add_argument("--allow-empty-volumes", action="store_true",
                    help="apply even though the deployment's container or data lives on the other runtime "
                         "(starting this runtime's volumes empty)")
+    p.add_argument("--allow-shared-volume", action="store_true",
+                   help="apply even though a running container of another deployment mounts one of the "
+                        "profile's named volumes (two servers on one data directory)")
 
 
 def _apply(args, profile, spec, engine=None) -> int:
@@ -106,11 +109,14 @@ def _apply(args, profile, spec, engine=None) -> int:
     from .diff import explainer
     from .engines import get_engine
     from .interrupts import as_keyboard_interrupt
+    from .shared_volumes import check_not_shared
     from .switch import check_not_elsewhere
 
     engine = engine or get_engine(profile.runtime)
     # The deployment living on the other runtime is refused (exit 2) before anything is touched.
     check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
+    # So is a named volume that a running container of another deployment mounts.
+    check_not_shared(spec, engine, getattr(args, "allow_shared_volume", False))
     warning = apply_warning(engine.runtime, spec.container.restart.name, spec.name, profile.path)
     if warning:
         print(warning, file=sys.stderr)

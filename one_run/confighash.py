@@ -24,17 +24,9 @@ def new_salt() -> str:
 
 
 def input_digests(spec: RunSpec) -> Dict[str, str]:
-    """sha256 of each mounted customization file, by host path."""
-    generated = dict([spec.generated_patch]) if spec.generated_patch else {}
-    out = {}
-    for path in spec.inputs:
-        if path in generated:
-            data = generated[path].encode()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-        out[path] = hashlib.sha256(data).hexdigest()
-    return out
+    """sha256 of each staged customization file, by its path in the container (so that the same
+    files named from another folder, as a captured profile does, hash the same)."""
+    return {f.container_path: hashlib.sha256(f.data).hexdigest() for f in spec.staged}
 
 
 def secret_digest(value: str, salt: str) -> str:
@@ -46,6 +38,10 @@ def canonical_argv(spec: RunSpec) -> List[str]:
     env or volumes (or capturing it back from an engine that does not keep their order)
     does not count as a change. Only the DNS servers keep their order: it is the resolver's."""
     groups = run_groups(spec)
+    if spec.staged_folder:
+        # The staged copies are the same wherever the profile's folder lies: their hash names them.
+        where = f"<staged {os.path.basename(spec.staged_folder)}>"
+        groups = [[word.replace(spec.staged_folder, where) for word in group] for group in groups]
     head, options, image = groups[0], groups[1:-1], groups[-1]
     ordered = sorted(g for g in options if g[0] != "--dns") + [g for g in options if g[0] == "--dns"]
     return [word for group in [head, *ordered, image] for word in group]
@@ -64,17 +60,10 @@ INPUTS_LABEL = "one-run.inputs"
 
 
 def input_paths(spec: RunSpec) -> Dict[str, str]:
-    """Variable → host path, for each variable naming a file directly in a bind-mounted folder
+    """Variable → the path the profile names, for each variable naming a staged file
     (`/certs/cert.pem`), in the env's order."""
-    mounts = {v.target: v.source for v in spec.volumes if v.kind == "bind"}
-    out = {}
-    for name, value in spec.env:
-        if not isinstance(value, str) or value.count("/") != 2:
-            continue
-        target, _, filename = value.rpartition("/")
-        if target in mounts:
-            out[name] = os.path.join(mounts[target], filename)
-    return out
+    staged = {f.container_path: f.source for f in spec.staged}
+    return {name: staged[value] for name, value in spec.env if isinstance(value, str) and value in staged}
 
 
 def input_label(spec: RunSpec, salt: str) -> str:
@@ -82,8 +71,8 @@ def input_label(spec: RunSpec, salt: str) -> str:
     by the variable that names it, so `diff` can say WHICH file changed since the apply."""
     by_path = input_digests(spec)
     parts = []
-    for name, path in input_paths(spec).items():
-        digest = by_path.get(path)
+    for name, value in spec.env:
+        digest = by_path.get(value) if isinstance(value, str) else None
         if digest:
             parts.append(f"{name}={hashlib.sha256((salt + digest).encode()).hexdigest()[:16]}")
     return ",".join(parts)

@@ -15,7 +15,7 @@ from .engines import ContainerInfo, Engine
 from .normalize import (FIELDS, PODMAN_INJECTED_ULIMITS, Normal, from_inspect, from_spec, has_create_command,
                         human_size, is_secret_name, normalize_image, podman_default_caps)
 from .profile import SecretRef
-from .runspec import RunSpec
+from .runspec import RunSpec, staged_digest
 from .values import Port, Volume, order_options
 
 ARROW = "→"
@@ -150,6 +150,12 @@ def normals(engine: Engine, spec: RunSpec, current: ContainerInfo):
 
 def config_differences(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[Difference]:
     running, profile = normals(engine, spec, current)
+    mounted, wanted = running.fields["volumes"], profile.fields["volumes"]
+    for target, (kind, source, options) in wanted.items():
+        # Staged copies moved or changed are not a mount to tell about: the file lines and the
+        # hash say what changed in them.
+        if target in mounted and staged_digest(source) and staged_digest(mounted[target][1] or ""):
+            mounted[target] = (mounted[target][0], source, mounted[target][2])
     secret_names = {name for name, value in spec.env if isinstance(value, SecretRef)}
     return compare(running, profile, secret_names)
 

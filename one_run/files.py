@@ -1,10 +1,14 @@
-"""Writing a file one-run owns: exactly the mode asked (whatever the umask) from before the
-first byte, and an existing file replaced atomically, so a reader never sees half a key or
-the old file's mode, and a failed write leaves no partial file."""
+"""Files one-run writes and the files a profile names.
+
+A file one-run owns gets exactly the mode asked (whatever the umask) from before the first
+byte, and an existing file is replaced atomically, so a reader never sees half a key or the
+old file's mode, and a failed write leaves no partial file. A file a profile names is read
+only if it is a regular file of bounded size: never a FIFO that blocks, nor /dev/zero."""
 import os
+import stat
 import tempfile
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Iterable, Optional, Tuple
 
 
 def write_file(path: Path, data: bytes, mode: int, owner: Optional[Tuple[int, int]] = None) -> None:
@@ -41,3 +45,63 @@ def _fill(fd: int, data: bytes, mode: int, owner: Optional[Tuple[int, int]]) -> 
         f.write(data)
         f.flush()
         os.fsync(fd)
+
+
+MAX_INPUT_BYTES = 1 << 20  # a profile, secret or customization file is small; /dev/zero is not
+
+
+class NotReadable(Exception):
+    """Why a file the profile names cannot be read, as words that follow its path."""
+
+
+def read_regular_file(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of the regular file at `path` (links followed), at most `limit` of them;
+    NotReadable otherwise. Opened without blocking, so a FIFO cannot hang the reader."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NotReadable("does not exist") from None
+    except PermissionError:
+        raise NotReadable("is not readable") from None
+    except OSError as exc:
+        raise NotReadable(f"cannot be read ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotReadable("is not a regular file")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise NotReadable(f"cannot be read ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise NotReadable(f"is larger than {limit >> 20} MiB")
+    return data
+
+
+GITIGNORED = ("/.one-run/", "*.bak", "*.bak-*")  # one-run's staged copies; init's and tls renew's backups
+
+
+def ensure_gitignore(folder: Path, private: Iterable[str]) -> Path:
+    """Add to `folder`/.gitignore (kept as it is otherwise) the lines that keep `private`
+    (patterns relative to folder: keys, secrets) and GITIGNORED out of git."""
+    path = Path(folder) / ".gitignore"
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        text = ""
+    have = set(text.splitlines())
+    missing = [line for line in (*private, *GITIGNORED) if line not in have]
+    if missing:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        if not text:
+            text = "# written by one-run: private keys, secrets, one-run's staged copies and backups stay out of git\n"
+        write_file(path, (text + "".join(line + "\n" for line in missing)).encode(), 0o644)
+    return path

@@ -17,6 +17,7 @@ import tomli_w
 
 from . import crypto
 from .errors import UsageError
+from .files import ensure_gitignore
 from .profile import RUNTIMES
 
 PROFILE = "one-run.toml"
@@ -153,8 +154,10 @@ def init_deployment(folder, host: str, runtime: str = "docker", image: Optional[
                            "of each is kept as NAME.<time>.bak)")
     contents = _contents(host, runtime, image or default_image(), ssh_key_type, days)
     written: List[Written] = []
+    private = [f"/{name}" for name, mode in modes.items() if mode == 0o600 and not name.startswith("secrets/")]
     try:
         written.extend(_write(folder, contents, modes, existing))
+        ensure_gitignore(folder, private + ["/secrets/"])
     except OSError as exc:
         cause = f"cannot write in {folder}: {exc.strerror} ({exc.filename})"
         if not (written or existing):

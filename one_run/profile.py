@@ -11,6 +11,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from . import values
 from .errors import Problem, ProfileError
+from .files import MAX_INPUT_BYTES, NotReadable, read_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,6 +22,7 @@ RUNTIMES = ("docker", "podman")
 DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
 DEFAULT_SETTLE_TIME = 5.0
 DEFAULT_WATCH_TIMEOUT = 900  # seconds: the real bootstrap (onecfg, hooks, MySQL, oned, Sunstone) takes minutes
+MAX_DEPTH = 32  # tables and arrays within each other; a profile needs 3
 
 
 class SecretRef(NamedTuple):
@@ -94,6 +96,7 @@ class Profile(NamedTuple):
     runtime: str
     container: Container
     maintenance: bool = False
+    allow_system_paths: bool = False
     watch: Watch = Watch()
     env: Tuple[Tuple[str, EnvValue], ...] = ()
     tls: Optional[Tls] = None
@@ -162,7 +165,7 @@ NUMBER = ("a number", _is_number)
 STRINGS = ("an array of strings", _is_str_list)
 STRING_TABLE = ("a table of strings", _is_str_table)
 
-TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER}
+TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER, "allow_system_paths": BOOL}
 TABLES = ("container", "env", "tls", "ssh", "config", "watch")
 CONTAINER_KEYS = {
     "name": STRING, "image": STRING, "privileged": BOOL, "restart": STRING, "hostname": STRING,
@@ -298,17 +301,21 @@ class _Reader:
             return None
 
     def resolve(self, text: str) -> str:
-        return os.path.realpath(os.path.join(os.path.dirname(self.path), os.path.expanduser(text)))
+        """A path as written, against the profile's folder; links are kept, so that a file
+        keeps the name the profile gives it (Let's Encrypt's live/cert.pem, not archive/cert3.pem)."""
+        return os.path.abspath(os.path.join(os.path.dirname(self.path), os.path.expanduser(text)))
 
 
 def read_profile_text(path: str) -> str:
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise ProfileError([Problem("profile file not found", str(path), fix="check the path, or create one with `one-run init`")]) from None
-    except OSError as exc:
-        raise ProfileError([Problem(f"cannot read the profile: {exc.strerror}", str(path))]) from None
+        raw = read_regular_file(path, MAX_INPUT_BYTES)
+    except NotReadable as exc:
+        if str(exc) == "does not exist":
+            raise ProfileError([Problem("profile file not found", str(path),
+                                        fix="check the path, or create one with `one-run init`")]) from None
+        raise ProfileError([Problem(f"the profile {exc}", str(path),
+                                    fix="name a TOML file (a regular file of at most "
+                                        f"{MAX_INPUT_BYTES >> 20} MiB)")]) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -327,7 +334,51 @@ def load_profile(path, runtime: Optional[str] = None) -> Profile:
         found = re.search(r"line (\d+)", str(exc))
         raise ProfileError([Problem(f"malformed TOML: {exc}", str(path), line=int(found.group(1)) if found else None,
                                     fix="see https://toml.io for the syntax")]) from None
-    return profile_from_data(path, data, key_lines(text), runtime)
+    except RecursionError:  # tomllib recurses into inline arrays and tables
+        raise ProfileError([_too_deep(path)]) from None
+    lines = key_lines(text)
+    problems = _shape_problems(path, data, lines)
+    if problems:
+        raise ProfileError(problems)
+    return profile_from_data(path, data, lines, runtime)
+
+
+def _too_deep(path: str, key: Optional[str] = None, line: Optional[int] = None) -> Problem:
+    return Problem(f"tables and arrays are nested deeper than {MAX_DEPTH} levels", str(path), key, line,
+                   "a profile nests at most a few levels: look for a runaway [ or {")
+
+
+def _shape_problems(path: str, data: dict, lines: Dict[str, int]) -> List[Problem]:
+    """Nesting too deep, and NUL bytes (no program takes them in an argument or a variable):
+    found walking the document without recursion, before anything reads it."""
+    problems: List[Problem] = []
+    stack = [("", data, 0)]
+    while stack:
+        dotted, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return [_too_deep(path, dotted.split(".")[0] or None, lines.get(dotted.split(".")[0]))]
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{dotted}.{key}" if dotted else key
+                if "\0" in key:
+                    problems.append(_nul(path, child, lines))
+                stack.append((child, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((dotted, item, depth + 1) for item in value)
+        elif isinstance(value, str) and "\0" in value:
+            problems.append(_nul(path, dotted, lines))
+    return problems
+
+
+def _nul(path: str, key: str, lines: Dict[str, int]) -> Problem:
+    line = None
+    probe = key
+    while probe and line is None:
+        line = lines.get(probe)
+        probe = probe.rpartition(".")[0]
+    return Problem("a NUL character (\\u0000) in a key or value: no program takes it in an argument "
+                   "or an environment variable", str(path), key.replace("\0", "\\u0000"), line,
+                   "remove it")
 
 
 def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Optional[str] = None) -> Profile:
@@ -368,7 +419,7 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
     if r.problems:
         raise ProfileError(r.problems)
     return Profile(path=path, runtime=runtime, container=container, maintenance=top.get("maintenance", False),
-                   watch=watch, env=env, tls=tls, ssh=ssh, config=config, lines=lines)
+                   allow_system_paths=top.get("allow_system_paths", False), watch=watch, env=env, tls=tls, ssh=ssh, config=config, lines=lines)
 
 
 def _watch(r: _Reader, w: dict, top: dict) -> Watch:
@@ -408,8 +459,17 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         r.add("container.name", f"container name {name!r} is not valid",
               "use letters, digits, _ . - (starting with a letter or digit)")
     image = c.get("image", "")
-    if "image" in c and (not image or any(ch.isspace() for ch in image)):
-        r.add("container.image", f"image reference {image!r} is not valid", "write it as registry/name:tag")
+    if "image" in c and not values.is_image_reference(image):
+        r.add("container.image", f"image reference {image!r} is not valid",
+              "write it as [registry[:port]/]name[:tag][@digest], the name in lower case, "
+              "e.g. docker.io/opennebula/opennebula:6.0")
+    for key in ("hostname", "network", "entrypoint"):
+        _not_an_option(r, f"container.{key}", c.get(key))
+    for key in ("security_opt", "extra_hosts"):
+        for item in c.get(key, ()):
+            _not_an_option(r, f"container.{key}", item)
+    for label in c.get("labels", {}):
+        _not_an_option(r, f"container.labels.{label}", label)
     published = []  # (spec, its ports) of each valid port so far
     for spec in c.get("ports", ()):
         ports = r.parsed("container.ports", values.parse_ports, spec)
@@ -433,7 +493,8 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     for spec in c.get("volumes", ()):
         vol = r.parsed("container.volumes", lambda s: values.parse_volume(s, runtime), spec)
         if vol and vol.kind == "bind":
-            vol = values.Volume(vol.target, r.resolve(vol.source), "bind", vol.options)
+            # Links resolved: what is mounted is where they lead, and that is what validate judges.
+            vol = values.Volume(vol.target, os.path.realpath(r.resolve(vol.source)), "bind", vol.options)
         if vol:
             volumes.append(vol)
     targets = [v.target.rstrip("/") for v in volumes]
@@ -494,6 +555,13 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     )
 
 
+def _not_an_option(r: _Reader, key: str, value) -> None:
+    """A value printed as a word of its own must not read as an option of `docker run`."""
+    if isinstance(value, str) and value.startswith("-"):
+        r.add(key, f"{value!r} starts with \"-\": the printed run command would read it as an option",
+              "remove the leading \"-\"")
+
+
 def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:
     out = []
     for name, value in table.items():
@@ -539,7 +607,10 @@ def _secret(r: _Reader, name: str, value: dict) -> Optional[SecretRef]:
         return None
     if source == "env":
         if not values.ENV_NAME_RE.match(ref):
-            r.add(key, f"{ref!r} is not an environment variable name")
+            r.add(key, f"secret reference of {name}: the `env` value is not an environment variable name "
+                       "(it is not shown here: it may be the secret itself)",
+                  f"write {forms['env']} with VAR made of letters, digits and _; to keep the value in a file, "
+                  f"write {forms['file']}")
             return None
         return SecretRef("env", ref)
     return SecretRef("file", ref, r.resolve(ref))

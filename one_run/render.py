@@ -8,6 +8,7 @@ import os
 import shlex
 from typing import List
 
+from .files import NotReadable, read_regular_file
 from .profile import SecretRef
 from .runspec import RunSpec
 
@@ -67,8 +68,19 @@ def secret_value(ref: SecretRef) -> str:
         if value is None:
             raise KeyError(ref.ref)
         return value
-    with open(ref.path) as f:
-        text = f.read()
+    return secret_file_text(ref.path)
+
+
+def secret_file_text(path: str) -> str:
+    """A secret file's value (without its final newline); NotReadable, never echoing the
+    contents, when it is not a regular, UTF-8 file without NUL characters."""
+    data = read_regular_file(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotReadable("is not UTF-8 text") from None
+    if "\0" in text:
+        raise NotReadable("holds a NUL character, which no environment variable can carry")
     return text[:-1] if text.endswith("\n") else text
 
 

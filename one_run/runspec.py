@@ -4,10 +4,16 @@ customizations need, exactly as the OpenNebula image expects them.
 The RunSpec is the one neutral description that both the printed command and the
 engine backends are made from, so the two cannot drift apart.
 """
+import hashlib
+import json
 import os
-from typing import List, NamedTuple, Optional, Tuple
+import shutil
+import tempfile
+import time
+from typing import Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .errors import Problem, ProfileError
+from .files import NotReadable, read_regular_file, write_file
 from .profile import Container, EnvValue, Profile
 from .values import Volume
 
@@ -20,6 +26,25 @@ CUSTOMIZATION_ENV = {
     "OPENNEBULA_POSTBOOTSTRAP_HOOK": "config", "MAINTENANCE_MODE": "maintenance",
 }
 PATCH_FILE = "onecfg_patch"
+PRIVATE_FOLDER = ".one-run"  # beside the profile: one-run's own files, 0700 all the way down
+FOLDER_MODE, FILE_MODE, HOOK_MODE = 0o700, 0o600, 0o700
+TMP_PREFIX = ".tmp-"
+TMP_KEPT = 3600.0  # seconds a staging in progress (another render's) is left alone by prune_staged
+
+
+class StagedFile(NamedTuple):
+    """One file the container reads at bootstrap, as one-run stages it: copied by content,
+    so the container sees exactly this file and never the folder it came from."""
+
+    source: str  # the path the profile names; for inline patch lines, the profile itself
+    target: str  # the folder it is mounted in: /certs, /ssh or /config
+    name: str
+    data: bytes
+    mode: int
+
+    @property
+    def container_path(self) -> str:
+        return f"{self.target}/{self.name}"
 
 
 class RunSpec(NamedTuple):
@@ -27,10 +52,10 @@ class RunSpec(NamedTuple):
     container: Container
     env: Tuple[Tuple[str, EnvValue], ...]
     volumes: Tuple[Volume, ...]
-    # Files the image reads only at bootstrap: their contents belong to the configuration.
-    inputs: Tuple[str, ...] = ()
-    # The inline onecfg patch, written to a file one-run owns beside the profile.
-    generated_patch: Optional[Tuple[str, str]] = None
+    # The files the image reads only at bootstrap: their contents belong to the configuration.
+    staged: Tuple[StagedFile, ...] = ()
+    # Where they are staged: <profile folder>/.one-run/<stem>/staged/<contents' hash>.
+    staged_folder: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -40,62 +65,88 @@ class RunSpec(NamedTuple):
     def image(self) -> str:
         return self.container.image
 
+    @property
+    def inputs(self) -> Tuple[str, ...]:
+        return tuple(f.source for f in self.staged)
 
-def generated_patch_path(profile: Profile) -> str:
-    stem = os.path.splitext(os.path.basename(profile.path))[0]
-    return os.path.join(profile.folder, ".one-run", stem, "config", PATCH_FILE)
+
+def private_folder(profile_path: str) -> str:
+    """<profile folder>/.one-run/<profile stem>: one-run's own files of this profile."""
+    folder, name = os.path.split(os.path.abspath(profile_path))
+    return os.path.join(folder, PRIVATE_FOLDER, os.path.splitext(name)[0])
+
+
+def staged_root(profile_path: str) -> str:
+    return os.path.join(private_folder(profile_path), "staged")
+
+
+def staged_digest(path: str) -> Optional[str]:
+    """The contents' hash naming the staged folder that `path` (a mount source) lies in, or
+    None when it is not one of one-run's staged folders."""
+    parts = os.path.normpath(path).split(os.sep)
+    for i in range(len(parts) - 3):
+        if parts[i] == PRIVATE_FOLDER and parts[i + 2] == "staged":
+            return parts[i + 3]
+    return None
+
+
+def staging_digest(files: Iterable[StagedFile]) -> str:
+    """The staged folder's name: a hash of every file's place, name, mode and contents."""
+    listing = sorted((f.target, f.name, f.mode, hashlib.sha256(f.data).hexdigest()) for f in files)
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:20]
 
 
 def build_runspec(profile: Profile) -> RunSpec:
-    """Expand the customizations; a collision or a split folder is a ProfileError."""
+    """Expand the customizations, reading the files they name (that is what their staged
+    folder's name is made of; nothing is written); a file that cannot be staged, a clash of
+    names or a collision is a ProfileError."""
     problems: List[Problem] = []
     env = list(profile.env)
-    mounts: List[Volume] = []
-    inputs: List[str] = []
-    generated = None
+    staged: List[StagedFile] = []
 
-    def mount(feature: str, target: str, files: List[Tuple[str, str, str]]):
-        """Mount the one folder holding `files` (env name, profile key, host path) at target."""
-        folders = {os.path.dirname(path) for _, _, path in files}
-        if len(folders) > 1:
-            listing = ", ".join(f"{key} in {os.path.dirname(path)}" for _, key, path in files)
-            problems.append(profile.problem(feature, f"[{feature}] files are in different folders ({listing}); "
-                                            f"the image needs them in the one folder mounted at {target}",
-                                            "move them into one folder and point the keys at it"))
+    def stage(name: str, key: str, target: str, path: str, hook: bool = False):
+        """Read `path` (links followed) for `target`, and point the variable `name` at its copy."""
+        try:
+            data = read_regular_file(path)
+        except NotReadable as exc:
+            what = "hook " if hook else ""
+            problems.append(profile.problem(key, f"{what}{path} {exc}", "create it, or fix the path"))
             return
-        mounts.append(Volume(target, folders.pop(), "bind", MOUNT_OPTIONS))
-        for name, _, path in files:
-            env.append((name, f"{target}/{os.path.basename(path)}"))
-            inputs.append(path)
+        mode = FILE_MODE
+        if hook and os.stat(path).st_mode & 0o111:
+            mode = HOOK_MODE  # validate refuses a hook without it; the copy keeps it
+        add(StagedFile(path, target, os.path.basename(path), data, mode), name, key)
+
+    def add(file: StagedFile, name: str, key: str):
+        same = [f for f in staged if f.container_path == file.container_path]
+        if same and same[0].source != file.source:
+            problems.append(profile.problem(
+                key, f"{file.source} and {same[0].source} would both be {file.container_path} in the container",
+                "rename one of them: each file is staged under its own name"))
+            return
+        if not same:
+            staged.append(file)
+        env.append((name, file.container_path))
 
     if profile.tls:
-        mount("tls", CERTS, [("TLS_CERT", "tls.cert", profile.tls.cert), ("TLS_KEY", "tls.key", profile.tls.key)])
+        stage("TLS_CERT", "tls.cert", CERTS, profile.tls.cert)
+        stage("TLS_KEY", "tls.key", CERTS, profile.tls.key)
     if profile.ssh:
-        mount("ssh", SSH, [("ONEADMIN_SSH_PRIVKEY", "ssh.private_key", profile.ssh.private_key),
-                           ("ONEADMIN_SSH_PUBKEY", "ssh.public_key", profile.ssh.public_key)])
+        stage("ONEADMIN_SSH_PRIVKEY", "ssh.private_key", SSH, profile.ssh.private_key)
+        stage("ONEADMIN_SSH_PUBKEY", "ssh.public_key", SSH, profile.ssh.public_key)
     config = profile.config
     if config:
-        files = []
         if config.patch_lines is not None:
-            path = generated_patch_path(profile)
-            generated = (path, "".join(line + "\n" for line in config.patch_lines))
-            files.append(("OPENNEBULA_ONECFG_PATCH", "config.onecfg_patch", path))
+            text = "".join(line + "\n" for line in config.patch_lines)
+            add(StagedFile(profile.path, CONFIG, PATCH_FILE, text.encode(), FILE_MODE),
+                "OPENNEBULA_ONECFG_PATCH", "config.onecfg_patch")
         elif config.onecfg_patch:
-            files.append(("OPENNEBULA_ONECFG_PATCH", "config.onecfg_patch", config.onecfg_patch))
+            stage("OPENNEBULA_ONECFG_PATCH", "config.onecfg_patch", CONFIG, config.onecfg_patch)
         if config.pre_bootstrap_hook:
-            files.append(("OPENNEBULA_PREBOOTSTRAP_HOOK", "config.pre_bootstrap_hook", config.pre_bootstrap_hook))
+            stage("OPENNEBULA_PREBOOTSTRAP_HOOK", "config.pre_bootstrap_hook", CONFIG, config.pre_bootstrap_hook, True)
         if config.post_bootstrap_hook:
-            files.append(("OPENNEBULA_POSTBOOTSTRAP_HOOK", "config.post_bootstrap_hook", config.post_bootstrap_hook))
-        if generated and len(files) > 1:
-            hooks = os.path.dirname(config.pre_bootstrap_hook or config.post_bootstrap_hook)
-            target = os.path.join(hooks, PATCH_FILE)
-            problems.append(profile.problem(
-                "config.onecfg_patch", f"an inline onecfg_patch cannot share /config with the hooks' folder {hooks}: "
-                "one-run writes the lines to a folder of its own, and only one folder can be mounted at /config",
-                f"write the lines, one a line, into {target} and set "
-                f"onecfg_patch = \"{os.path.relpath(target, profile.folder)}\""))
-        elif files:
-            mount("config", CONFIG, files)
+            stage("OPENNEBULA_POSTBOOTSTRAP_HOOK", "config.post_bootstrap_hook", CONFIG, config.post_bootstrap_hook,
+                  True)
     if profile.maintenance:
         env.append(("MAINTENANCE_MODE", "yes"))
 
@@ -107,32 +158,98 @@ def build_runspec(profile: Profile) -> RunSpec:
         elif feature and getattr(profile, feature) is not None:
             problems.append(profile.problem(f"env.{name}", f"{name} is set by [{feature}] too",
                                             f"remove it from [env]: [{feature}] sets it"))
+    targets = list(dict.fromkeys(f.target for f in staged))
     for vol in profile.container.volumes:
-        for target in {m.target for m in mounts}:
+        for target in targets:
             if vol.target.rstrip("/") == target or vol.target.startswith(target + "/"):
                 problems.append(profile.problem("container.volumes", f"volume {vol.format()!r} mounts over {target}, "
                                                 f"which a customization mounts",
                                                 f"remove it from volumes: the [tls]/[ssh]/[config] table mounts {target}"))
     if problems:
         raise ProfileError(problems)
+    folder = os.path.join(staged_root(profile.path), staging_digest(staged)) if staged else None
+    mounts = tuple(Volume(t, os.path.join(folder, t.lstrip("/")), "bind", MOUNT_OPTIONS) for t in targets)
     return RunSpec(runtime=profile.runtime, container=profile.container, env=tuple(env),
-                   volumes=profile.container.volumes + tuple(mounts), inputs=tuple(inputs),
-                   generated_patch=generated)
+                   volumes=profile.container.volumes + mounts, staged=tuple(staged), staged_folder=folder)
+
+
+def _private_dirs(path: str) -> None:
+    """Make `path` and its parents up to and including .one-run/, all 0700; a link among them
+    (which would send the copies of keys elsewhere) is refused."""
+    top = path
+    while os.path.basename(top) != PRIVATE_FOLDER:
+        top = os.path.dirname(top)
+    probe = path
+    while True:
+        if os.path.islink(probe):
+            raise ProfileError([Problem(f"{probe} is a symbolic link: one-run keeps the copies of the keys it "
+                                        "mounts in a folder of its own, not where a link leads",
+                                        fix=f"remove the link {probe}; one-run creates the folder")])
+        if probe == top:
+            break
+        probe = os.path.dirname(probe)
+    os.makedirs(path, mode=FOLDER_MODE, exist_ok=True)
+    while True:
+        os.chmod(path, FOLDER_MODE)  # also the ones an older one-run made 0755
+        if path == top:
+            return
+        path = os.path.dirname(path)
 
 
 def write_generated_files(spec: RunSpec) -> None:
-    """Write the inline patch where the command mounts it (unchanged files are left alone)."""
-    if not spec.generated_patch:
+    """Stage the spec's files where its command mounts them. A staged folder, once there, is
+    complete and is left alone: it is written under a temporary name and renamed."""
+    if not spec.staged_folder or os.path.isdir(spec.staged_folder):
         return
-    path, text = spec.generated_patch
+    root = os.path.dirname(spec.staged_folder)
+    _private_dirs(root)
+    tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root)  # 0700
     try:
-        with open(path) as f:
-            if f.read() == text:
-                return
+        for file in spec.staged:
+            sub = os.path.join(tmp, file.target.lstrip("/"))
+            os.makedirs(sub, mode=FOLDER_MODE, exist_ok=True)
+            write_file(os.path.join(sub, file.name), file.data, file.mode)
+        try:
+            os.rename(tmp, spec.staged_folder)
+        except OSError:
+            if not os.path.isdir(spec.staged_folder):
+                raise
+            shutil.rmtree(tmp)  # another one-run staged the same contents meanwhile
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def prune_staged(profile_path: str, keep: Iterable[str]) -> List[str]:
+    """Remove this profile's staged folders that no path of `keep` is in (the folders, or the
+    mount sources, that containers and history revisions still use); the removed, returned.
+    A staging in progress is left alone."""
+    root = staged_root(profile_path)
+    kept = {os.path.relpath(os.path.abspath(p), root).split(os.sep)[0] for p in keep}
+    removed = []
+    try:
+        entries = os.listdir(root)
     except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+        return removed
+    for entry in entries:
+        path = os.path.join(root, entry)
+        if entry in kept:
+            continue
+        if entry.startswith(TMP_PREFIX) and time.time() - os.lstat(path).st_mtime < TMP_KEPT:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def staged_in_use(engine, name: str) -> Set[str]:
+    """The bind-mount sources of the containers whose name starts with `name` (the deployment,
+    the ones apply leaves beside it, the kept previous ones): pass them to prune_staged's keep.
+    `engine` is a one_run.engines.Engine; raises EngineError."""
+    sources: Set[str] = set()
+    for found, _ in engine.names_starting(name):
+        info = engine.get(found)
+        for mount in (info.attrs.get("Mounts") or []) if info else []:
+            if mount.get("Type") == "bind" and mount.get("Source"):
+                sources.add(mount["Source"])
+    return sources

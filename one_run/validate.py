@@ -8,12 +8,18 @@ import json
 import os
 import stat
 from functools import lru_cache
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from . import onecfg, values
 from .errors import Problem, ProfileError
+from .files import NotReadable
 from .profile import Profile, SecretRef, closest
-from .runspec import RunSpec
+from .render import secret_file_text
+from .runspec import CONFIG, RunSpec
+
+# Folders whose bind mount hands the container the host itself, and whose relabelling
+# (:z / :Z) would make the host's own programs lose access to them on an SELinux host.
+SYSTEM_PATHS = ("/", "/etc", "/usr", "/boot", "/proc", "/sys", "/dev", "/run", "/var", "/root", "/home")
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "opennebula-image.json")
 
@@ -33,6 +39,7 @@ def check(profile: Profile, spec: RunSpec, full: bool) -> List[Problem]:
     problems += _watch_problems(profile)
     if full:
         problems += _crypto_problems(profile)
+        problems += _tracked_by_git(profile)
     return problems
 
 
@@ -92,24 +99,16 @@ def _param_value_problem(param: dict, value: str):
 
 def _secret_problems(profile: Profile, key: str, ref: SecretRef, full: bool) -> List[Problem]:
     if ref.source == "file":
-        message = _readable_file(ref.path)
-        if message:
-            return [profile.problem(key, f"secret file {ref.path}: {message}", "create it, or fix the path")]
+        try:
+            secret_file_text(ref.path)
+        except NotReadable as exc:
+            return [profile.problem(key, f"secret file {ref.path} {exc}", "write the secret into it as UTF-8 "
+                                    "text, one line, or fix the path")]
         return _private_mode_problems(profile, key, ref.path)
     if full and ref.ref not in os.environ:
         return [profile.problem(key, f"secret variable ${ref.ref} is not set in this environment",
                                 f"export {ref.ref}=... before running one-run")]
     return []
-
-
-def _readable_file(path: str) -> Optional[str]:
-    if not os.path.exists(path):
-        return "does not exist"
-    if not os.path.isfile(path):
-        return "is not a regular file"
-    if not os.access(path, os.R_OK):
-        return "is not readable"
-    return None
 
 
 def _private_mode_problems(profile: Profile, key: str, path: str) -> List[Problem]:
@@ -121,12 +120,28 @@ def _private_mode_problems(profile: Profile, key: str, path: str) -> List[Proble
 
 
 def _bind_problems(profile: Profile) -> List[Problem]:
+    """Host paths (links already resolved by the profile): present, and not the host's own folders."""
     problems = []
     for vol in profile.container.volumes:
-        if vol.kind == "bind" and not os.path.exists(vol.source):
+        if vol.kind != "bind":
+            continue
+        if not os.path.exists(vol.source):
             # Docker would silently create an empty directory here and hide the mistake.
             problems.append(profile.problem("container.volumes", f"host path {vol.source} does not exist",
                                             "create it, or fix the path in volumes"))
+        if vol.source not in SYSTEM_PATHS:
+            continue
+        relabel = [o for o in vol.options if o in ("z", "Z")]
+        if relabel:
+            problems.append(profile.problem(
+                "container.volumes", f"volume {vol.format()!r}: :{relabel[0]} on {vol.source} would relabel the "
+                f"host's {vol.source} for SELinux, recursively; on an SELinux host its own services could no "
+                "longer read it", f"remove {relabel[0]!r} from the options (allow_system_paths does not allow it)"))
+        elif not profile.allow_system_paths:
+            problems.append(profile.problem(
+                "container.volumes", f"volume {vol.format()!r} mounts the host's {vol.source} into the container",
+                "mount a folder of its own instead; if the container must see it, write "
+                "`allow_system_paths = true` at the top of the profile"))
     return problems
 
 
@@ -147,46 +162,36 @@ def _security_opt_problems(profile: Profile) -> List[Problem]:
 
 
 def _customization_problems(profile: Profile, spec: RunSpec) -> List[Problem]:
+    """Checks of the files as staged (build_runspec read them): what is checked is what is mounted."""
     problems = []
-    files = []
-    if profile.tls:
-        files += [("tls.cert", profile.tls.cert, False), ("tls.key", profile.tls.key, True)]
-    if profile.ssh:
-        files += [("ssh.private_key", profile.ssh.private_key, True), ("ssh.public_key", profile.ssh.public_key, False)]
-    config = profile.config
-    if config and config.onecfg_patch:
-        files.append(("config.onecfg_patch", config.onecfg_patch, False))
-    for key, path, private in files:
-        message = _readable_file(path)
-        if message:
-            problems.append(profile.problem(key, f"{path} {message}", "create it, or fix the path"))
-        elif private:
+    private = {"tls.key": profile.tls.key if profile.tls else None,
+               "ssh.private_key": profile.ssh.private_key if profile.ssh else None}
+    for key, path in private.items():
+        if path:
             problems += _private_mode_problems(profile, key, path)
-    if config:
-        for key in ("pre_bootstrap_hook", "post_bootstrap_hook"):
-            hook = getattr(config, key)
-            if hook:
-                problems += _hook_problems(profile, f"config.{key}", hook)
-        if config.patch_lines is not None:
-            problems += _patch_problems(profile, "config.onecfg_patch", config.patch_lines, "inline line")
-        elif config.onecfg_patch and not _readable_file(config.onecfg_patch):
-            with open(config.onecfg_patch, errors="replace") as f:
-                lines = f.read().splitlines()
-            problems += _patch_problems(profile, "config.onecfg_patch", lines, f"{config.onecfg_patch} line")
+    config = profile.config
+    if not config:
+        return problems
+    staged = {f.source: f for f in spec.staged if f.target == CONFIG}
+    for key in ("pre_bootstrap_hook", "post_bootstrap_hook"):
+        hook = getattr(config, key)
+        if hook in staged:
+            problems += _hook_problems(profile, f"config.{key}", staged[hook].source, staged[hook].data)
+    if config.patch_lines is not None:
+        problems += _patch_problems(profile, "config.onecfg_patch", config.patch_lines, "inline line")
+    elif config.onecfg_patch in staged:
+        lines = staged[config.onecfg_patch].data.decode(errors="replace").splitlines()
+        problems += _patch_problems(profile, "config.onecfg_patch", lines, f"{config.onecfg_patch} line")
     return problems
 
 
-def _hook_problems(profile: Profile, key: str, hook: str) -> List[Problem]:
-    message = _readable_file(hook)
-    if message:
-        return [profile.problem(key, f"hook {hook} {message}", "create it, or fix the path")]
+def _hook_problems(profile: Profile, key: str, hook: str, data: bytes) -> List[Problem]:
     problems = []
     if not os.access(hook, os.X_OK):
         problems.append(profile.problem(key, f"hook {hook} is not executable", f"chmod +x {hook}"))
-    with open(hook, "rb") as f:
-        if f.read(2) != b"#!":
-            problems.append(profile.problem(key, f"hook {hook} has no #! line, so the image cannot run it",
-                                            "start it with #!/bin/bash (or another interpreter)"))
+    if not data.startswith(b"#!"):
+        problems.append(profile.problem(key, f"hook {hook} has no #! line, so the image cannot run it",
+                                        "start it with #!/bin/bash (or another interpreter)"))
     return problems
 
 
@@ -198,6 +203,48 @@ def _patch_problems(profile: Profile, key: str, lines, where: str) -> List[Probl
             problems.append(profile.problem(key, f"onecfg patch, {where} {number}: {message}: {line.strip()!r}",
                                             "see the onecfg line format: <file> <ins|set|rm> <path> [<JSON value>]"))
     return problems
+
+
+def _in_work_tree(folder: str) -> bool:
+    while True:
+        if os.path.exists(os.path.join(folder, ".git")):
+            return True
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
+
+
+def _tracked_by_git(profile: Profile) -> List[Problem]:
+    """A warning for each private key or secret file of the profile that git tracks: a push
+    publishes it. Silent where there is no git or no work tree."""
+    private = {}
+    if profile.tls:
+        private[profile.tls.key] = "tls.key"
+    if profile.ssh:
+        private[profile.ssh.private_key] = "ssh.private_key"
+    for name, value in profile.env:
+        if isinstance(value, SecretRef) and value.source == "file":
+            private[value.path] = f"env.{name}"
+    if not private or not _in_work_tree(profile.folder):
+        return []
+    import subprocess  # only in a work tree
+
+    try:
+        listed = subprocess.run(["git", "-C", profile.folder, "ls-files", "-z", "--full-name", "--", *private],
+                                capture_output=True, timeout=10)
+        root = subprocess.run(["git", "-C", profile.folder, "rev-parse", "--show-toplevel"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if listed.returncode or root.returncode:
+        return []
+    tracked = {os.path.join(root.stdout.strip(), name) for name in listed.stdout.decode(errors="replace").split("\0")
+               if name}
+    real = {os.path.realpath(p) for p in tracked}
+    return [profile.problem(key, f"{path} is tracked by git: a push or a copy of the repository gives it away",
+                            f"git rm --cached {path}, and list it in .gitignore", warning=True)
+            for path, key in private.items() if os.path.realpath(path) in real]
 
 
 def _crypto_problems(profile: Profile) -> List[Problem]:

@@ -19,6 +19,26 @@ PROPAGATION_OPTIONS = ("shared", "rshared", "slave", "rslave", "private", "rpriv
 RESTART_NAMES = ("no", "always", "unless-stopped", "on-failure")
 PULL_POLICIES = ("missing", "always", "never")
 
+# The image reference grammar of distribution/reference (docker and podman parse it alike).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+IMAGE_RE = re.compile(
+    rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$")
+
+
+def is_image_reference(text: str) -> bool:
+    """Whether docker and podman take `text` as an image: the grammar, and the first component
+    is a registry only if it has a dot or a port or is localhost (else it is a lower-case path)."""
+    match = IMAGE_RE.match(text)
+    if not match or len(match.group("path")) + len(match.group("domain") or "") > 255:
+        return False
+    domain = match.group("domain")
+    if domain and not ("." in domain or ":" in domain or domain == "localhost"):
+        return domain == domain.lower()
+    return True
+
 
 def check_ip(text: str) -> str:
     import ipaddress  # rarely needed, so kept off the start-up path

@@ -132,8 +132,8 @@ def deployment_with_post_hook(engine, tmp_path):
     return name, profile, hook
 
 
-def test_a_changed_file_that_fails_is_put_back_so_the_old_container_runs_again(engine, tmp_path):
-    # The old container mounts the same config folder: started again with the new hook, it would fail too.
+def test_a_failed_apply_leaves_the_edited_hook_alone_and_the_old_container_on_its_staged_copy(engine, tmp_path):
+    # The old container mounts its own staged copy: started again, it runs the hook it was applied with.
     name, profile, hook = deployment_with_post_hook(engine, tmp_path)
     old = engine.inspect(name)["Id"]
     hook.write_text(HOOK_V2)
@@ -141,26 +141,13 @@ def test_a_changed_file_that_fails_is_put_back_so_the_old_container_runs_again(e
     failed = run_cli("apply", profile)
 
     assert failed.code == 1, failed.err
-    assert f"{hook} put back as it was applied; the new version is kept as {hook}.rejected-" in failed.err
+    assert "the profile's edited files are untouched and were not applied" in failed.err
     assert ids(engine, name) == {name: old} and engine.inspect(name)["State"]["Running"]
+    assert engine.sh(name, "cat /config/post-bootstrap-hook.sh") == HOOK_V1
     assert "post hook v1" in engine.cli("logs", name).stdout.split("standin 1 bootstrap")[-1]
-    assert hook.read_text() == HOOK_V1 and hook.stat().st_mode & 0o777 == 0o755
-    [rejected] = hook.parent.glob("post-bootstrap-hook.sh.rejected-*")
-    assert rejected.read_text() == HOOK_V2
-    assert run_cli("diff", profile).code == 0  # the profile and its files are the running container's again
-
-
-def test_an_old_container_that_fails_on_the_changed_files_too_is_exit_4(engine, tmp_path):
-    # Without the applied copy (a container applied by an earlier one-run), nothing can be put back.
-    name, profile, hook = deployment_with_post_hook(engine, tmp_path)
-    shutil.rmtree(tmp_path / ".one-run" / "one-run" / "applied")
-    hook.write_text(HOOK_V2)
-
-    failed = run_cli("apply", profile)
-
-    assert failed.code == 4, failed.err
-    assert "was started again, but" in failed.err and "mend the profile or the files it mounts" in failed.err
-    assert hook.read_text() == HOOK_V2
+    assert hook.read_text() == HOOK_V2 and hook.stat().st_mode & 0o777 == 0o755
+    assert list(hook.parent.iterdir()) == [hook]  # nothing put back, nothing kept beside it
+    assert run_cli("diff", profile).code == 1  # the edit is still to be applied
 
 
 def test_keep_previous_keeps_the_replaced_container_stopped(engine, tmp_path):

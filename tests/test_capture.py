@@ -24,8 +24,11 @@ PASSWORD = "pa$$ 'w0rd' \"!x\""
 
 
 def sorted_groups(path: Path):
-    """The render command as a set of (option, value) groups: equal "up to ordering"."""
-    return sorted(map(tuple, run_groups(build_runspec(load_profile(path)))))
+    """The render command as a set of (option, value) groups: equal "up to ordering" and up to
+    where the profile's folder (and so its staged copies) lies."""
+    spec = build_runspec(load_profile(path))
+    where = os.path.dirname(spec.staged_folder or "/") + "/"
+    return sorted(tuple(word.replace(where, "<staged>/") for word in group) for group in run_groups(spec))
 
 
 def normal_config(runtime: str, name: str):
@@ -122,9 +125,13 @@ def test_capture_of_a_container_made_by_hand_recreates_it(engine, tmp_path):
     assert [v.format() for v in profile.container.volumes] == [f"{volume}:/var/lib/one/datastores"]
     assert profile.container.stop_timeout == 10 and "stop_timeout" in text  # the engine's, kept
 
-    diff = run_cli("diff", out)  # only the missing one-run label: the configuration is the same
-    assert diff.code == 1 and diff.out.splitlines() == [diff.out.splitlines()[0]], diff.out
-    assert diff.out.startswith("one-run.hash: (none)"), diff.out
+    # The configuration is the same but for the customization folders, which apply mounts as
+    # one-run's staged copies, and the missing one-run label.
+    diff = run_cli("diff", out)
+    lines = diff.out.splitlines()
+    assert diff.code == 1 and [line.split(":")[0] for line in lines] == [
+        "volumes /certs", "volumes /config", "volumes /ssh", "one-run.hash"], diff.out
+    assert all("/.one-run/one-run/staged/" in line for line in lines[:3]), diff.out
 
     assert run_cli("capture", name, "-o", out).code == 2  # no overwrite without --force
     assert run_cli("capture", name, "-o", out, "--force").code == 0
@@ -132,7 +139,12 @@ def test_capture_of_a_container_made_by_hand_recreates_it(engine, tmp_path):
     out.write_text("settle_time = 1\n" + out.read_text())
     applied = run_cli("apply", out)
     assert applied.code == 0, applied.err
-    assert normal_config(engine.runtime, name) == before  # same config, same anonymous volume carried over
+    after = normal_config(engine.runtime, name)
+    for target in ("/certs", "/ssh", "/config"):  # now one-run's staged copies of the same files
+        kind, source, options = after[0]["volumes"][target]
+        assert "/.one-run/one-run/staged/" in source
+        after[0]["volumes"][target] = before[0]["volumes"][target]
+    assert after == before  # same config, same anonymous volume carried over
     assert run_cli("diff", out).code == 0
 
 

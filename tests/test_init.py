@@ -45,8 +45,10 @@ def made(tmp_path_factory):
 
 
 def snapshot(folder):
+    """init's files (not the .gitignore, merged rather than replaced, nor what render stages)."""
     return {p.relative_to(folder): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != ".gitignore" and ".one-run" not in p.relative_to(folder).parts}
 
 
 def load_cert(path):
@@ -147,14 +149,15 @@ def test_render_prints_the_documented_command(made, capsys):
     assert command.startswith("docker run -d --name opennebula --privileged --restart unless-stopped ")
     for part in [*(f"-p {p}" for p in init.PORTS), *(f"-v {v}" for v in init.VOLUMES),
                  f"-e OPENNEBULA_HOST={HOST}", f"-e OPENNEBULA_SSH_HOST={HOST}",
-                 f"-v {made}/certs:/certs:z,ro", "-e TLS_CERT=/certs/cert.pem", "-e TLS_KEY=/certs/cert.key",
-                 f"-v {made}/ssh:/ssh:z,ro", "-e ONEADMIN_SSH_PRIVKEY=/ssh/id_rsa",
-                 "-e ONEADMIN_SSH_PUBKEY=/ssh/id_rsa.pub", f"-v {made}/config:/config:z,ro",
+                 "/certs:/certs:z,ro", "-e TLS_CERT=/certs/cert.pem", "-e TLS_KEY=/certs/cert.key",
+                 "/ssh:/ssh:z,ro", "-e ONEADMIN_SSH_PRIVKEY=/ssh/id_rsa",
+                 "-e ONEADMIN_SSH_PUBKEY=/ssh/id_rsa.pub", "/config:/config:z,ro",
                  "-e OPENNEBULA_ONECFG_PATCH=/config/onecfg_patch",
                  "-e OPENNEBULA_PREBOOTSTRAP_HOOK=/config/pre-bootstrap-hook.sh",
                  "-e OPENNEBULA_POSTBOOTSTRAP_HOOK=/config/post-bootstrap-hook.sh",
                  "-e ONEADMIN_PASSWORD -e MYSQL_PASSWORD -e MYSQL_ROOT_PASSWORD"]:
         assert part in command
+    assert command.count(f"-v {made}/.one-run/one-run/staged/") == 3
     assert command.rstrip().endswith(" docker.io/opennebula/opennebula:6.0")
     for name in PRIVATE[2:]:
         assert (made / name).read_text().strip() not in out

@@ -41,7 +41,10 @@ def test_full_example_renders_the_documented_command():
         "OPENNEBULA_POSTBOOTSTRAP_HOOK=/config/post-bootstrap-hook.sh"]
     volumes = [v for k, v in pairs if k == "-v"]
     assert len(volumes) == 11
-    assert volumes[-3:] == [f"{folder}/certs:/certs:z,ro", f"{folder}/ssh:/ssh:z,ro", f"{folder}/config:/config:z,ro"]
+    staged = [v.rsplit(":", 2)[0] for v in volumes[-3:]]
+    assert [v.split(":", 1)[1] for v in volumes[-3:]] == ["/certs:z,ro", "/ssh:z,ro", "/config:z,ro"]
+    assert {os.path.dirname(s) for s in staged} == {os.path.dirname(staged[0])}
+    assert os.path.dirname(os.path.dirname(staged[0])) == f"{folder}/.one-run/one-run/staged"
     assert ("--label", "org.example.owner=cloud-team") in pairs
     assert argv[-1] == "docker.io/opennebula/opennebula:6.0"
 
@@ -79,14 +82,14 @@ def test_maintenance_and_inline_patch(tmp_path, capsys):
         """))
     assert main(["render", str(path), "--format", "json"]) == 0
     argv = json.loads(capsys.readouterr().out)
-    generated = tmp_path / ".one-run" / "p" / "config"
+    [config] = [v.split(":")[0] for v in argv if v.endswith(":/config:z,ro")]
     assert "MAINTENANCE_MODE=yes" in argv
-    assert f"{generated}:/config:z,ro" in argv
+    assert os.path.dirname(os.path.dirname(config)) == str(tmp_path / ".one-run" / "p" / "staged")
     assert "OPENNEBULA_ONECFG_PATCH=/config/onecfg_patch" in argv
-    assert (generated / "onecfg_patch").read_text() == "/etc/one/sched.conf set SCHED_INTERVAL 10\n"
+    assert (Path(config) / "onecfg_patch").read_text() == "/etc/one/sched.conf set SCHED_INTERVAL 10\n"
 
 
-def test_an_inline_patch_beside_hooks_says_which_file_to_write_and_what_to_set(tmp_path, capsys):
+def test_an_inline_patch_and_hooks_of_another_folder_share_the_staged_config(tmp_path, capsys):
     hook = tmp_path / "custom" / "post.sh"
     hook.parent.mkdir()
     hook.write_text("#!/bin/bash\n")
@@ -100,12 +103,11 @@ def test_an_inline_patch_beside_hooks_says_which_file_to_write_and_what_to_set(t
         onecfg_patch = ["/etc/one/sched.conf set SCHED_INTERVAL 10"]
         post_bootstrap_hook = "custom/post.sh"
         """))
-    assert main(["render", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert f"{path}:5 [config.onecfg_patch]: an inline onecfg_patch cannot share /config with the hooks' folder " \
-           f"{hook.parent}" in err
-    assert f'write the lines, one a line, into {hook.parent / "onecfg_patch"} and set ' \
-           f'onecfg_patch = "custom/onecfg_patch"' in err
+    assert main(["render", str(path), "--format", "json"]) == 0
+    argv = json.loads(capsys.readouterr().out)
+    [config] = [v.split(":")[0] for v in argv if v.endswith(":/config:z,ro")]
+    assert sorted(os.listdir(config)) == ["onecfg_patch", "post.sh"]
+    assert "OPENNEBULA_POSTBOOTSTRAP_HOOK=/config/post.sh" in argv
 
 
 # --- quoting: the printed text IS the argv --------------------------------------

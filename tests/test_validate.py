@@ -148,14 +148,20 @@ def test_hook_must_be_executable_with_a_shebang(tmp_path, capsys):
     assert "config.post_bootstrap_hook" in err and "no #! line" in err
 
 
-def test_customization_files_in_two_folders_are_refused(tmp_path, capsys):
+def test_customization_files_from_two_folders_are_staged_together_unless_their_names_clash(tmp_path, capsys):
     hook(tmp_path, "config/pre.sh")
     hook(tmp_path, "elsewhere/post.sh")
     path = write(tmp_path, BASE + "[config]\npre_bootstrap_hook = \"config/pre.sh\"\n"
                                   "post_bootstrap_hook = \"elsewhere/post.sh\"\n")
+    code, out, _ = run(capsys, "render", str(path))
+    assert code == 0 and "OPENNEBULA_POSTBOOTSTRAP_HOOK=/config/post.sh" in out
+
+    hook(tmp_path, "elsewhere/pre.sh")
+    write(tmp_path, BASE + "[config]\npre_bootstrap_hook = \"config/pre.sh\"\n"
+                           "post_bootstrap_hook = \"elsewhere/pre.sh\"\n")
     code, _, err = run(capsys, "render", str(path))
-    assert code == 2
-    assert "different folders" in err and "move them into one folder" in err
+    assert code == 2 and "config.post_bootstrap_hook" in err
+    assert "would both be /config/pre.sh in the container" in err and "rename one of them" in err
 
 
 def test_patch_file_lines_are_checked_with_their_line_number(tmp_path, capsys):

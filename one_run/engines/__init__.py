@@ -75,6 +75,10 @@ class Engine:
         """(name, status) of the containers whose name starts with prefix."""
         raise NotImplementedError
 
+    def volume_users(self, volume: str) -> List[Tuple[str, Dict[str, str]]]:
+        """(name, labels) of the RUNNING containers that mount the named volume."""
+        raise NotImplementedError
+
     def disable_restart(self, cid: str) -> bool:
         """Set the container's restart policy to "no"; False where the engine cannot change it."""
         return False

@@ -132,6 +132,10 @@ class DockerEngine(Engine):
         names = ((c["Names"][0].lstrip("/"), c["State"]) for c in found if c.get("Names"))
         return sorted((name, state) for name, state in names if name.startswith(prefix))
 
+    def volume_users(self, volume: str) -> List[Tuple[str, Dict[str, str]]]:
+        found = self._call(f"list containers using volume {volume}", self.api.containers, filters={"volume": volume})
+        return sorted((c["Names"][0].lstrip("/"), c.get("Labels") or {}) for c in found if c.get("Names"))
+
     def disable_restart(self, cid: str) -> bool:
         self._call(f"update {cid[:12]}", self.api.update_container, cid, restart_policy={"Name": "no"})
         return True

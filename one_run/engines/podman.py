@@ -251,6 +251,13 @@ class PodmanEngine(Engine):
         names = ((c["Names"][0], c["State"]) for c in found if c.get("Names"))
         return sorted((name, state) for name, state in names if name.startswith(prefix))
 
+    def volume_users(self, volume: str) -> List[Tuple[str, Dict[str, str]]]:
+        import json
+
+        found = self._request(f"list containers using volume {volume}", self.client.api.get, "/containers/json",
+                              params={"filters": json.dumps({"volume": [volume]})}).json()
+        return sorted((c["Names"][0], c.get("Labels") or {}) for c in found if c.get("Names"))
+
     def rename(self, cid: str, name: str) -> None:
         self._request(f"rename {cid[:12]} to {name}", self.client.api.post, f"/containers/{cid}/rename",
                       params={"name": name})
