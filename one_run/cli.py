@@ -265,7 +265,7 @@ def _cmd_capture(args) -> int:
         try:
             engine = get_engine(runtime)
         except EngineUnavailable as exc:
-            unreachable.append(exc)
+            unreachable.append((runtime, exc.message))
             continue
         if engine.get(args.name) is not None:
             holders.append(engine)
@@ -273,10 +273,12 @@ def _cmd_capture(args) -> int:
         raise UsageError(f"both docker and podman have a container named {args.name}; choose one with --runtime")
     if holders:
         return capture(holders[0], args.name, output, args.force)
-    if len(unreachable) == 2:
-        raise unreachable[0]
-    also = f" ({unreachable[0].message})" if unreachable else ""
-    raise UsageError(f"no container named {args.name} on docker or podman{also}")
+    if unreachable:  # it may well be on the engine that could not be asked
+        down = {runtime for runtime, _ in unreachable}
+        reached = [runtime for runtime in ("docker", "podman") if runtime not in down]
+        looked = f"no container named {args.name} on {reached[0]}, and " if reached else ""
+        raise EngineUnavailable(looked + "; ".join(message for _, message in unreachable))
+    raise UsageError(f"no container named {args.name} on docker or podman")
 
 
 # --- init / tls renew ------------------------------------------------------------

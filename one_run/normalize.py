@@ -7,7 +7,7 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
 * What the image sets is subtracted: env entries and labels equal to the image's, anonymous
   volumes at the image's VOLUME paths, an entrypoint/cmd equal to the image's.
 * What the engine injects is dropped: Podman's env `container=podman`, `TERM=xterm`,
-  `HOME=/root` and `HOSTNAME=<hostname>`; the generated hostname (the ID's first 12
+  `HOME=/root`, `HOSTNAME=<hostname>` and, for an image without PATH, its default PATH; the generated hostname (the ID's first 12
   characters); the default shm size (Docker 64 MiB, Podman 64000 KiB); Podman's
   RLIMIT_NOFILE/NPROC unless the create command named them; Podman's empty restart policy
   (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
@@ -45,6 +45,8 @@ FIELDS = ("image", "maintenance", "privileged", "restart", "hostname", "network"
 DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
 ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given
 PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
+# What Podman sets PATH to when the image has none (containers/common's DefaultEnvVariables).
+PODMAN_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENGINE_LABELS = ("PODMAN_SYSTEMD_UNIT",)
 # The options a mount has when none are given, per (runtime, kind), as the engines report
 # them: Docker's HostConfig.Binds holds only what was given, with rprivate propagation;
@@ -166,6 +168,8 @@ def _common_env(env: Dict[str, str], image_env: Dict[str, str], runtime: str, ho
         if name in image_env and image_env[name] == value:
             continue
         if runtime == "podman" and (PODMAN_ENV.get(name) == value or (name == "HOSTNAME" and value == hostname)):
+            continue
+        if runtime == "podman" and name == "PATH" and "PATH" not in image_env and value == PODMAN_DEFAULT_PATH:
             continue
         out[name] = value
     maintenance = out.get("MAINTENANCE_MODE") == "yes"
@@ -488,7 +492,7 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
         "entrypoint": None if entrypoint == image_ep else entrypoint,
         "command": _command(cfg.get("Cmd"), icfg.get("Cmd")),
     }
-    return Normal(fields, _extras(attrs, icfg, runtime), anonymous, notes)
+    return Normal(fields, _extras(attrs, image, runtime), anonymous, notes)
 
 
 def _port_order(item) -> Tuple[int, str]:
@@ -520,9 +524,12 @@ def _create_command_order(env: Dict[str, str], attrs: dict) -> Dict[str, str]:
     return dict(sorted(env.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
-def _extras(attrs: dict, icfg: dict, runtime: str) -> Dict[str, str]:
+def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     """Run options set on the container that the profile model has no key for."""
     cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
+    icfg = _image_config(image)
+    # Podman's image inspect holds the image's HEALTHCHECK beside Config, not in it.
+    image_health = icfg.get("Healthcheck") or (image or {}).get("Healthcheck")
     out: Dict[str, str] = {}
 
     def note(name, value):
@@ -537,7 +544,7 @@ def _extras(attrs: dict, icfg: dict, runtime: str) -> Dict[str, str]:
     note("domainname", cfg.get("Domainname"))
     note("tty", cfg.get("Tty"))
     note("interactive", cfg.get("OpenStdin"))
-    if cfg.get("Healthcheck") and cfg.get("Healthcheck") != icfg.get("Healthcheck"):
+    if cfg.get("Healthcheck") and cfg.get("Healthcheck") != image_health:
         out["healthcheck"] = json.dumps(cfg["Healthcheck"])
     for key, name in (("Memory", "memory"), ("MemoryReservation", "memory_reservation"), ("NanoCpus", "cpus"),
                       ("CpuShares", "cpu_shares"), ("CpuQuota", "cpu_quota"), ("CpuPeriod", "cpu_period"),
