@@ -32,13 +32,14 @@ LOG_LINES = 20
 
 @dataclass
 class Plan:
-    action: str  # create | recreate | start | noop
+    action: str  # create | recreate | update | start | noop
     reasons: List[str]
     current: Optional[ContainerInfo]
     env: Dict[str, str] = field(repr=False)
     labels: Dict[str, str]
     carried: Tuple[Tuple[str, str], ...] = ()
     pull: bool = False
+    updates: Dict[str, object] = field(default_factory=dict)  # action "update": Engine.update's fields
 
 
 def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, str], Dict[str, str]]:
@@ -109,6 +110,15 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
         reasons.append(f"image {spec.image} now resolves to {image['Id'][:19]}, the container runs {current.image_id[:19]}")
     if force:
         reasons.append("--force")
+    if not reasons and not pull:
+        # Same profile, same image, but changed since (e.g. `docker update`): apply and diff never disagree.
+        from .diff import config_differences, in_place_updates
+
+        drift = config_differences(engine, spec, current)
+        updates = in_place_updates(engine, spec, drift)
+        if updates:
+            return Plan("update", [d.line() for d in drift], current, env, labels, updates=updates)
+        reasons += [d.line() for d in drift]
     carried = carried_volumes(current, spec, image)
     if reasons or pull:
         return Plan("recreate", reasons or ["pull = \"always\": recreate if the pulled image is new"],
@@ -121,6 +131,9 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
 def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float) -> List[str]:
     lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
     lines += [f"  because: {reason}" for reason in plan.reasons]
+    if plan.action == "update":
+        lines.append(f"  update {', '.join(plan.updates)} of {plan.current.id[:12]} in place; nothing is recreated"
+                     + ("" if plan.current.running else ", then start it"))
     if plan.pull:
         lines.append(f"  pull {spec.image} first, while the current container keeps running")
     if plan.action in ("create", "recreate"):
@@ -204,6 +217,8 @@ class Applier:
             return 0
         if plan.action == "start":
             return self.start_existing(plan.current)
+        if plan.action == "update":
+            return self.update_in_place(plan)
         return self.swap(plan, keep_previous)
 
     def interrupted(self):
@@ -252,6 +267,17 @@ class Applier:
         was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
             else "it is stopped again, as it was"
         raise ApplyFailedRestored(f"{self.name} was started but {failure}; {was}\n{logs}")
+
+    def update_in_place(self, plan: Plan) -> int:
+        """Set the fields changed since the apply back to the profile's, on the same container
+        (started if it is not running: a kept container brought back gets its policy back too)."""
+        current = plan.current
+        self.engine.update(current.id, **plan.updates)  # refused: nothing changed, exit 3
+        self.say(f"updated {', '.join(plan.updates)} of {self.name} ({current.id[:12]}) in place; nothing recreated")
+        if not current.running:
+            return self.start_existing(current)
+        self.keep_applied_files(current.id)
+        return 0
 
     def keep_applied_files(self, cid: str) -> None:
         """Copies of the mounted files as cid runs with them, for a failed apply to put back."""

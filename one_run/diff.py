@@ -78,8 +78,10 @@ def _text(name: str, value, key: str = "") -> str:
         return "true" if value else "false"
     if name in ("entrypoint", "command"):
         return "(the image's)" if value is None else (shlex.join(value) if value else "(empty)")
-    if name == "shm_size":
-        return "(engine default)" if value is None else human_size(value)
+    if name in ("shm_size", "memory"):
+        return ("(engine default)" if name == "shm_size" else "(no limit)") if value is None else human_size(value)
+    if name == "cpus":
+        return "(no limit)" if value is None else f"{value / 1e9:g}"
     if isinstance(value, tuple):
         return ", ".join(value) if value else "(none)"
     if value is None:
@@ -154,6 +156,16 @@ def config_differences(engine: Engine, spec: RunSpec, current: ContainerInfo) ->
     return compare(running, profile, secret_names)
 
 
+def in_place_updates(engine: Engine, spec: RunSpec, found: List[Difference]) -> Dict[str, Any]:
+    """The Engine.update fields that set every difference back to the profile, or {} when one of
+    them needs a recreate. An update cannot lift a limit, only set one."""
+    c = spec.container
+    wanted = {"restart": c.restart, "memory": c.memory, "cpus": c.cpus}
+    if not found or any(d.field not in engine.updatable or wanted[d.field] is None for d in found):
+        return {}
+    return {d.field: wanted[d.field] for d in found}
+
+
 def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
                 config_found: bool) -> List[Difference]:
     """Changed file contents, and a hash that differs with nothing else to show for it."""
@@ -167,8 +179,8 @@ def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
         if not config_found:
             return []
         return [Difference("one-run.hash", wanted[:12], wanted[:12],
-                           note="the container was changed after the apply (e.g. by `update`); apply leaves it "
-                                "as it is, apply --force recreates it from the profile")]
+                           note="the container was changed after the apply (e.g. by `docker update`); apply "
+                                "sets it back in place where the engine can, and recreates it otherwise")]
     out = []
     if INPUTS_LABEL in labels:
         applied, now = parse_input_label(labels[INPUTS_LABEL]), parse_input_label(input_label(spec, salt))

@@ -40,7 +40,7 @@ from .values import parse_device, parse_ports, parse_tmpfs, size_bytes
 
 FIELDS = ("image", "maintenance", "privileged", "restart", "hostname", "network", "stop_timeout",
           "ports", "env", "volumes", "labels", "cap_add", "cap_drop", "devices", "dns", "extra_hosts",
-          "tmpfs", "shm_size", "ulimits", "security_opt", "entrypoint", "command")
+          "tmpfs", "shm_size", "memory", "cpus", "ulimits", "security_opt", "entrypoint", "command")
 
 DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
 ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given
@@ -253,6 +253,8 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
         "extra_hosts": tuple(sorted(set(c.extra_hosts))),
         "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted(parse_tmpfs(t) for t in c.tmpfs)},
         "shm_size": None if shm in (None, DEFAULT_SHM[runtime]) else shm,
+        "memory": size_bytes(c.memory) if c.memory else None,
+        "cpus": round(c.cpus * 1e9) if c.cpus else None,  # in billionths, as the engines keep it
         "ulimits": {u.name: (u.soft, u.hard) for u in sorted(c.ulimits)},
         "security_opt": tuple(security_opt),
         "entrypoint": None if entrypoint == tuple(cfg.get("Entrypoint") or ()) else entrypoint,
@@ -487,6 +489,8 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
         "extra_hosts": tuple(sorted(set(host.get("ExtraHosts") or ()))),
         "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted((host.get("Tmpfs") or {}).items())},
         "shm_size": None if shm in (None, 0, DEFAULT_SHM[runtime]) else int(shm),
+        "memory": host.get("Memory") or None,
+        "cpus": host.get("NanoCpus") or None,
         "ulimits": dict(sorted(ulimits.items())),
         "security_opt": security_opt,
         "entrypoint": None if entrypoint == image_ep else entrypoint,
@@ -546,8 +550,10 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     note("interactive", cfg.get("OpenStdin"))
     if cfg.get("Healthcheck") and cfg.get("Healthcheck") != image_health:
         out["healthcheck"] = json.dumps(cfg["Healthcheck"])
-    for key, name in (("Memory", "memory"), ("MemoryReservation", "memory_reservation"), ("NanoCpus", "cpus"),
-                      ("CpuShares", "cpu_shares"), ("CpuQuota", "cpu_quota"), ("CpuPeriod", "cpu_period"),
+    if not (runtime == "podman" and host.get("NanoCpus")):  # Podman keeps --cpus as a quota and period too
+        note("cpu_quota", host.get("CpuQuota"))
+        note("cpu_period", host.get("CpuPeriod"))
+    for key, name in (("MemoryReservation", "memory_reservation"), ("CpuShares", "cpu_shares"),
                       ("CpusetCpus", "cpuset_cpus"), ("CpusetMems", "cpuset_mems"), ("BlkioWeight", "blkio_weight"),
                       ("OomKillDisable", "oom_kill_disable"), ("OomScoreAdj", "oom_score_adj"),
                       ("ReadonlyRootfs", "read_only"), ("AutoRemove", "rm"), ("Init", "init"),

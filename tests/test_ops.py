@@ -53,3 +53,95 @@ def test_podman_capture_of_an_image_without_path_writes_no_path(podman_engine, t
     assert captured.code == 0, captured.err
     assert "PATH" not in captured.out and "PATH" not in captured.err
     assert "OPENNEBULA_HOST" in captured.out
+
+
+# --- apply and diff never disagree ----------------------------------------------------------
+
+def container_id(eng, name):
+    return eng.inspect(name)["Id"]
+
+
+def assert_repaired_in_place(profile, eng, name, field):
+    """diff names `field`; apply sets it back on the same container; diff is then in sync."""
+    before = container_id(eng, name)
+    diff = run_cli("diff", profile)
+    assert diff.code == 1 and diff.out.startswith(f"{field}: "), diff.out + diff.err
+    dry = run_cli("apply", profile, "--dry-run")
+    assert dry.code == 0 and ": update" in dry.out and "nothing is recreated" in dry.out, dry.out
+    result = apply_ok(profile)
+    assert "in place; nothing recreated" in result.out, result.out
+    assert container_id(eng, name) == before
+    again = run_cli("diff", profile)
+    assert again.code == 0, again.out + again.err
+
+
+def test_docker_update_out_of_band_is_repaired_in_place(docker_engine, tmp_path):
+    name = docker_engine.container_name()
+    profile = standin_profile(tmp_path, docker_engine, name, container='memory = "64m"\ncpus = 0.5\n')
+    apply_ok(profile)
+    inspect = docker_engine.inspect(name)["HostConfig"]
+    assert (inspect["Memory"], inspect["NanoCpus"]) == (64 * 1024 ** 2, 500_000_000)
+    assert run_cli("diff", profile).code == 0
+
+    docker_engine.cli("update", "--restart=no", name)
+    assert_repaired_in_place(profile, docker_engine, name, "restart")
+    assert docker_engine.inspect(name)["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+
+    docker_engine.cli("update", "--memory=96m", "--memory-swap=192m", name)
+    assert_repaired_in_place(profile, docker_engine, name, "memory")
+    assert docker_engine.inspect(name)["HostConfig"]["Memory"] == 64 * 1024 ** 2
+
+    docker_engine.cli("update", "--cpus=1.5", name)
+    assert_repaired_in_place(profile, docker_engine, name, "cpus")
+    assert docker_engine.inspect(name)["HostConfig"]["NanoCpus"] == 500_000_000
+
+    # What the engine cannot set back in place (the swap limit alone) is recreated: diff and apply agree.
+    docker_engine.cli("update", "--memory=64m", "--memory-swap=256m", name)
+    before = container_id(docker_engine, name)
+    assert run_cli("diff", profile).code == 1
+    recreated = apply_ok(profile)
+    assert "recreate" in recreated.out and container_id(docker_engine, name) != before
+    assert run_cli("diff", profile).code == 0
+
+
+def test_memory_and_cpus_on_podman_render_apply_and_compare(podman_engine, tmp_path):
+    # Podman 4.3 cannot update in place durably (see engines/podman.py): a changed limit recreates.
+    name = podman_engine.container_name()
+    profile = standin_profile(tmp_path, podman_engine, name, container='memory = "64m"\ncpus = 0.5\n')
+    rendered = run_cli("render", profile)
+    assert "--memory 64m" in rendered.out and "--cpus 0.5" in rendered.out
+    apply_ok(profile)
+    inspect = podman_engine.inspect(name)["HostConfig"]
+    assert (inspect["Memory"], inspect["NanoCpus"]) == (64 * 1024 ** 2, 500_000_000)
+    assert run_cli("diff", profile).code == 0, run_cli("diff", profile).out
+    captured = run_cli("capture", name, "--runtime", "podman")
+    assert 'memory = "64m"' in captured.out and "cpus = 0.5" in captured.out, captured.out + captured.err
+    assert "cpu_quota" not in captured.err
+    before = container_id(podman_engine, name)
+    profile.write_text(profile.read_text().replace('memory = "64m"', 'memory = "96m"'))
+    diff = run_cli("diff", profile)
+    assert "memory: 64m → 96m" in diff.out, diff.out
+    apply_ok(profile)
+    assert container_id(podman_engine, name) != before
+    assert podman_engine.inspect(name)["HostConfig"]["Memory"] == 96 * 1024 ** 2
+
+
+def test_a_round_trip_switch_brings_the_kept_container_back_with_its_restart_policy(docker_engine, podman_engine,
+                                                                                    tmp_path):
+    name = docker_engine.container_name()
+    podman_engine.containers.append(name)
+    profile = standin_profile(tmp_path, docker_engine, name)
+    podman_engine.volumes.extend(docker_engine.volumes)
+    apply_ok(profile)
+    first = container_id(docker_engine, name)
+    podman_engine.volumes.append(docker_engine.inspect(name)["Mounts"][0]["Name"])
+    there = run_cli("switch", profile, "--to", "podman")
+    assert there.code == 0, there.out + there.err
+    assert docker_engine.inspect(name)["HostConfig"]["RestartPolicy"]["Name"] == "no"
+    back = run_cli("switch", profile, "--to", "docker", "--overwrite-volumes")
+    assert back.code == 0, back.out + back.err
+    assert container_id(docker_engine, name) == first
+    assert docker_engine.inspect(name)["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    diff = run_cli("diff", profile)
+    assert diff.code == 0, diff.out + diff.err
+    assert "up to date" in run_cli("apply", profile).out
