@@ -234,7 +234,7 @@ def _cmd_status(args) -> int:
         print(json.dumps(report, indent=2))
     else:
         print("\n".join(render(report)))
-    return 0
+    return 0 if report["up"] else 1
 
 
 def _add_capture(sub, common):

@@ -1,7 +1,7 @@
 """A new admin's first day (issue 15), on the real engines: what diff, apply, capture, status
 and switch say and do after the operations an admin runs by hand."""
 import json
-import subprocess
+import time
 
 import pytest
 
@@ -145,3 +145,48 @@ def test_a_round_trip_switch_brings_the_kept_container_back_with_its_restart_pol
     diff = run_cli("diff", profile)
     assert diff.code == 0, diff.out + diff.err
     assert "up to date" in run_cli("apply", profile).out
+
+
+# --- status: an exit code a monitor can use -----------------------------------------------
+
+def test_status_exit_codes_follow_the_container(engine, tmp_path, monkeypatch):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, tag="health")
+    assert run_cli("status", profile).code == 1  # missing
+    apply_ok(profile)
+    up = run_cli("status", profile, "--format", "json")
+    assert up.code == 0 and json.loads(up.out)["up"] is True, up.out
+    engine.cli("stop", name)
+    assert run_cli("status", profile).code == 1  # stopped
+    engine.cli("rm", name)
+    # Unhealthy: the stand-in's check fails when STANDIN_HEALTH is not "ok".
+    engine.cli("run", "-d", "--name", name, "-e", "STANDIN_HEALTH=bad", f"{STANDIN}:health")
+    deadline = time.monotonic() + 30
+    while True:
+        unhealthy = run_cli("status", profile, "--format", "json")
+        if json.loads(unhealthy.out).get("health") == "unhealthy" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert unhealthy.code == 1 and json.loads(unhealthy.out)["health"] == "unhealthy", unhealthy.out
+    variable = "DOCKER_HOST" if engine.runtime == "docker" else "CONTAINER_HOST"
+    with monkeypatch.context() as env:  # undone before the engine fixture cleans up
+        env.setenv(variable, f"unix://{tmp_path}/nothing.sock")
+        assert run_cli("status", profile).code == 3
+
+
+def test_status_names_the_container_a_switch_kept_with_the_cleanup_command(docker_engine, podman_engine, tmp_path,
+                                                                          monkeypatch):
+    name = docker_engine.container_name()
+    podman_engine.containers.append(name)
+    profile = standin_profile(tmp_path, docker_engine, name)
+    podman_engine.volumes.extend(docker_engine.volumes)
+    apply_ok(profile)
+    podman_engine.volumes.append(docker_engine.inspect(name)["Mounts"][0]["Name"])
+    assert run_cli("switch", profile, "--to", "podman").code == 0
+    status = run_cli("status", profile)
+    assert status.code == 0, status.out + status.err
+    assert f"one-run switch {profile} --to podman --cleanup" in status.out
+    with monkeypatch.context() as env:  # the other engine down: nothing said about it
+        env.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+        quiet = run_cli("status", profile)
+    assert quiet.code == 0 and "--cleanup" not in quiet.out and not quiet.err, quiet.out + quiet.err
