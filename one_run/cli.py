@@ -14,10 +14,13 @@ from . import __version__
 from .errors import OneRunError, Problem, UsageError
 
 
+# Warnings of the profile checks (a certificate about to expire, ...), printed when the command
+# has run to its end: a command that stops on an error shows that error alone, not under them.
+_warnings: List[Problem] = []
+
+
 def _warn(problems: List[Problem]) -> None:
-    for problem in problems:
-        if problem.warning:
-            print(problem, file=sys.stderr)
+    _warnings.extend(problem for problem in problems if problem.warning)
 
 
 def _load(args, full: bool):
@@ -411,8 +414,12 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    _warnings.clear()
     try:
-        return args.func(args)
+        code = args.func(args)
+        for problem in _warnings:
+            print(problem, file=sys.stderr)
+        return code
     except OneRunError as exc:
         print(exc.message if exc.message.startswith(("error", "warning")) else f"error: {exc.message}",
               file=sys.stderr)

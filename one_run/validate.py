@@ -176,9 +176,14 @@ def _hook_problems(profile: Profile, key: str, hook: str) -> List[Problem]:
     if not os.access(hook, os.X_OK):
         problems.append(profile.problem(key, f"hook {hook} is not executable", f"chmod +x {hook}"))
     with open(hook, "rb") as f:
-        if f.read(2) != b"#!":
-            problems.append(profile.problem(key, f"hook {hook} has no #! line, so the image cannot run it",
-                                            "start it with #!/bin/bash (or another interpreter)"))
+        first = f.readline()
+    if not first.startswith(b"#!"):
+        problems.append(profile.problem(key, f"hook {hook} has no #! line, so the image cannot run it",
+                                        "start it with #!/bin/bash (or another interpreter)"))
+    elif first.endswith(b"\r\n"):
+        # The kernel would look for an interpreter named "bash\r": "No such file or directory".
+        problems.append(profile.problem(key, f"hook {hook} has Windows (CRLF) line endings, so its #! line names "
+                                        f"an interpreter that does not exist", f"sed -i 's/\\r$//' {hook}"))
     return problems
 
 

@@ -190,3 +190,66 @@ def test_status_names_the_container_a_switch_kept_with_the_cleanup_command(docke
         env.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
         quiet = run_cli("status", profile)
     assert quiet.code == 0 and "--cleanup" not in quiet.out and not quiet.err, quiet.out + quiet.err
+
+
+# --- small slips -------------------------------------------------------------------------------
+
+def test_progress_never_says_of_about_0_b():
+    import contextlib
+    import io
+
+    from one_run.switch import Move, _Progress, size_text
+
+    moves = [Move("a" * 64, "a" * 64, "/var/lib/one/backups", anonymous=True, size=0)]
+    progress = _Progress(moves)
+    progress.begin(moves[0])
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        progress(1536)
+        progress.line()
+    assert "1.5 KiB streamed" in err.getvalue() and "of about" not in err.getvalue(), err.getvalue()
+    assert size_text(0) == "reported empty" and size_text(None) == "size unknown"
+
+
+def test_a_switched_anonymous_volume_is_named_in_full_and_capture_s_comment_follows_it(docker_engine, podman_engine,
+                                                                                      tmp_path):
+    name = docker_engine.container_name()
+    podman_engine.containers.append(name)
+    docker_engine.cli("run", "-d", "--name", name, "--restart", "unless-stopped", f"{STANDIN}:1")
+    anon = docker_engine.inspect(name)["Mounts"][0]["Name"]
+    podman_engine.volumes.append(anon)
+    profile = tmp_path / "one-run.toml"
+    assert run_cli("capture", name, "--runtime", "docker", "-o", profile).code == 0
+    assert f"# Anonymous volume {anon[:12]} at /var/lib/one/backups" in profile.read_text()
+    dry = run_cli("switch", profile, "--to", "podman", "--dry-run")
+    assert f"→ podman volume {anon}: create it" in dry.out, dry.out
+    moved = run_cli("switch", profile, "--to", "podman")
+    assert moved.code == 0, moved.out + moved.err
+    text = profile.read_text()
+    assert "lives only in this container" not in text
+    assert f"# Anonymous volume {anon[:12]} at /var/lib/one/backups: moved from docker to podman" in text
+    assert run_cli("validate", profile).code == 0
+
+
+def test_a_certificate_warning_does_not_bury_an_error(tmp_path, monkeypatch):
+    folder = tmp_path / "deploy"
+    assert run_cli("init", folder, "--host", "one.example.com", "--days", "5").code == 0
+    profile = folder / "one-run.toml"
+    valid = run_cli("validate", profile)
+    assert valid.code == 0 and "expires on" in valid.err, valid.err
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    down = run_cli("apply", profile, "--runtime", "docker")
+    assert down.code == 3 and "expires on" not in down.err and down.err.startswith("error: cannot reach Docker"), \
+        down.err
+
+
+def test_a_hook_with_crlf_line_endings_is_refused_with_the_fix(tmp_path):
+    hook = tmp_path / "config" / "pre.sh"
+    hook.parent.mkdir()
+    hook.write_bytes(b"#!/bin/bash\r\necho hi\r\n")
+    hook.chmod(0o755)
+    profile = tmp_path / "one-run.toml"
+    profile.write_text(f'[container]\nname = "one"\nimage = "{STANDIN}:1"\n\n'
+                       '[config]\npre_bootstrap_hook = "config/pre.sh"\n')
+    result = run_cli("validate", profile)
+    assert result.code == 2 and "CRLF" in result.err and f"sed -i 's/\\r$//' {hook}" in result.err, result.err
