@@ -35,9 +35,12 @@ def _load(args, full: bool):
     return profile, spec
 
 
+PROFILE_HELP = "the deployment's TOML profile (keys: docs/profile.md)"
+
+
 def _profile_and_runtime(p):
     """The PROFILE argument and --runtime, as every command that reads a profile for one runtime takes them."""
-    p.add_argument("profile")
+    p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
 
 
@@ -47,7 +50,8 @@ def _add_render(sub, common):
     p = sub.add_parser("render", parents=[common], help="print the equivalent docker/podman run command")
     _profile_and_runtime(p)
     p.add_argument("--show-secrets", action="store_true", help="print secret values instead of passing them by name")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the command as a JSON array of words")
     p.set_defaults(func=_cmd_render)
 
 
@@ -151,8 +155,8 @@ def _cmd_apply(args) -> int:
 
 def _add_maintenance(sub, common):
     p = sub.add_parser("maintenance", parents=[common], help="turn maintenance mode on or off and apply")
-    p.add_argument("state", choices=("on", "off"))
-    p.add_argument("profile")
+    p.add_argument("state", choices=("on", "off"), help="on: start the image in maintenance mode; off: normally")
+    p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     _apply_flags(p)
     p.set_defaults(func=_cmd_maintenance)
 
@@ -189,7 +193,8 @@ def _cmd_maintenance(args) -> int:
 def _add_diff(sub, common):
     p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container")
     _profile_and_runtime(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the differences as a JSON document, for scripts")
     p.set_defaults(func=_cmd_diff)
 
 
@@ -219,9 +224,14 @@ def _cmd_diff(args) -> int:
 
 
 def _add_status(sub, common):
-    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome")
+    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome",
+                       description="Container state and health, image, applied hash, sync with the profile, "
+                                   "bootstrap outcome, and what one-run left beside it. Exit 0: it runs and is "
+                                   "healthy (or has no health check); 1: missing, stopped, restarting, unhealthy or "
+                                   "its bootstrap failed; 3: the engine is unreachable.")
     _profile_and_runtime(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the report as a JSON document (\"up\" is the exit code's answer)")
     p.set_defaults(func=_cmd_status)
 
 
@@ -291,11 +301,13 @@ CERT_DAYS = 825  # init.DEFAULT_DAYS, written out: importing init would load cry
 
 def _add_init(sub, common):
     p = sub.add_parser("init", help="a new profile with a self-signed TLS cert and an SSH key pair")
-    p.add_argument("folder", metavar="DIR")
+    p.add_argument("folder", metavar="DIR", help="the folder to write the deployment into (made if missing)")
     p.add_argument("--host", required=True, help="DNS name or IP address clients and nodes use to reach the Front-end")
-    p.add_argument("--runtime", choices=("docker", "podman"), default="docker")
+    p.add_argument("--runtime", choices=("docker", "podman"), default="docker",
+                   help="the profile's runtime (default: docker)")
     p.add_argument("--image", help="image reference (default: the documented community image)")
-    p.add_argument("--ssh-key-type", choices=("rsa", "ed25519"), default="rsa")
+    p.add_argument("--ssh-key-type", choices=("rsa", "ed25519"), default="rsa",
+                   help="type of oneadmin's SSH key pair (default: rsa)")
     p.add_argument("--days", type=int, default=CERT_DAYS, help=f"certificate validity (default: {CERT_DAYS})")
     p.add_argument("--force", action="store_true", help="replace existing files, keeping a backup of each")
     p.set_defaults(func=_cmd_init)
@@ -328,7 +340,7 @@ def _add_tls(sub, common):
     tls = p.add_subparsers(dest="tls_command", metavar="TASK", prog="one-run tls")
     tls.required = True
     renew = tls.add_parser("renew", help="a new self-signed certificate for the same key and names")
-    renew.add_argument("profile")
+    renew.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     renew.add_argument("--days", type=int, default=CERT_DAYS,
                        help=f"validity of the new certificate (default: {CERT_DAYS})")
     renew.set_defaults(func=_cmd_tls_renew)
@@ -353,7 +365,7 @@ def _cmd_tls_renew(args) -> int:
 
 def _add_switch(sub, common):
     p = sub.add_parser("switch", parents=[common], help="move the deployment, with its volumes' data, to the other runtime")
-    p.add_argument("profile")
+    p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     p.add_argument("--to", required=True, choices=("docker", "podman"), help="the runtime to move to")
     p.add_argument("--dry-run", action="store_true", help="print the plan with volume sizes and change nothing")
     p.add_argument("--cleanup", action="store_true",
