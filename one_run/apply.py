@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import applied_files
+from . import adoption, applied_files
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
@@ -32,7 +32,7 @@ LOG_LINES = 20
 
 @dataclass
 class Plan:
-    action: str  # create | recreate | update | start | noop
+    action: str  # create | recreate | update | adopt | start | noop
     reasons: List[str]
     current: Optional[ContainerInfo]
     env: Dict[str, str] = field(repr=False)
@@ -95,7 +95,8 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
               explain: Callable[[ContainerInfo], List[str]]) -> Plan:
     current = engine.get(spec.name)
     env, secrets = resolve_env(spec)
-    salt = (current.labels.get(SALT_LABEL) if current else None) or new_salt()
+    applied = adoption.labels_of(engine.runtime, current) if current else {}
+    salt = applied.get(SALT_LABEL) or new_salt()
     image = engine.image_attrs(spec.image)
     pull = pull_needed(engine, spec, image)
     labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
@@ -104,7 +105,16 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
     if current is None:
         return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull)
     reasons = []
-    if current.labels.get(HASH_LABEL) != labels[HASH_LABEL]:
+    if not applied.get(HASH_LABEL) and current.running and not force and not pull and not spec.inputs and \
+            image is not None and current.image_id.split(":")[-1] == image["Id"].split(":")[-1]:
+        # Made outside one-run (e.g. then captured): kept as it is when nothing differs. Not when the
+        # profile stages files ([tls], [ssh], [config]): that container mounts the user's folders.
+        from .diff import config_differences
+
+        if not config_differences(engine, spec, current):
+            return Plan("adopt", [f"{spec.name} was not created by one-run, and it matches the profile"],
+                        current, env, labels)
+    if applied.get(HASH_LABEL) != labels[HASH_LABEL]:
         reasons += explain(current) or ["the profile or a file it mounts changed since the last apply"]
     if image is not None and current.image_id.split(":")[-1] != image["Id"].split(":")[-1]:
         reasons.append(f"image {spec.image} now resolves to {image['Id'][:19]}, the container runs {current.image_id[:19]}")
@@ -131,6 +141,9 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
 def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, settle_time: float) -> List[str]:
     lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
     lines += [f"  because: {reason}" for reason in plan.reasons]
+    if plan.action == "adopt":
+        lines.append(f"  adopt {plan.current.id[:12]} as it runs: record it as applied from this profile "
+                     "(in one-run's state folder); nothing is recreated")
     if plan.action == "update":
         lines.append(f"  update {', '.join(plan.updates)} of {plan.current.id[:12]} in place; nothing is recreated"
                      + ("" if plan.current.running else ", then start it"))
@@ -219,6 +232,8 @@ class Applier:
             return self.start_existing(plan.current)
         if plan.action == "update":
             return self.update_in_place(plan)
+        if plan.action == "adopt":
+            return self.adopt(plan)
         return self.swap(plan, keep_previous)
 
     def interrupted(self):
@@ -277,6 +292,15 @@ class Applier:
         if not current.running:
             return self.start_existing(current)
         self.keep_applied_files(current.id)
+        return 0
+
+    def adopt(self, plan: Plan) -> int:
+        """Record the labels a recreate would have stamped, for this very container (adoption.py)."""
+        labels = {**plan.labels, APPLIED_LABEL: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        where = adoption.record(self.engine.runtime, plan.current, labels)
+        self.keep_applied_files(plan.current.id)
+        self.say(f"adopted: {self.name} ({plan.current.id[:12]}) runs as the profile says; recorded in {where}; "
+                 "nothing recreated")
         return 0
 
     def keep_applied_files(self, cid: str) -> None:

@@ -8,6 +8,7 @@ come from the per-file digests apply stamps in the one-run.inputs label.
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional
 
+from .adoption import labels_of
 from .apply import resolve_env
 from .confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
                          parse_input_label)
@@ -169,11 +170,12 @@ def in_place_updates(engine: Engine, spec: RunSpec, found: List[Difference]) -> 
 def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
                 config_found: bool) -> List[Difference]:
     """Changed file contents, and a hash that differs with nothing else to show for it."""
-    labels = current.labels
+    labels = labels_of(spec.runtime, current)
     salt = labels.get(SALT_LABEL)
     if not labels.get(HASH_LABEL) or not salt:
         return [Difference("one-run.hash", "(none)", "(this profile)",
-                           note="the container was not created by one-run; apply recreates it once to record the profile")]
+                           note="the container was not created by one-run; apply adopts it as it is when nothing "
+                                "else differs and the profile stages no files, and recreates it otherwise")]
     wanted = config_hash(spec, secrets, salt)
     if labels[HASH_LABEL] == wanted:
         if not config_found:

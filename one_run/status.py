@@ -5,6 +5,7 @@ maintenance mode, and the bootstrap outcome read from the container's logs.
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from .adoption import labels_of
 from .apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
 from .confighash import HASH_LABEL
 from .diff import differences
@@ -98,7 +99,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     digests = image.get("RepoDigests") or []
     digest = current.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
     env = env_dict((current.attrs.get("Config") or {}).get("Env"))
-    labels = current.labels
+    labels = labels_of(engine.runtime, current)
     report.update({
         "id": current.id,
         "state": current.status,

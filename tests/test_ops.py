@@ -253,3 +253,31 @@ def test_a_hook_with_crlf_line_endings_is_refused_with_the_fix(tmp_path):
                        '[config]\npre_bootstrap_hook = "config/pre.sh"\n')
     result = run_cli("validate", profile)
     assert result.code == 2 and "CRLF" in result.err and f"sed -i 's/\\r$//' {hook}" in result.err, result.err
+
+
+# --- adopting a container made by hand -------------------------------------------------------
+
+def test_a_captured_container_is_adopted_without_a_recreate(engine, tmp_path):
+    name = engine.container_name()
+    engine.cli("run", "-d", "--name", name, "--restart", "unless-stopped", "-e", "OPENNEBULA_HOST=one.example.com",
+               f"{STANDIN}:1")
+    engine.volumes.append(engine.inspect(name)["Mounts"][0]["Name"])
+    first = container_id(engine, name)
+    profile = tmp_path / "one-run.toml"
+    assert run_cli("capture", name, "--runtime", engine.runtime, "-o", profile).code == 0
+    diff = run_cli("diff", profile)
+    assert diff.code == 1 and "apply adopts it" in diff.out, diff.out
+    dry = run_cli("apply", profile, "--dry-run")
+    assert ": adopt" in dry.out and container_id(engine, name) == first, dry.out
+    assert run_cli("diff", profile).code == 1  # a dry run records nothing
+    adopted = apply_ok(profile)
+    assert "adopted:" in adopted.out and container_id(engine, name) == first, adopted.out
+    assert run_cli("diff", profile).code == 0
+    status = run_cli("status", profile)
+    assert status.code == 0 and "  in sync:     yes" in status.out.splitlines(), status.out
+    assert "up to date" in apply_ok(profile).out and container_id(engine, name) == first
+    # A real change recreates it, as for any container.
+    profile.write_text(profile.read_text().replace('OPENNEBULA_HOST = "one.example.com"',
+                                                   'OPENNEBULA_HOST = "two.example.com"'))
+    apply_ok(profile)
+    assert container_id(engine, name) != first and run_cli("diff", profile).code == 0
