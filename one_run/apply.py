@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import interrupts, watch
+from . import adoption, interrupts, watch
 from .boot import reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
@@ -37,7 +37,7 @@ TEST_PAUSE_SECONDS = 60
 
 @dataclass
 class Plan:
-    action: str  # create | recreate | start | noop
+    action: str  # create | recreate | update | adopt | start | noop
     reasons: List[str]
     current: Optional[ContainerInfo]
     env: Dict[str, str] = field(repr=False)
@@ -45,6 +45,7 @@ class Plan:
     carried: Tuple[Tuple[str, str], ...] = ()
     pull: bool = False
     health_check: bool = False  # the image declares one
+    updates: Dict[str, object] = field(default_factory=dict)  # action "update": Engine.update's fields
 
 
 def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, str], Dict[str, str]]:
@@ -100,7 +101,8 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
               explain: Callable[[ContainerInfo], List[str]]) -> Plan:
     current = engine.get(spec.name)
     env, secrets = resolve_env(spec)
-    salt = (current.labels.get(SALT_LABEL) if current else None) or new_salt()
+    applied = adoption.labels_of(engine.runtime, current) if current else {}
+    salt = applied.get(SALT_LABEL) or new_salt()
     image = engine.image_attrs(spec.image)
     pull = pull_needed(engine, spec, image)
     labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
@@ -110,12 +112,30 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
     if current is None:
         return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull, health_check=health)
     reasons = []
-    if current.labels.get(HASH_LABEL) != labels[HASH_LABEL]:
+    if not applied.get(HASH_LABEL) and current.running and not force and not pull and not spec.inputs and \
+            image is not None and current.image_id.split(":")[-1] == image["Id"].split(":")[-1]:
+        # Made outside one-run (e.g. then captured): kept as it is when nothing differs. Not when the
+        # profile stages files ([tls], [ssh], [config]): that container mounts the user's folders.
+        from .diff import config_differences
+
+        if not config_differences(engine, spec, current):
+            return Plan("adopt", [f"{spec.name} was not created by one-run, and it matches the profile"],
+                        current, env, labels)
+    if applied.get(HASH_LABEL) != labels[HASH_LABEL]:
         reasons += explain(current) or ["the profile or a file it mounts changed since the last apply"]
     if image is not None and current.image_id.split(":")[-1] != image["Id"].split(":")[-1]:
         reasons.append(f"image {spec.image} now resolves to {image['Id'][:19]}, the container runs {current.image_id[:19]}")
     if force:
         reasons.append("--force")
+    if not reasons and not pull:
+        # Same profile, same image, but changed since (e.g. `docker update`): apply and diff never disagree.
+        from .diff import config_differences, in_place_updates
+
+        drift = config_differences(engine, spec, current)
+        updates = in_place_updates(engine, spec, drift)
+        if updates:
+            return Plan("update", [d.line() for d in drift], current, env, labels, updates=updates)
+        reasons += [d.line() for d in drift]
     carried = carried_volumes(current, spec, image)
     if reasons or pull:
         return Plan("recreate", reasons or ["pull = \"always\": recreate if the pulled image is new"],
@@ -128,6 +148,12 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
 def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile) -> List[str]:
     lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
     lines += [f"  because: {reason}" for reason in plan.reasons]
+    if plan.action == "adopt":
+        lines.append(f"  adopt {plan.current.id[:12]} as it runs: record it as applied from this profile "
+                     "(in one-run's state folder); nothing is recreated")
+    if plan.action == "update":
+        lines.append(f"  update {', '.join(plan.updates)} of {plan.current.id[:12]} in place; nothing is recreated"
+                     + ("" if plan.current.running else ", then start it"))
     if plan.pull:
         lines.append(f"  pull {spec.image} first, while the current container keeps running")
     if plan.action in ("create", "recreate"):
@@ -224,6 +250,10 @@ class Applier:
             return 0
         if plan.action == "start":
             return self.start_existing(plan.current)
+        if plan.action == "update":
+            return self.update_in_place(plan)
+        if plan.action == "adopt":
+            return self.adopt(plan)
         return self.swap(plan, keep_previous)
 
     def start_existing(self, current: ContainerInfo) -> int:
@@ -257,6 +287,24 @@ class Applier:
         was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
             else "it is stopped again, as it was"
         raise ApplyFailedRestored(f"{self.name} was started but {failure}; {was}\n{logs}")
+
+    def update_in_place(self, plan: Plan) -> int:
+        """Set the fields changed since the apply back to the profile's, on the same container
+        (started if it is not running: a kept container brought back gets its policy back too)."""
+        current = plan.current
+        self.engine.update(current.id, **plan.updates)  # refused: nothing changed, exit 3
+        self.say(f"updated {', '.join(plan.updates)} of {self.name} ({current.id[:12]}) in place; nothing recreated")
+        if not current.running:
+            return self.start_existing(current)
+        return 0
+
+    def adopt(self, plan: Plan) -> int:
+        """Record the labels a recreate would have stamped, for this very container (adoption.py)."""
+        labels = {**plan.labels, APPLIED_LABEL: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        where = adoption.record(self.engine.runtime, plan.current, labels)
+        self.say(f"adopted: {self.name} ({plan.current.id[:12]}) runs as the profile says; recorded in {where}; "
+                 "nothing recreated")
+        return 0
 
     # --- the swap -------------------------------------------------------------
 

@@ -163,6 +163,10 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
         c["tmpfs"] = [f"{path}:{opts}" if opts else path for path, opts in f["tmpfs"].items()]
     if f["shm_size"]:
         c["shm_size"] = human_size(f["shm_size"])
+    if f["memory"]:
+        c["memory"] = human_size(f["memory"])
+    if f["cpus"]:
+        c["cpus"] = int(f["cpus"] // 10 ** 9) if f["cpus"] % 10 ** 9 == 0 else f["cpus"] / 1e9
     entrypoint, command = f["entrypoint"], f["command"]
     if entrypoint and entrypoint[0].lstrip().startswith("["):  # the profile refuses it: Podman's CLI reads JSON
         messages.append(f"not captured: the entrypoint {list(entrypoint)} (a profile's entrypoint cannot start "

@@ -13,10 +13,13 @@ from . import __version__
 from .errors import OneRunError, Problem, UsageError
 
 
+# Warnings of the profile checks (a certificate about to expire, ...), printed when the command
+# has run to its end: a command that stops on an error shows that error alone, not under them.
+_warnings: List[Problem] = []
+
+
 def _warn(problems: List[Problem]) -> None:
-    for problem in problems:
-        if problem.warning:
-            print(problem, file=sys.stderr)
+    _warnings.extend(problem for problem in problems if problem.warning)
 
 
 def _load(args, full: bool):
@@ -31,9 +34,12 @@ def _load(args, full: bool):
     return profile, spec
 
 
+PROFILE_HELP = "the deployment's TOML profile (keys: docs/profile.md)"
+
+
 def _profile_and_runtime(p):
     """The PROFILE argument and --runtime, as every command that reads a profile for one runtime takes them."""
-    p.add_argument("profile")
+    p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     p.add_argument("--runtime", choices=("docker", "podman"), help="overrides the profile's runtime")
 
 
@@ -43,7 +49,8 @@ def _add_render(sub, common):
     p = sub.add_parser("render", parents=[common], help="print the equivalent docker/podman run command")
     _profile_and_runtime(p)
     p.add_argument("--show-secrets", action="store_true", help="print secret values instead of passing them by name")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the command as a JSON array of words")
     p.set_defaults(func=_cmd_render)
 
 
@@ -132,8 +139,8 @@ def _cmd_apply(args) -> int:
 
 def _add_maintenance(sub, common):
     p = sub.add_parser("maintenance", parents=[common], help="turn maintenance mode on or off and apply")
-    p.add_argument("state", choices=("on", "off"))
-    p.add_argument("profile")
+    p.add_argument("state", choices=("on", "off"), help="on: start the image in maintenance mode; off: normally")
+    p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     _apply_flags(p)
     p.set_defaults(func=_cmd_maintenance)
 
@@ -170,7 +177,8 @@ def _cmd_maintenance(args) -> int:
 def _add_diff(sub, common):
     p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container")
     _profile_and_runtime(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the differences as a JSON document, for scripts")
     p.set_defaults(func=_cmd_diff)
 
 
@@ -200,10 +208,14 @@ def _cmd_diff(args) -> int:
 
 
 def _add_status(sub, common):
-    p = sub.add_parser("status", parents=[common],
-                       help="container state, image, applied hash, bootstrap outcome, reboot survival")
+    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome, reboot survival",
+                       description="Container state and health, image, applied hash, sync with the profile, "
+                                   "bootstrap outcome, and what one-run left beside it. Exit 0: it runs and is "
+                                   "healthy (or has no health check); 1: missing, stopped, restarting, unhealthy or "
+                                   "its bootstrap failed; 3: the engine is unreachable.")
     _profile_and_runtime(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: the report as a JSON document (\"up\" is the exit code's answer)")
     p.set_defaults(func=_cmd_status)
 
 
@@ -219,7 +231,7 @@ def _cmd_status(args) -> int:
         print(json.dumps(report, indent=2))
     else:
         print("\n".join(render(report)))
-    return 0
+    return 0 if report["up"] else 1
 
 
 def _add_capture(sub, common):
@@ -250,7 +262,7 @@ def _cmd_capture(args) -> int:
         try:
             engine = get_engine(runtime)
         except EngineUnavailable as exc:
-            unreachable.append(exc)
+            unreachable.append((runtime, exc.message))
             continue
         if engine.get(args.name) is not None:
             holders.append(engine)
@@ -258,10 +270,12 @@ def _cmd_capture(args) -> int:
         raise UsageError(f"both docker and podman have a container named {args.name}; choose one with --runtime")
     if holders:
         return capture(holders[0], args.name, output, args.force)
-    if len(unreachable) == 2:
-        raise unreachable[0]
-    also = f" ({unreachable[0].message})" if unreachable else ""
-    raise UsageError(f"no container named {args.name} on docker or podman{also}")
+    if unreachable:  # it may well be on the engine that could not be asked
+        down = {runtime for runtime, _ in unreachable}
+        reached = [runtime for runtime in ("docker", "podman") if runtime not in down]
+        looked = f"no container named {args.name} on {reached[0]}, and " if reached else ""
+        raise EngineUnavailable(looked + "; ".join(message for _, message in unreachable))
+    raise UsageError(f"no container named {args.name} on docker or podman")
 
 
 # --- boot ---------------------------------------------------------------------------
@@ -298,11 +312,13 @@ CERT_DAYS = 825  # init.DEFAULT_DAYS, written out: importing init would load cry
 
 def _add_init(sub, common):
     p = sub.add_parser("init", help="a new profile with a self-signed TLS cert and an SSH key pair")
-    p.add_argument("folder", metavar="DIR")
+    p.add_argument("folder", metavar="DIR", help="the folder to write the deployment into (made if missing)")
     p.add_argument("--host", required=True, help="DNS name or IP address clients and nodes use to reach the Front-end")
-    p.add_argument("--runtime", choices=("docker", "podman"), default="docker")
+    p.add_argument("--runtime", choices=("docker", "podman"), default="docker",
+                   help="the profile's runtime (default: docker)")
     p.add_argument("--image", help="image reference (default: the documented community image)")
-    p.add_argument("--ssh-key-type", choices=("rsa", "ed25519"), default="rsa")
+    p.add_argument("--ssh-key-type", choices=("rsa", "ed25519"), default="rsa",
+                   help="type of oneadmin's SSH key pair (default: rsa)")
     p.add_argument("--days", type=int, default=CERT_DAYS, help=f"certificate validity (default: {CERT_DAYS})")
     p.add_argument("--force", action="store_true", help="replace existing files, keeping a backup of each")
     p.set_defaults(func=_cmd_init)
@@ -335,7 +351,7 @@ def _add_tls(sub, common):
     tls = p.add_subparsers(dest="tls_command", metavar="TASK", prog="one-run tls")
     tls.required = True
     renew = tls.add_parser("renew", help="a new self-signed certificate for the same key and names")
-    renew.add_argument("profile")
+    renew.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     renew.add_argument("--days", type=int, default=CERT_DAYS,
                        help=f"validity of the new certificate (default: {CERT_DAYS})")
     renew.set_defaults(func=_cmd_tls_renew)
@@ -360,7 +376,7 @@ def _cmd_tls_renew(args) -> int:
 
 def _add_switch(sub, common):
     p = sub.add_parser("switch", parents=[common], help="move the deployment, with its volumes' data, to the other runtime")
-    p.add_argument("profile")
+    p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     p.add_argument("--to", required=True, choices=("docker", "podman"), help="the runtime to move to")
     p.add_argument("--dry-run", action="store_true", help="print the plan with volume sizes and change nothing")
     p.add_argument("--cleanup", action="store_true",
@@ -422,8 +438,12 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
+    _warnings.clear()
     try:
-        return args.func(args)
+        code = args.func(args)
+        for problem in _warnings:
+            print(problem, file=sys.stderr)
+        return code
     except OneRunError as exc:
         print(exc.message if exc.message.startswith(("error", "warning")) else f"error: {exc.message}",
               file=sys.stderr)

@@ -8,6 +8,7 @@ come from the per-file digests apply stamps in the one-run.inputs label.
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional
 
+from .adoption import labels_of
 from .apply import resolve_env
 from .confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
                          parse_input_label)
@@ -78,8 +79,10 @@ def _text(name: str, value, key: str = "") -> str:
         return "true" if value else "false"
     if name in ("entrypoint", "command"):
         return "(the image's)" if value is None else (shlex.join(value) if value else "(empty)")
-    if name == "shm_size":
-        return "(engine default)" if value is None else human_size(value)
+    if name in ("shm_size", "memory"):
+        return ("(engine default)" if name == "shm_size" else "(no limit)") if value is None else human_size(value)
+    if name == "cpus":
+        return "(no limit)" if value is None else f"{value / 1e9:g}"
     if isinstance(value, tuple):
         return ", ".join(value) if value else "(none)"
     if value is None:
@@ -160,21 +163,32 @@ def config_differences(engine: Engine, spec: RunSpec, current: ContainerInfo) ->
     return compare(running, profile, secret_names)
 
 
+def in_place_updates(engine: Engine, spec: RunSpec, found: List[Difference]) -> Dict[str, Any]:
+    """The Engine.update fields that set every difference back to the profile, or {} when one of
+    them needs a recreate. An update cannot lift a limit, only set one."""
+    c = spec.container
+    wanted = {"restart": c.restart, "memory": c.memory, "cpus": c.cpus}
+    if not found or any(d.field not in engine.updatable or wanted[d.field] is None for d in found):
+        return {}
+    return {d.field: wanted[d.field] for d in found}
+
+
 def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
                 config_found: bool) -> List[Difference]:
     """Changed file contents, and a hash that differs with nothing else to show for it."""
-    labels = current.labels
+    labels = labels_of(spec.runtime, current)
     salt = labels.get(SALT_LABEL)
     if not labels.get(HASH_LABEL) or not salt:
         return [Difference("one-run.hash", "(none)", "(this profile)",
-                           note="the container was not created by one-run; apply recreates it once to record the profile")]
+                           note="the container was not created by one-run; apply adopts it as it is when nothing "
+                                "else differs and the profile stages no files, and recreates it otherwise")]
     wanted = config_hash(spec, secrets, salt)
     if labels[HASH_LABEL] == wanted:
         if not config_found:
             return []
         return [Difference("one-run.hash", wanted[:12], wanted[:12],
-                           note="the container was changed after the apply (e.g. by `update`); apply leaves it "
-                                "as it is, apply --force recreates it from the profile")]
+                           note="the container was changed after the apply (e.g. by `docker update`); apply "
+                                "sets it back in place where the engine can, and recreates it otherwise")]
     out = []
     if INPUTS_LABEL in labels:
         applied, now = parse_input_label(labels[INPUTS_LABEL]), parse_input_label(input_label(spec, salt))

@@ -7,7 +7,7 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
 * What the image sets is subtracted: env entries and labels equal to the image's, anonymous
   volumes at the image's VOLUME paths, an entrypoint/cmd equal to the image's.
 * What the engine injects is dropped: Podman's env `container=podman`, `TERM=xterm`,
-  `HOME=/root` and `HOSTNAME=<hostname>`; the generated hostname (the ID's first 12
+  `HOME=/root`, `HOSTNAME=<hostname>` and, for an image without PATH, its default PATH; the generated hostname (the ID's first 12
   characters); the default shm size (Docker 64 MiB, Podman 64000 KiB); Podman's
   RLIMIT_NOFILE/NPROC unless the create command named them; Podman's empty restart policy
   (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
@@ -40,11 +40,13 @@ from .values import parse_device, parse_ports, parse_tmpfs, size_bytes
 
 FIELDS = ("image", "maintenance", "privileged", "restart", "hostname", "network", "stop_timeout",
           "ports", "env", "volumes", "labels", "cap_add", "cap_drop", "devices", "dns", "extra_hosts",
-          "tmpfs", "shm_size", "ulimits", "security_opt", "entrypoint", "command")
+          "tmpfs", "shm_size", "memory", "cpus", "ulimits", "security_opt", "entrypoint", "command")
 
 DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
 ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given
 PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
+# What Podman sets PATH to when the image has none (containers/common's DefaultEnvVariables).
+PODMAN_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENGINE_LABELS = ("PODMAN_SYSTEMD_UNIT",)
 # The options a mount has when none are given, per (runtime, kind), as the engines report
 # them: Docker's HostConfig.Binds holds only what was given, with rprivate propagation;
@@ -167,6 +169,8 @@ def _common_env(env: Dict[str, str], image_env: Dict[str, str], runtime: str, ho
             continue
         if runtime == "podman" and (PODMAN_ENV.get(name) == value or (name == "HOSTNAME" and value == hostname)):
             continue
+        if runtime == "podman" and name == "PATH" and "PATH" not in image_env and value == PODMAN_DEFAULT_PATH:
+            continue
         out[name] = value
     maintenance = out.get("MAINTENANCE_MODE") == "yes"
     if out.get("MAINTENANCE_MODE") in ("yes", "no"):  # "no" is the image's default
@@ -249,6 +253,8 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
         "extra_hosts": tuple(sorted(set(c.extra_hosts))),
         "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted(parse_tmpfs(t) for t in c.tmpfs)},
         "shm_size": None if shm in (None, DEFAULT_SHM[runtime]) else shm,
+        "memory": size_bytes(c.memory) if c.memory else None,
+        "cpus": round(c.cpus * 1e9) if c.cpus else None,  # in billionths, as the engines keep it
         "ulimits": {u.name: (u.soft, u.hard) for u in sorted(c.ulimits)},
         "security_opt": tuple(security_opt),
         "entrypoint": None if entrypoint == tuple(cfg.get("Entrypoint") or ()) else entrypoint,
@@ -483,12 +489,14 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
         "extra_hosts": tuple(sorted(set(host.get("ExtraHosts") or ()))),
         "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted((host.get("Tmpfs") or {}).items())},
         "shm_size": None if shm in (None, 0, DEFAULT_SHM[runtime]) else int(shm),
+        "memory": host.get("Memory") or None,
+        "cpus": host.get("NanoCpus") or None,
         "ulimits": dict(sorted(ulimits.items())),
         "security_opt": security_opt,
         "entrypoint": None if entrypoint == image_ep else entrypoint,
         "command": _command(cfg.get("Cmd"), icfg.get("Cmd")),
     }
-    return Normal(fields, _extras(attrs, icfg, runtime), anonymous, notes)
+    return Normal(fields, _extras(attrs, image, runtime), anonymous, notes)
 
 
 def _port_order(item) -> Tuple[int, str]:
@@ -520,9 +528,12 @@ def _create_command_order(env: Dict[str, str], attrs: dict) -> Dict[str, str]:
     return dict(sorted(env.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
-def _extras(attrs: dict, icfg: dict, runtime: str) -> Dict[str, str]:
+def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     """Run options set on the container that the profile model has no key for."""
     cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
+    icfg = _image_config(image)
+    # Podman's image inspect holds the image's HEALTHCHECK beside Config, not in it.
+    image_health = icfg.get("Healthcheck") or (image or {}).get("Healthcheck")
     out: Dict[str, str] = {}
 
     def note(name, value):
@@ -537,10 +548,12 @@ def _extras(attrs: dict, icfg: dict, runtime: str) -> Dict[str, str]:
     note("domainname", cfg.get("Domainname"))
     note("tty", cfg.get("Tty"))
     note("interactive", cfg.get("OpenStdin"))
-    if cfg.get("Healthcheck") and cfg.get("Healthcheck") != icfg.get("Healthcheck"):
+    if cfg.get("Healthcheck") and cfg.get("Healthcheck") != image_health:
         out["healthcheck"] = json.dumps(cfg["Healthcheck"])
-    for key, name in (("Memory", "memory"), ("MemoryReservation", "memory_reservation"), ("NanoCpus", "cpus"),
-                      ("CpuShares", "cpu_shares"), ("CpuQuota", "cpu_quota"), ("CpuPeriod", "cpu_period"),
+    if not (runtime == "podman" and host.get("NanoCpus")):  # Podman keeps --cpus as a quota and period too
+        note("cpu_quota", host.get("CpuQuota"))
+        note("cpu_period", host.get("CpuPeriod"))
+    for key, name in (("MemoryReservation", "memory_reservation"), ("CpuShares", "cpu_shares"),
                       ("CpusetCpus", "cpuset_cpus"), ("CpusetMems", "cpuset_mems"), ("BlkioWeight", "blkio_weight"),
                       ("OomKillDisable", "oom_kill_disable"), ("OomScoreAdj", "oom_score_adj"),
                       ("ReadonlyRootfs", "read_only"), ("AutoRemove", "rm"), ("Init", "init"),

@@ -19,6 +19,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
 RUNTIMES = ("docker", "podman")
+MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses a memory limit below this
 DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
 DEFAULT_SETTLE_TIME = 5.0
 DEFAULT_WATCH_TIMEOUT = 900  # seconds: the real bootstrap (onecfg, hooks, MySQL, oned, Sunstone) takes minutes
@@ -56,6 +57,8 @@ class Container(NamedTuple):
     extra_hosts: Tuple[str, ...] = ()
     tmpfs: Tuple[str, ...] = ()
     shm_size: Optional[str] = None
+    memory: Optional[str] = None
+    cpus: Optional[float] = None
     ulimits: Tuple[values.Ulimit, ...] = ()
     stop_timeout: int = DEFAULT_STOP_TIMEOUT
     security_opt: Tuple[str, ...] = ()
@@ -172,6 +175,7 @@ CONTAINER_KEYS = {
     "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "cap_add": STRINGS,
     "cap_drop": STRINGS, "devices": STRINGS, "network": STRING, "dns": STRINGS,
     "extra_hosts": STRINGS, "tmpfs": STRINGS, "shm_size": ("a size such as \"64m\"", _is_size),
+    "memory": ("a size such as \"4g\"", _is_size), "cpus": ("a number of CPUs such as 2 or 1.5", _is_number),
     "ulimits": ("a table of numbers or \"soft:hard\" strings", _is_ulimit_table),
     "stop_timeout": INT, "security_opt": STRINGS, "pull": STRING,
     "entrypoint": STRING, "command": STRINGS,
@@ -517,6 +521,14 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     if shm is not None:
         shm = str(shm)
         r.parsed("container.shm_size", values.size_bytes, shm)
+    memory = c.get("memory")
+    if memory is not None:
+        memory = str(memory)
+        if (r.parsed("container.memory", values.size_bytes, memory) or MIN_MEMORY) < MIN_MEMORY:
+            r.add("container.memory", f"memory {memory!r} is below the engines' least limit, 6 MiB", "write e.g. \"512m\"")
+    cpus = c.get("cpus")
+    if cpus is not None and cpus <= 0:
+        r.add("container.cpus", f"cpus = {cpus} is not a number of CPUs", "write a positive number such as 2 or 1.5")
     ulimits = tuple(u for u in (r.parsed(f"container.ulimits.{k}", lambda v, k=k: values.parse_ulimit(k, v), v)
                                 for k, v in c.get("ulimits", {}).items()) if u)
     stop_timeout = c.get("stop_timeout", DEFAULT_STOP_TIMEOUT)
@@ -550,7 +562,7 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         labels=tuple(c.get("labels", {}).items()), cap_add=tuple(c.get("cap_add", ())),
         cap_drop=tuple(c.get("cap_drop", ())), devices=tuple(c.get("devices", ())), network=c.get("network"),
         dns=tuple(c.get("dns", ())), extra_hosts=tuple(c.get("extra_hosts", ())), tmpfs=tuple(c.get("tmpfs", ())),
-        shm_size=shm, ulimits=ulimits, stop_timeout=stop_timeout, security_opt=tuple(c.get("security_opt", ())),
+        shm_size=shm, memory=memory, cpus=cpus, ulimits=ulimits, stop_timeout=stop_timeout, security_opt=tuple(c.get("security_opt", ())),
         pull=pull, entrypoint=entrypoint, command=tuple(c["command"]) if "command" in c else None,
     )
 

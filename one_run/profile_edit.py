@@ -1,4 +1,5 @@
-"""Change one top-level key of a profile in place, keeping the user's comments and layout.
+"""Change one top-level key (or one comment line) of a profile in place, keeping the user's
+comments and layout.
 
 Used by `maintenance on|off` and `switch`: only the one line changes (or one line is
 added before the first table); anything this cannot do safely is refused with the
@@ -39,3 +40,18 @@ def set_top_level(path, key: str, toml_value: str) -> bool:
     st = path.stat()
     write_file(path, "".join(lines).encode(), stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
     return True
+
+
+def replace_comment(path, starts_with: str, text: str) -> bool:
+    """Replace the whole-line comments that begin `# starts_with` with `# text`; False if there is none."""
+    path = Path(path)
+    lines = read_profile_text(path).splitlines(keepends=True)
+    found = False
+    for i, line in enumerate(lines):
+        if line.startswith(f"# {starts_with}"):
+            lines[i] = f"# {text}" + ("\n" if line.endswith("\n") else "")
+            found = True
+    if found:
+        st = path.stat()
+        write_file(path, "".join(lines).encode(), stat.S_IMODE(st.st_mode), (st.st_uid, st.st_gid))
+    return found

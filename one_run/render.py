@@ -41,6 +41,10 @@ def run_groups(spec: RunSpec, show_secrets: bool = False) -> Groups:
     opt("--security-opt", *c.security_opt)
     if c.shm_size:
         opt("--shm-size", c.shm_size)
+    if c.memory:
+        opt("--memory", c.memory)
+    if c.cpus:
+        opt("--cpus", f"{c.cpus:g}")
     opt("--tmpfs", *c.tmpfs)
     opt("--ulimit", *(u.format() for u in c.ulimits))
     opt("-p", *c.ports)

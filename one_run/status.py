@@ -6,12 +6,13 @@ comes back after a host reboot.
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+from .adoption import labels_of
 from .apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
 from .boot import Survival, reboot_survival
 from .confighash import HASH_LABEL
 from .diff import differences
-from .engines import Engine
-from .errors import OneRunError
+from .engines import Engine, get_engine
+from .errors import EngineUnavailable, OneRunError
 from .normalize import env_dict
 from .profile import Profile
 from .runspec import RunSpec
@@ -55,13 +56,39 @@ def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
     return found
 
 
+def kept_elsewhere(engine: Engine, profile: Profile, name: str) -> List[Dict[str, str]]:
+    """A container of the deployment's name on the other runtime (the source a switch kept), with
+    the command that removes it; nothing when that engine cannot be reached (it may not exist here)."""
+    from .switch import OTHER
+
+    try:
+        other = get_engine(OTHER[engine.runtime])
+        info = other.get(name)
+    except (EngineUnavailable, OneRunError):
+        return []
+    if info is None:
+        return []
+    return [{"name": f"{name} on {other.runtime}", "state": info.status,
+             "why": f"the container a switch kept on {other.runtime}; once the deployment on {engine.runtime} is "
+                    f"checked: one-run switch {profile.path} --to {engine.runtime} --cleanup"}]
+
+
+def is_up(report: Dict[str, Any]) -> bool:
+    """status's exit 0: it runs, is healthy (or has no health check; in maintenance mode the check
+    is not awaited, as apply does not) and its bootstrap did not fail."""
+    if not report["exists"] or report["state"] != "running" or report["bootstrap"]["outcome"] == "failed":
+        return False
+    return report["health"] in (None, "healthy") or report["maintenance"]
+
+
 def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     report: Dict[str, Any] = {"container": spec.name, "runtime": engine.runtime, "profile": str(profile.path),
                               "profile_maintenance": profile.maintenance,
-                              "leftovers": leftovers(engine, spec.name)}
+                              "leftovers": leftovers(engine, spec.name) + kept_elsewhere(engine, profile, spec.name)}
     current = engine.get(spec.name)
     report["exists"] = current is not None
     if current is None:
+        report["up"] = False
         return report
     state = current.attrs.get("State") or {}
     health = current.health
@@ -74,7 +101,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     digests = image.get("RepoDigests") or []
     digest = current.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
     env = env_dict((current.attrs.get("Config") or {}).get("Env"))
-    labels = current.labels
+    labels = labels_of(engine.runtime, current)
     report.update({
         "id": current.id,
         "state": current.status,
@@ -108,6 +135,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     policy = ((current.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
     report["reboot"] = {"restart_policy": policy,
                         **reboot_survival(engine.runtime, policy, spec.name, profile.path).as_json()}
+    report["up"] = is_up(report)
     return report
 
 

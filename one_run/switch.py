@@ -151,6 +151,16 @@ def short(volume: str) -> str:
     return volume[:12] if is_anonymous_name(volume) else volume
 
 
+def size_text(size: Optional[int]) -> str:
+    """A volume's size as the engine reported it (its count may lag: data was seen in volumes it called empty)."""
+    return "size unknown" if size is None else ("reported empty" if size == 0 else human(size))
+
+
+def of_about(done: int, size: Optional[int]) -> str:
+    """The " of about SIZE" part, while the size is a useful estimate: not unknown, 0, or already passed."""
+    return f" of about {human(size)}" if size and size >= done else ""
+
+
 def _remove_quietly(engine: Engine, cid: str) -> Optional[str]:
     try:
         engine.remove(cid)
@@ -202,8 +212,8 @@ class _Progress:
     def line(self) -> None:
         index = self.moves.index(self.current) + 1
         rate = self.done_bytes / max(time.monotonic() - self.started, 1e-6)
-        of = f" of about {human(self.current.size)}" if self.current.size is not None else ""
-        overall = human(self.done_bytes) + (f" of about {human(self.total)}" if self.total else "")
+        of = of_about(self.volume_bytes, self.current.size)
+        overall = human(self.done_bytes) + of_about(self.done_bytes, self.total)
         print(f"switch: volume {index}/{len(self.moves)} {short(self.current.source)}: {human(self.volume_bytes)}{of} "
               f"streamed (all volumes: {overall}, {human(rate)}/s); {index - 1} of {len(self.moves)} volumes done",
               file=sys.stderr, flush=True)
@@ -280,6 +290,7 @@ class Switcher:
                 self.pull()
             self.execute(source, target, moves)
         self.finish(source, cleanup)
+        self.note_moved_volumes(source, moves)
         return 0
 
     def pull(self) -> None:
@@ -338,8 +349,9 @@ class Switcher:
             kind = "anonymous volume" if move.anonymous else "volume"
             action = {"missing": "create it", "empty": "fill the empty volume",
                       "has data": "OVERWRITE its data", "not inspected": "exists, could not be inspected: overwrite"}
-            lines.append(f"    {kind} {short(move.source)} at {move.path} ({human(move.size)}) → {dst} volume "
-                         f"{short(move.target)}: {action[move.state]}{move.origin if move.overwrites else ''}")
+            # The target by its full name: the one `volume ls` will show (an anonymous volume keeps its 64 hex).
+            lines.append(f"    {kind} {short(move.source)} at {move.path} ({size_text(move.size)}) → {dst} volume "
+                         f"{move.target}: {action[move.state]}{move.origin if move.overwrites else ''}")
         for name in missing:
             lines.append(f"    volume {name}: not on {src}; apply creates it empty on {dst}")
         lines.append(f"  apply the profile on {dst}: create, start; on failure start the {src} container again")
@@ -517,6 +529,21 @@ class Switcher:
             self.say(f"the {self.src.runtime} container {self.name} ({source.id[:12]}) is kept, stopped, with its "
                      f"volumes untouched{hold_stopped(self.src, source)}; when the deployment on {self.dst.runtime} "
                      f"is checked, remove it with `one-run switch {self.profile.path} --to {self.to} --cleanup`")
+
+    def note_moved_volumes(self, source: ContainerInfo, moves: List[Move]) -> None:
+        """capture's comment on an anonymous volume says it lives only in the captured container;
+        after the move that container is the source, kept or removed: say where the data is now."""
+        from .profile_edit import replace_comment
+
+        for move in (m for m in moves if m.anonymous):
+            try:
+                replace_comment(self.profile.path, f"Anonymous volume {short(move.source)} at {move.path} ",
+                                f"Anonymous volume {short(move.target)} at {move.path}: moved from {self.src.runtime} "
+                                f"to {self.to} by `one-run switch`; its data lives only in the {self.to} container "
+                                f"{self.name}; apply carries it over when it recreates that container, but a named "
+                                "volume is safer.")
+            except OneRunError as exc:
+                self.warn(exc.message)
 
     def set_runtime(self) -> None:
         from .profile_edit import set_top_level

@@ -189,9 +189,14 @@ def _hook_problems(profile: Profile, key: str, hook: str, data: bytes) -> List[P
     problems = []
     if not os.access(hook, os.X_OK):
         problems.append(profile.problem(key, f"hook {hook} is not executable", f"chmod +x {hook}"))
-    if not data.startswith(b"#!"):
+    first = data.split(b"\n", 1)[0]
+    if not first.startswith(b"#!"):
         problems.append(profile.problem(key, f"hook {hook} has no #! line, so the image cannot run it",
                                         "start it with #!/bin/bash (or another interpreter)"))
+    elif first.endswith(b"\r"):
+        # The kernel would look for an interpreter named "bash\r": "No such file or directory".
+        problems.append(profile.problem(key, f"hook {hook} has Windows (CRLF) line endings, so its #! line names "
+                                        f"an interpreter that does not exist", f"sed -i 's/\\r$//' {hook}"))
     return problems
 
 

@@ -96,7 +96,7 @@ def test_diff_and_status_without_a_container(engine, tmp_path, monkeypatch):
     missing = run_cli("diff", profile)
     assert missing.code == 1 and missing.out.startswith("container: (none) →"), missing.out
     status = run_cli("status", profile)
-    assert status.code == 0 and "no such container" in status.out
+    assert status.code == 1 and "no such container" in status.out
 
 
 def status_json(profile):
@@ -138,7 +138,7 @@ def test_status_of_a_failed_bootstrap(engine, tmp_path):
     while engine.inspect(name)["State"]["Status"] != "exited" and time.monotonic() < deadline:
         time.sleep(0.2)
     result = run_cli("status", profile)
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err
     lines = result.out.splitlines()
     assert lines[1].startswith("  state:       exited, exit code 1")
     assert "  bootstrap:   FAILED: BOOTSTRAP FAILED: TLS_CERT=/certs/missing.pem is not readable" in lines

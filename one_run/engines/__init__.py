@@ -79,6 +79,14 @@ class Engine:
         """(name, labels) of the RUNNING containers that mount the named volume."""
         raise NotImplementedError
 
+    # The profile fields update() can change on an existing container, durably (what inspect shows).
+    updatable: frozenset = frozenset()
+
+    def update(self, cid: str, **fields) -> None:
+        """Change `updatable` fields in place: restart (values.Restart), memory (a size such as
+        "512m"), cpus (a number)."""
+        raise EngineError(f"{self.runtime}: cannot update {', '.join(fields)} in place")
+
     def disable_restart(self, cid: str) -> bool:
         """Set the container's restart policy to "no"; False where the engine cannot change it."""
         return False

@@ -22,8 +22,21 @@ def cli_caps(caps) -> Optional[List[str]]:
     return sorted(n if n == "ALL" or n.startswith("CAP_") else "CAP_" + n for n in names) or None
 
 
+def memory_and_cpus(memory: Optional[str], cpus: Optional[float]) -> dict:
+    """--memory/--cpus as `docker run` sends them; the swap limit is twice the memory, as the
+    daemon makes it when none is given (an update must say so, or it keeps the old swap)."""
+    out = {}
+    if memory:
+        out["mem_limit"] = size_bytes(memory)
+        out["memswap_limit"] = 2 * out["mem_limit"]
+    if cpus:
+        out["nano_cpus"] = round(cpus * 1e9)
+    return out
+
+
 class DockerEngine(Engine):
     runtime = "docker"
+    updatable = frozenset({"restart", "memory", "cpus"})
 
     def __init__(self):
         import docker
@@ -102,6 +115,7 @@ class DockerEngine(Engine):
             dns=list(c.dns) or None, extra_hosts=list(c.extra_hosts) or None,
             tmpfs=dict(parse_tmpfs(t) for t in c.tmpfs) or None,
             shm_size=size_bytes(c.shm_size) if c.shm_size else None,
+            **memory_and_cpus(c.memory, c.cpus),
             ulimits=[{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in c.ulimits] or None,
             security_opt=list(c.security_opt) or None, network_mode=c.network,
         )
@@ -139,6 +153,17 @@ class DockerEngine(Engine):
     def disable_restart(self, cid: str) -> bool:
         self._call(f"update {cid[:12]}", self.api.update_container, cid, restart_policy={"Name": "no"})
         return True
+
+    def update(self, cid: str, **fields) -> None:
+        # As `docker update` sends it: docker-py's update_container() has no NanoCpus.
+        limits = memory_and_cpus(fields.get("memory"), fields.get("cpus"))
+        body = {key: limits[name] for key, name in (("Memory", "mem_limit"), ("MemorySwap", "memswap_limit"),
+                                                     ("NanoCpus", "nano_cpus")) if name in limits}
+        if "restart" in fields:
+            body["RestartPolicy"] = {"Name": fields["restart"].name, "MaximumRetryCount": fields["restart"].retries}
+        what = f"update {cid[:12]}"
+        response = self._call(what, self.api._post_json, self.api._url("/containers/{0}/update", cid), data=body)
+        self._call(what, self.api._raise_for_status, response)
 
     def rename(self, cid: str, name: str) -> None:
         self._call(f"rename {cid[:12]} to {name}", self.api.rename, cid, name)

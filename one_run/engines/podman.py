@@ -14,6 +14,7 @@ from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, Conta
                port_bindings, unreachable_reason)
 
 STOP_ATTEMPTS = 5
+CPU_PERIOD = 100_000  # microseconds, the CFS period `podman run --cpus` uses
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
 KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
 
@@ -80,6 +81,9 @@ def podman_security(options) -> dict:
 
 class PodmanEngine(Engine):
     runtime = "podman"
+    # No update in place: libpod 4.3's /containers/{id}/update changes the running cgroup only;
+    # inspect keeps the created limits and the next start brings them back (measured on 4.3.1),
+    # and it cannot change the restart policy at all.
 
     def __init__(self):
         import podman
@@ -170,6 +174,12 @@ class PodmanEngine(Engine):
         )
         if c.shm_size:
             kwargs["shm_size"] = size_bytes(c.shm_size)
+        if c.memory:
+            kwargs["mem_limit"] = size_bytes(c.memory)
+            kwargs["memswap_limit"] = 2 * kwargs["mem_limit"]  # as `podman run --memory` makes it
+        if c.cpus:  # as `podman run --cpus` sends it; podman-py drops nano_cpus
+            kwargs["cpu_period"] = CPU_PERIOD
+            kwargs["cpu_quota"] = round(c.cpus * CPU_PERIOD)
         if c.entrypoint is not None:
             kwargs["entrypoint"] = [c.entrypoint]
         payload = self.client.containers._render_payload(
