@@ -8,6 +8,10 @@ For Docker and Podman in one run, on the stand-in image, interleaved trials, med
   (c) apply's own overhead with settle_time = 0 (taken from the (b) trials): median wall
       of `one-run apply` minus median wall of the manual procedure. Target: <= 0.35 s.
   (d) a no-op apply. Target: median wall <= 0.5 s and zero downtime.
+  (e) the readiness wait: a bootstrap of READY_AFTER s that then prints its ready line,
+      applied with [watch] ready_log. The detection lag is the time apply prints "ready
+      after" minus the time the engine stamped the stand-in's ready line in its log.
+      Target: median lag <= 1 s.
 
 Downtime is measured the same way for both procedures, by a thread polling the engine's
 API socket every few ms: from the first poll that sees the old container (by ID) no
@@ -48,11 +52,26 @@ STANDIN = "localhost/one-run-standin"
 RUNTIMES = ("docker", "podman")
 PAYLOAD_MB = 200
 POLL_INTERVAL = 0.005
-TARGETS = {"a": 0.2, "b": 1.1, "c": 0.35, "d": 0.5}
+TARGETS = {"a": 0.2, "b": 1.1, "c": 0.35, "d": 0.5, "e": 1.0}
+READY_AFTER = 2  # seconds the stand-in's bootstrap takes in (e)
+READY_LINE = "STANDIN READY"  # tests/standin/entrypoint.sh
 
 
 def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def log_time(line: str) -> float:
+    """The time stamp `logs --timestamps` puts before a line (RFC 3339, nanoseconds), as epoch seconds."""
+    import re
+    from datetime import datetime
+
+    found = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", line)
+    if not found:
+        raise ValueError(f"no time stamp in {line!r}")
+    zone = "+00:00" if found.group(3) == "Z" else found.group(3)
+    fraction = (found.group(2) or "0")[:6].ljust(6, "0")
+    return datetime.fromisoformat(f"{found.group(1)}.{fraction}{zone}").timestamp()
 
 
 def free_port() -> int:
@@ -188,14 +207,17 @@ class Bench:
         return subprocess.run([runtime, *map(str, args)], capture_output=capture, text=True, check=check,
                               env=self.env)
 
-    def profile(self, runtime: str, key: str, image: str, host: str) -> Path:
+    def profile(self, runtime: str, key: str, image: str, host: str, ready: bool = False) -> Path:
         path = self.tmp / f"{runtime}-{key}" / "one-run.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
-            f'runtime = "{runtime}"\nsettle_time = 0\n\n[container]\nname = "{self.names[runtime]}"\n'
+            f'runtime = "{runtime}"\n\n[container]\nname = "{self.names[runtime]}"\n'
             f'image = "{image}"\nrestart = "unless-stopped"\nports = ["127.0.0.1:{self.ports[runtime]}:80"]\n'
             f'volumes = ["{self.volumes[runtime]}:/var/lib/one/datastores"]\n\n'
-            f'[env]\nOPENNEBULA_HOST = "{host}"\n')
+            f'[env]\nOPENNEBULA_HOST = "{host}"\n'
+            + (f'STANDIN_BOOTSTRAP_SECONDS = "{READY_AFTER}"\n\n[watch]\nready_log = "{READY_LINE}"\n' if ready
+               else "\n[watch]\n")
+            + "settle_time = 0\n")
         return path
 
     def render(self, profile: Path):
@@ -247,6 +269,24 @@ class Bench:
             log(f"    ({runtime} API answered {len(watch.api.odd)} polls with {watch.api.odd[0]}: counted as not running)")
         self.note_volumes(runtime)
         return downtime, wall, failed
+
+    def run_readiness(self):
+        """(e): apply's "ready after" line, read as it is printed, against the engine's time stamp
+        of the ready line it waited for."""
+        for trial in range(self.trials):
+            for runtime in RUNTIMES:
+                profile = self.profiles[runtime][f"e{trial % 2}"]
+                apply = subprocess.Popen([self.one_run, "apply", str(profile)], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True, env=self.env)
+                detected = None
+                for line in apply.stdout:
+                    if detected is None and line.startswith("  ready after "):
+                        detected = time.time()
+                if apply.wait() != 0 or detected is None:
+                    raise RuntimeError(f"{runtime}: the readiness apply failed (exit {apply.returncode})")
+                logs = self.cli(runtime, "logs", "--timestamps", self.names[runtime]).stdout.splitlines()
+                stamp = next(log_time(line) for line in logs if READY_LINE in line)
+                self.record(runtime, "e", "apply", detected - stamp, 0.0)
 
     def record(self, runtime, scenario, procedure, downtime, wall):
         self.results.setdefault((runtime, scenario, procedure), []).append((downtime, wall))
@@ -430,6 +470,10 @@ class Bench:
             print(f"{runtime:8} {'(d) no-op apply':32} {'':>18} {format(dd, '.3f') + ' / ' + format(dw, '.3f'):>18} "
                   f"{'wall ' + format(dw, '.3f') + ' s':>16}  <= {TARGETS['d']:<5} "
                   f"{verdict(dw <= TARGETS['d'] and dd == 0)}  (max downtime {dd:.3f} s, n={dn})")
+            lag, _, en = self.medians(runtime, "e", "apply")
+            print(f"{runtime:8} {f'(e) ready after a {READY_AFTER} s bootstrap':32} {'':>18} {'':>18} "
+                  f"{'lag ' + format(lag, '.3f') + ' s':>16}  <= {TARGETS['e']:<5} {verdict(lag <= TARGETS['e'])}  "
+                  f"(apply's \"ready\" line - the ready line's log time stamp, n={en})")
         print(f"\nmedians; downtime = old container seen not running -> new one seen running "
               f"(API polled every ~{POLL_INTERVAL * 1000:.0f} ms + round trip; median poll gap "
               f"{self.poll_gap * 1000:.1f} ms)")
@@ -453,12 +497,16 @@ class Bench:
                 "b1": self.profile(runtime, "b1", f"{STANDIN}:1", "one-b.example.com"),
                 "a0": self.profile(runtime, "a0", self.big["v1"], "one-a.example.com"),
                 "a1": self.profile(runtime, "a1", self.big["v2"], "one-a.example.com"),
+                "e0": self.profile(runtime, "e0", f"{STANDIN}:1", "one-e.example.com", ready=True),
+                "e1": self.profile(runtime, "e1", f"{STANDIN}:1", "one-f.example.com", ready=True),
             }
         started = time.monotonic()
         log(f"apply_downtime: (b)(c)(d), {self.trials} interleaved trials per runtime")
         self.run_env_change()
         log(f"apply_downtime: (a), {self.upgrade_trials} interleaved trials per runtime")
         self.run_upgrade()
+        log(f"apply_downtime: (e), {self.trials} trials per runtime")
+        self.run_readiness()
         self.poll_gap = statistics.median(self.gaps) if self.gaps else float("nan")
         log(f"apply_downtime: trials took {time.monotonic() - started:.0f} s")
         self.report()

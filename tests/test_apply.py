@@ -252,7 +252,8 @@ def test_an_apply_interrupted_while_it_watches_puts_the_old_container_back(engin
     apply = subprocess.Popen([sys.executable, "-m", "one_run", "apply", str(profile), "--force"], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while engine.inspect(name)["Id"] == old or not engine.inspect(name)["State"]["Running"]:
+    # (between its two renames, no container carries the name)
+    while not engine.exists(name) or engine.inspect(name)["Id"] == old or not engine.inspect(name)["State"]["Running"]:
         assert time.monotonic() < deadline and apply.poll() is None, "the new container never started"
         time.sleep(0.2)
 
@@ -461,3 +462,22 @@ def test_a_matching_stopped_container_that_fails_after_start_is_stopped_again(en
     for _ in range(10):  # and it stays stopped: the restart policy does not bring it back
         assert engine.inspect(name)["State"]["Status"] == "exited", result.err
         time.sleep(0.3)
+
+
+def test_a_failed_first_create_leaves_no_volume_behind(engine, tmp_path):
+    """The image's anonymous volume, made for a container whose start then fails, goes with it."""
+    name = engine.container_name()
+    dangling = lambda: set(engine.cli("volume", "ls", "-q", "--filter", "dangling=true").stdout.split())  # noqa: E731
+    with socket.socket() as taken:  # the host port the container wants is in use
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        profile = standin_profile(tmp_path, engine, name,
+                                  container=f'ports = ["127.0.0.1:{taken.getsockname()[1]}:80"]\n')
+        before = dangling()
+        result = run_cli("apply", profile)
+
+    assert result.code == 1, result.out + result.err
+    assert "the new container was removed" in result.err
+    assert not engine.exists(name) and not engine.names_like(name)
+    # The profile's named volume stays, as every named volume does; nothing else is left.
+    assert dangling() - before - set(engine.volumes) == set()
