@@ -6,13 +6,16 @@ old file's mode, and a failed write leaves no partial file. A file a profile nam
 only if it is a regular file of bounded size: never a FIFO that blocks, nor /dev/zero."""
 import os
 import stat
-import tempfile
-from pathlib import Path
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Optional, Tuple, Union
+
+PathLike = Union[str, "os.PathLike[str]"]  # pathlib and tempfile stay off render's start-up path
 
 
-def write_file(path: Path, data: bytes, mode: int, owner: Optional[Tuple[int, int]] = None) -> None:
+def write_file(path: PathLike, data: bytes, mode: int, owner: Optional[Tuple[int, int]] = None) -> None:
     """Create or replace `path` with `data` and `mode`; `owner` (uid, gid) where we may set it."""
+    import tempfile
+    from pathlib import Path
+
     path = Path(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 & mode)
@@ -88,9 +91,11 @@ def read_regular_file(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
 GITIGNORED = ("/.one-run/", "*.bak", "*.bak-*")  # one-run's staged copies; init's and tls renew's backups
 
 
-def ensure_gitignore(folder: Path, private: Iterable[str]) -> Path:
+def ensure_gitignore(folder: PathLike, private: Iterable[str]) -> str:
     """Add to `folder`/.gitignore (kept as it is otherwise) the lines that keep `private`
     (patterns relative to folder: keys, secrets) and GITIGNORED out of git."""
+    from pathlib import Path
+
     path = Path(folder) / ".gitignore"
     try:
         text = path.read_text()
@@ -104,4 +109,4 @@ def ensure_gitignore(folder: Path, private: Iterable[str]) -> Path:
         if not text:
             text = "# written by one-run: private keys, secrets, one-run's staged copies and backups stay out of git\n"
         write_file(path, (text + "".join(line + "\n" for line in missing)).encode(), 0o644)
-    return path
+    return str(path)

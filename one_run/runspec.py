@@ -5,11 +5,7 @@ The RunSpec is the one neutral description that both the printed command and the
 engine backends are made from, so the two cannot drift apart.
 """
 import hashlib
-import json
 import os
-import shutil
-import tempfile
-import time
 from typing import Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .errors import Problem, ProfileError
@@ -92,8 +88,8 @@ def staged_digest(path: str) -> Optional[str]:
 
 def staging_digest(files: Iterable[StagedFile]) -> str:
     """The staged folder's name: a hash of every file's place, name, mode and contents."""
-    listing = sorted((f.target, f.name, f.mode, hashlib.sha256(f.data).hexdigest()) for f in files)
-    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:20]
+    listing = sorted(f"{f.target}/{f.name}\0{f.mode:o}\0{hashlib.sha256(f.data).hexdigest()}" for f in files)
+    return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:20]
 
 
 def build_runspec(profile: Profile) -> RunSpec:
@@ -201,6 +197,9 @@ def write_generated_files(spec: RunSpec) -> None:
     complete and is left alone: it is written under a temporary name and renamed."""
     if not spec.staged_folder or os.path.isdir(spec.staged_folder):
         return
+    import shutil
+    import tempfile
+
     root = os.path.dirname(spec.staged_folder)
     _private_dirs(root)
     tmp = tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root)  # 0700
@@ -224,6 +223,9 @@ def prune_staged(profile_path: str, keep: Iterable[str]) -> List[str]:
     """Remove this profile's staged folders that no path of `keep` is in (the folders, or the
     mount sources, that containers and history revisions still use); the removed, returned.
     A staging in progress is left alone."""
+    import shutil
+    import time
+
     root = staged_root(profile_path)
     kept = {os.path.relpath(os.path.abspath(p), root).split(os.sep)[0] for p in keep}
     removed = []
