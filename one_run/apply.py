@@ -17,12 +17,12 @@ from . import adoption, interrupts, watch
 from .boot import reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
-from .errors import ApplyFailedRestored, EngineError, RestoreFailed, UsageError
+from .errors import ApplyFailedRestored, EngineError, EngineUnavailable, RestoreFailed, UsageError
 from .interrupts import deferred, shielded
 from .lock import Journal, apply_lock
 from .profile import Profile, SecretRef
 from .render import run_argv, secret_value
-from .runspec import RunSpec, write_generated_files
+from .runspec import RunSpec, prune_staged, staged_in_use, write_generated_files
 from .watch import Watcher, has_health_check
 
 NEW_SUFFIX = "-one-run-new"
@@ -383,6 +383,24 @@ class Applier:
             else:
                 self.engine.remove(old.id)
         self.journal.clear()
+        self.prune_staged()
+
+    def prune_staged(self) -> None:
+        """Remove the staged customization folders no container of the deployment mounts any
+        more, on either runtime (a switch keeps its source on the other one); nothing when the
+        other runtime cannot be asked."""
+        from .engines import endpoint_named, get_engine
+
+        keep = set(staged_in_use(self.engine, self.name))
+        other = "podman" if self.engine.runtime == "docker" else "docker"
+        try:
+            if endpoint_named(other):
+                keep |= staged_in_use(get_engine(other), self.name)
+            removed = prune_staged(self.profile.path, keep)
+        except (EngineUnavailable, EngineError):
+            return  # which folders it uses is not known: keep them all
+        if removed:
+            self.say(f"removed {len(removed)} staged folder(s) no container uses any more")
 
     def log_tail(self, cid: str) -> str:
         try:

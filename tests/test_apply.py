@@ -481,3 +481,30 @@ def test_a_failed_first_create_leaves_no_volume_behind(engine, tmp_path):
     assert not engine.exists(name) and not engine.names_like(name)
     # The profile's named volume stays, as every named volume does; nothing else is left.
     assert dangling() - before - set(engine.volumes) == set()
+
+
+def test_staged_folders_no_container_uses_are_removed_after_an_apply(engine, tmp_path):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    hook = tmp_path / "config" / "post.sh"
+    hook.parent.mkdir()
+    hook.write_text("#!/bin/bash\necho v1\n")
+    hook.chmod(0o755)
+    profile.write_text(profile.read_text().replace("[watch]", '[config]\npost_bootstrap_hook = "config/post.sh"\n\n[watch]'))
+    assert run_cli("apply", profile).code == 0
+    staged = tmp_path / ".one-run" / "one-run" / "staged"
+    first = {p.name for p in staged.iterdir()}
+
+    hook.write_text("#!/bin/bash\necho v2\n")
+    kept = run_cli("apply", profile, "--keep-previous")
+    assert kept.code == 0, kept.err
+    assert {p.name for p in staged.iterdir()} > first  # the kept previous container still mounts v1
+
+    for previous in engine.names_like(name):
+        if previous != name:
+            engine.cli("rm", "-f", previous)
+    hook.write_text("#!/bin/bash\necho v3\n")
+    result = run_cli("apply", profile)
+    assert result.code == 0 and "staged folder(s) no container uses any more" in result.out
+    mounted = {m["Source"] for m in engine.inspect(name)["Mounts"] if m["Type"] == "bind"}
+    assert [p.name for p in staged.iterdir()] == [os.path.relpath(next(iter(mounted)), staged).split(os.sep)[0]]
