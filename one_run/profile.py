@@ -78,6 +78,18 @@ class Config(NamedTuple):
     post_bootstrap_hook: Optional[str] = None
 
 
+SNAPSHOT_WHEN = ("image-change", "always", "never")
+DEFAULT_SNAPSHOT_KEEP = 3
+
+
+class SnapshotPolicy(NamedTuple):
+    """[snapshot]: when apply copies the deployment's volumes before a new container starts."""
+
+    when: str = "image-change"
+    volumes: Optional[Tuple[str, ...]] = None  # volume names or container paths; None: the default set
+    keep: int = DEFAULT_SNAPSHOT_KEEP
+
+
 class Profile(NamedTuple):
     path: str  # absolute; paths are plain strings: pathlib costs `render` 4 ms of start-up
     runtime: str
@@ -88,6 +100,7 @@ class Profile(NamedTuple):
     tls: Optional[Tls] = None
     ssh: Optional[Ssh] = None
     config: Optional[Config] = None
+    snapshot: SnapshotPolicy = SnapshotPolicy()
     lines: Dict[str, int] = {}  # dotted key -> line, for messages; never mutated
 
     @property
@@ -152,7 +165,7 @@ STRINGS = ("an array of strings", _is_str_list)
 STRING_TABLE = ("a table of strings", _is_str_table)
 
 TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER}
-TABLES = ("container", "env", "tls", "ssh", "config")
+TABLES = ("container", "env", "tls", "ssh", "config", "snapshot")
 CONTAINER_KEYS = {
     "name": STRING, "image": STRING, "privileged": BOOL, "restart": STRING, "hostname": STRING,
     "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "cap_add": STRINGS,
@@ -166,6 +179,7 @@ TLS_KEYS = {"cert": STRING, "key": STRING}
 SSH_KEYS = {"private_key": STRING, "public_key": STRING}
 CONFIG_KEYS = {"onecfg_patch": ("a file path or an array of patch lines", _is_patch),
                "pre_bootstrap_hook": STRING, "post_bootstrap_hook": STRING}
+SNAPSHOT_KEYS = {"when": STRING, "volumes": STRINGS, "keep": INT}
 REQUIRED = {"container": ("name", "image"), "tls": ("cert", "key"), "ssh": ("private_key", "public_key")}
 
 _HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
@@ -355,10 +369,13 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
             pre_bootstrap_hook=r.resolve(c["pre_bootstrap_hook"]) if "pre_bootstrap_hook" in c else None,
             post_bootstrap_hook=r.resolve(c["post_bootstrap_hook"]) if "post_bootstrap_hook" in c else None,
         )
+    snapshot = _snapshot(r, r.table(tables["snapshot"], "snapshot", SNAPSHOT_KEYS), container) \
+        if "snapshot" in tables else SnapshotPolicy()
     if r.problems:
         raise ProfileError(r.problems)
     return Profile(path=path, runtime=runtime, container=container, maintenance=top.get("maintenance", False),
-                   settle_time=float(settle), env=env, tls=tls, ssh=ssh, config=config, lines=lines)
+                   settle_time=float(settle), env=env, tls=tls, ssh=ssh, config=config, snapshot=snapshot,
+                   lines=lines)
 
 
 def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
@@ -454,6 +471,33 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         shm_size=shm, ulimits=ulimits, stop_timeout=stop_timeout, security_opt=tuple(c.get("security_opt", ())),
         pull=pull, entrypoint=entrypoint, command=tuple(c["command"]) if "command" in c else None,
     )
+
+
+def _snapshot(r: _Reader, s: dict, container: Optional[Container]) -> SnapshotPolicy:
+    when = s.get("when", "image-change")
+    if when not in SNAPSHOT_WHEN:
+        near = closest(when, SNAPSHOT_WHEN)
+        r.add("snapshot.when", f"when = {when!r} is not one of {', '.join(SNAPSHOT_WHEN)}",
+              f"did you mean \"{near}\"?" if near else "write when = \"image-change\" (the default)")
+    keep = s.get("keep", DEFAULT_SNAPSHOT_KEEP)
+    if keep < 1:
+        r.add("snapshot.keep", f"keep = {keep}: apply keeps at least the snapshot it has just taken",
+              "write keep = 1 or more, or when = \"never\" for no snapshots")
+    volumes = s.get("volumes")
+    mounted = container.volumes if container else ()
+    for entry in volumes or ():
+        if entry.startswith("/"):
+            bind = next((v for v in mounted if v.kind == "bind" and v.target.rstrip("/") == entry.rstrip("/")), None)
+            if bind:
+                r.add("snapshot.volumes", f"{entry} is the bind mount of host folder {bind.source}: a snapshot "
+                      "copies volumes, not host folders", f"remove {entry!r} from [snapshot] volumes")
+        elif not any(v.kind == "volume" and v.source == entry for v in mounted):
+            names = [v.source for v in mounted if v.kind == "volume"]
+            near = closest(entry, names)
+            r.add("snapshot.volumes", f"{entry!r} is not a named volume of [container] volumes",
+                  f"did you mean {near!r}?" if near else
+                  "name a volume of [container] volumes, or the container path it is mounted at")
+    return SnapshotPolicy(when=when, volumes=tuple(volumes) if volumes is not None else None, keep=keep)
 
 
 def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:
