@@ -4,14 +4,15 @@ Backup stops the container (its stop timeout honoured) so the database files are
 consistent, streams each volume's tar out of the engine's archive API into DIR (the
 same volumes a snapshot copies: [snapshot] volumes, or all but the datastores and
 logs), starts the container again and says how long it was down. manifest.json, written
-last, names each archive with its sha256 and the fingerprint of its contents
-(volume_copy.TreeDigest); a folder without it is an incomplete backup.
+last, names each archive with its size and sha256; a folder without it is an incomplete
+backup. Only the sha256 is computed while the container is down.
 
 Restore checks everything before it touches anything: the manifest, each archive's
-size and sha256, and that each archive reads as a whole tar with the recorded
-fingerprint (a damaged or incomplete backup is exit 2). Then it stops the container,
-empties each volume, extracts the archive into it, compares the volume's fingerprint
-with the manifest's, and starts the container. Interrupted or failed there, the
+size and sha256, and that each archive reads as a whole tar (a damaged or incomplete
+backup is exit 2); that read also yields the fingerprint of the archive's contents
+(volume_copy.TreeDigest). Then it stops the container, empties each volume, extracts
+the archive into it, compares the volume's fingerprint with the archive's, and starts
+the container. Interrupted or failed there, the
 container stays stopped (its data half restored) and running restore again completes it.
 """
 import hashlib
@@ -114,7 +115,7 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, say) -> int:
             archive = f"{i:02d}-{short(name)}.tar"
             partial = os.path.join(out, archive + ".partial")
             written.append(partial)
-            digest, fingerprint, size = _write_archive(engine, helper, f"{ROOT}/src/{i}", partial,
+            digest, size = _write_archive(engine, helper, f"{ROOT}/src/{i}", partial,
                                                        lambda done: progress(i, name, done, sizes[name]))
             progress.total += size
             os.replace(partial, os.path.join(out, archive))
@@ -122,7 +123,7 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, say) -> int:
             entries.append({"name": name, "path": path, "anonymous": name not in
                             {v.source for v in spec.volumes if v.kind == "volume"},
                             "archive": archive, "archive_bytes": size, "sha256": digest,
-                            "data_bytes": fingerprint.bytes, "fingerprint": fingerprint._asdict()})
+                            "data_bytes": sizes[name]})
     except BaseException as exc:
         for path in written:
             try:
@@ -160,9 +161,9 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, say) -> int:
 
 
 def _write_archive(engine: Engine, helper: str, path: str, target: str, progress: Callable[[int], None]
-                   ) -> Tuple[str, TreeDigest, int]:
-    """Stream the volume at path (in helper) into file target; (sha256, fingerprint, bytes)."""
-    sha, fingerprint, size = hashlib.sha256(), TarFingerprint(), 0
+                   ) -> Tuple[str, int]:
+    """Stream the volume at path (in helper) into file target; (sha256, bytes)."""
+    sha, size = hashlib.sha256(), 0
     chunks = engine.archive_get(helper, path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -170,17 +171,13 @@ def _write_archive(engine: Engine, helper: str, path: str, target: str, progress
             for chunk in chunks:
                 f.write(chunk)
                 sha.update(chunk)
-                fingerprint.feed(chunk)
                 size += len(chunk)
                 progress(size)
             f.flush()
             os.fsync(f.fileno())
     finally:
         getattr(chunks, "close", lambda: None)()
-    try:
-        return sha.hexdigest(), fingerprint.result(), size
-    except tarfile.TarError as exc:
-        raise EngineError(f"{engine.runtime}: the archive of {path} is not a whole tar: {exc}") from None
+    return sha.hexdigest(), size
 
 
 def _drop(engine: Engine, cid: str) -> Optional[str]:
@@ -211,7 +208,7 @@ def read_manifest(folder: str) -> dict:
             manifest = json.load(f)
         manifest["volumes"] = [dict(v) for v in manifest["volumes"]]
         for entry in manifest["volumes"]:
-            for key in ("name", "path", "archive", "archive_bytes", "sha256", "fingerprint"):
+            for key in ("name", "path", "archive", "archive_bytes", "sha256"):
                 entry[key]  # noqa: B018 - each must be there
     except FileNotFoundError:
         raise UsageError(f"{folder} is not a complete one-run backup: it has no {MANIFEST} (an interrupted "
@@ -233,8 +230,10 @@ def _archive_chunks(path: str) -> Iterator[bytes]:
             yield chunk
 
 
-def verify_backup(folder: str, manifest: dict, say: Callable[[str], None]) -> None:
-    """Each archive whole, of the recorded size, sha256 and contents; UsageError (exit 2) if not."""
+def verify_backup(folder: str, manifest: dict, say: Callable[[str], None]) -> Dict[str, TreeDigest]:
+    """Each archive whole, of the recorded size and sha256; UsageError (exit 2) if not. The
+    fingerprint of each archive's contents, by archive name."""
+    fingerprints = {}
     progress = _Progress("verify", len(manifest["volumes"]), say)
     for i, entry in enumerate(manifest["volumes"]):
         path = os.path.join(folder, entry["archive"])
@@ -256,13 +255,13 @@ def verify_backup(folder: str, manifest: dict, say: Callable[[str], None]) -> No
             if sha.hexdigest() != entry["sha256"]:
                 raise ValueError(f"its sha256 is {sha.hexdigest()[:16]}..., the manifest says "
                                  f"{entry['sha256'][:16]}...")
-            if fingerprint.result() != TreeDigest(**entry["fingerprint"]):
-                raise ValueError("its contents are not those the manifest records")
+            fingerprints[entry["archive"]] = fingerprint.result()
         except (OSError, ValueError, tarfile.TarError) as exc:
             raise UsageError(f"backup {folder}: archive {entry['archive']} of volume {short(entry['name'])} "
                              f"is damaged: {exc}; nothing was touched") from None
         progress.total += size
-    say(f"verified {len(manifest['volumes'])} archive(s) of {folder} (sha256 and contents)")
+    say(f"verified {len(manifest['volumes'])} archive(s) of {folder} (size, sha256, whole tar)")
+    return fingerprints
 
 
 def _targets(current: ContainerInfo, manifest: dict) -> List[Tuple[dict, str]]:
@@ -285,7 +284,7 @@ def _targets(current: ContainerInfo, manifest: dict) -> List[Tuple[dict, str]]:
 def restore(engine: Engine, profile: Profile, spec: RunSpec, folder: str, yes: bool,
             say: Callable[[str], None] = print) -> int:
     manifest = read_manifest(folder)
-    verify_backup(folder, manifest, say_on_stderr)
+    fingerprints = verify_backup(folder, manifest, say_on_stderr)
     with apply_lock(engine.runtime, spec.name, LOCK_TIMEOUT):
         current = _deployment(engine, spec)
         targets = _targets(current, manifest)
@@ -299,10 +298,10 @@ def restore(engine: Engine, profile: Profile, spec: RunSpec, folder: str, yes: b
                 f"{current.image} ({current.image_id.split(':')[-1][:12]}): its database schema may differ")
         say(f"restore of {spec.name} from {folder} ({manifest['time']}): "
             + ", ".join(f"{short(n)} at {e['path']}" for e, n in targets))
-        return _restore(engine, profile, spec, current, folder, targets, say)
+        return _restore(engine, profile, spec, current, folder, targets, fingerprints, say)
 
 
-def _restore(engine, profile, spec, current, folder, targets, say) -> int:
+def _restore(engine, profile, spec, current, folder, targets, fingerprints, say) -> int:
     image = current.image_id
     helpers = []
     stopped_at = time.monotonic()
@@ -333,9 +332,10 @@ def _restore(engine, profile, spec, current, folder, targets, say) -> int:
             engine.archive_put(helper, f"{ROOT}/dst/{i}", chunks())
             progress.total += entry["archive_bytes"]
             restored = fingerprint_volume(engine, helper, f"{ROOT}/dst/{i}")
-            if restored != TreeDigest(**entry["fingerprint"]):
+            expected = fingerprints[entry["archive"]]
+            if restored != expected:
                 raise EngineError(f"volume {short(volume)} does not match its archive after the restore "
-                                  f"({restored.describe()}; the archive: {TreeDigest(**entry['fingerprint']).describe()})")
+                                  f"({restored.describe()}; the archive: {expected.describe()})")
             say(f"restored volume {short(volume)}: {restored.describe()}, verified")
     except BaseException as exc:
         for cid in helpers:

@@ -1,7 +1,6 @@
 """Data snapshots on the real engines: take and restore byte for byte, room, keep, interrupts,
 and the upgrade that fails after migrating the database, undone with a snapshot."""
 import json
-import os
 import signal
 import subprocess
 import sys
