@@ -174,6 +174,41 @@ def wanted(policy: SnapshotPolicy, image_changes: bool) -> bool:
     return policy.when == "always" or (policy.when == "image-change" and image_changes)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What apply will snapshot, measured and room-checked before anything stops."""
+
+    volumes: Tuple[Tuple[str, str], ...]  # (volume, container path)
+    sizes: Dict[str, int]
+    free: int
+    image: str  # the old container's image: it has the tools, and it is present
+
+    def lines(self) -> List[str]:
+        """For describe_plan."""
+        total = sum(self.sizes.values())
+        head = (f"  snapshot after the old container stops: {len(self.volumes)} volume(s), {human(total)} "
+                f"({human(self.free)} free on the engine's volume storage)")
+        return [head] + [f"    {short(name)} at {path} ({human(self.sizes[name])})" for name, path in self.volumes]
+
+
+def plan(engine: Engine, policy: SnapshotPolicy, spec: RunSpec, current, carried: Sequence[Tuple[str, str]],
+         new_image_id: Optional[str]) -> Optional[Planned]:
+    """Before anything stops: what to snapshot when `current` (a ContainerInfo, or None) is
+    replaced by a container of new_image_id, or None for no snapshot. Measures the volumes and
+    the engine's free room (a helper and a probe volume, both removed): NotEnoughRoom (exit 3)
+    when the copy does not fit; UsageError (exit 2) for [snapshot] volumes naming no volume."""
+    if current is None:
+        return None
+    changes = new_image_id is None or current.image_id.split(":")[-1] != new_image_id.split(":")[-1]
+    if not wanted(policy, changes):
+        return None
+    volumes = tuple(snapshot_volumes(spec, carried, policy))
+    if not volumes:
+        return None
+    sizes, free = room_check(engine, volumes, current.image_id, spec.name)
+    return Planned(volumes, sizes, free, current.image_id)
+
+
 # --- helpers ---------------------------------------------------------------------------
 
 def _helper_name(container: str, role: str) -> str:

@@ -203,3 +203,18 @@ def test_default_snapshot_volumes_leave_out_datastores_and_logs(tmp_path):
     with pytest.raises(Exception) as caught:
         snap.snapshot_volumes(spec, carried, SnapshotPolicy(volumes=("/nowhere",)))
     assert caught.value.exit_code == 2 and "/nowhere" in caught.value.message
+
+
+def test_plan_snapshots_on_an_image_change_by_default(tmp_path, engine):
+    profile, name, db = deploy(tmp_path / "d", engine, tag="s1")
+    eng = get_engine(engine.runtime)
+    spec = build_runspec(load_profile(profile))
+    current = eng.get(name)
+    new_image = eng.image_attrs(f"{STANDIN}:s2")["Id"]
+    planned = snap.plan(eng, SnapshotPolicy(), spec, current, (), new_image)
+    assert planned.volumes == ((db, DB),) and planned.image == current.image_id and planned.free > 0
+    assert any(db in line for line in planned.lines()) and "free" in planned.lines()[0]
+    assert snap.plan(eng, SnapshotPolicy(), spec, current, (), current.image_id) is None
+    assert snap.plan(eng, SnapshotPolicy(when="always"), spec, current, (), current.image_id) is not None
+    assert snap.plan(eng, SnapshotPolicy(when="never"), spec, current, (), new_image) is None
+    assert snapshot_volumes_of(engine, name) == []  # the probe volume was removed
