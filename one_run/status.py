@@ -153,8 +153,9 @@ def render(report: Dict[str, Any]) -> List[str]:
             "unknown": "unknown" if boot["line"] else "unknown (no bootstrap message in the last log lines)"
             }[boot["outcome"]]
     lines.append(f"  bootstrap:   {text}" + (f": {boot['line']}" if boot["line"] else ""))
-    snapshots = report["snapshots"]
-    lines.append(f"  snapshots:   {snapshots['count']}, {human(snapshots['bytes'])}"
-                 + (f", newest {snapshots['newest']}" if snapshots["newest"] else "") if snapshots["count"]
-                 else "  snapshots:   none")
+    snapshots = report.get("snapshots")
+    if snapshots and snapshots["count"]:
+        lines.append(f"  snapshots:   {snapshots['count']}, {human(snapshots['bytes'])}, newest {snapshots['newest']}")
+    elif snapshots:
+        lines.append("  snapshots:   none")
     return lines + also
