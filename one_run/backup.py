@@ -34,7 +34,7 @@ from .history import image_digest
 from .lock import apply_lock
 from .profile import Profile
 from .runspec import RunSpec
-from .snapshot import ROOT, _run_helper, measure, short, snapshot_volumes
+from .snapshot import RESERVE, ROOT, Snapshot, _run_helper, discard, measure, short, snapshot_volumes, take
 from .volume_copy import TarFingerprint, TreeDigest, fingerprint_volume, human
 
 MANIFEST = "manifest.json"
@@ -84,39 +84,48 @@ def backup(engine: Engine, profile: Profile, spec: RunSpec, out: str, say: Calla
         if os.path.exists(os.path.join(out, MANIFEST)):
             raise UsageError(f"{out} already holds a backup ({MANIFEST}); choose another folder with -o")
         os.makedirs(out, mode=0o700, exist_ok=True)
-        sizes, _ = measure(engine, volumes, current.image_id, spec.name, probe=False)
+        sizes, engine_free = measure(engine, volumes, current.image_id, spec.name)
         needed = int(sum(sizes.values()) * TAR_OVERHEAD)
         free = shutil.disk_usage(out).free
         if needed > free:
             raise NotEnoughRoom(f"not enough room in {out} for the backup: it needs about {human(needed)} ("
                                 + ", ".join(f"{short(n)} {human(sizes[n])}" for n, _ in volumes)
                                 + f"), and {human(free)} is free. Nothing was changed; choose another folder with -o")
+        # With room on the engine, the container is down only for a snapshot (a copy inside the
+        # engine, at disk speed), and the archives are written from it while it runs again.
+        via_snapshot = current.running and sum(sizes.values()) + RESERVE <= engine_free
         say(f"backup of {spec.name} ({current.id[:12]}, {current.status}) into {out}: "
             + ", ".join(f"{short(n)} at {p} ({human(sizes[n])})" for n, p in volumes))
-        return _backup(engine, profile, spec, current, volumes, sizes, out, say)
+        return _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, say)
 
 
-def _backup(engine, profile, spec, current, volumes, sizes, out, say) -> int:
+def _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, say) -> int:
     helper_name = f"{spec.name}-one-run-snapshot-backup"
     leftover = engine.get(helper_name)
     if leftover is not None and leftover.labels.get(HELPER_LABEL):
         engine.remove(leftover.id)
-    mounts = [(name, f"{ROOT}/src/{i}", True) for i, (name, _) in enumerate(volumes)]
-    helper = engine.create_helper(current.image_id, mounts, helper_name)
-    was_running, stopped_at, written = current.running, None, []
-    entries = []
+    was_running, stopped_at, downtime, written = current.running, None, 0.0, []
+    entries, helper, copy = [], None, None
     try:
         if was_running:
             say(f"stopping {spec.name} ({current.id[:12]}) for a consistent copy ...")
             engine.stop(current.id)
             stopped_at = time.monotonic()
+        if via_snapshot:
+            copy = take(engine, spec.name, volumes, current.image_id, sizes, say)
+            engine.start(current.id)
+            downtime = time.monotonic() - stopped_at
+            say(f"{spec.name} runs again (down {downtime:.1f} s); writing the archives from the snapshot")
+        sources = [v.copy for v in copy.volumes] if copy else [name for name, _ in volumes]
+        helper = engine.create_helper(current.image_id, [(name, f"{ROOT}/src/{i}", True)
+                                                         for i, name in enumerate(sources)], helper_name)
         progress = _Progress("backup", len(volumes), say)
         for i, (name, path) in enumerate(volumes):
             archive = f"{i:02d}-{short(name)}.tar"
             partial = os.path.join(out, archive + ".partial")
             written.append(partial)
             digest, size = _write_archive(engine, helper, f"{ROOT}/src/{i}", partial,
-                                                       lambda done: progress(i, name, done, sizes[name]))
+                                          lambda done: progress(i, name, done, sizes[name]))
             progress.total += size
             os.replace(partial, os.path.join(out, archive))
             written[-1] = os.path.join(out, archive)
@@ -130,19 +139,20 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, say) -> int:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-        problem = _drop(engine, helper)
-        again = _start_again(engine, current, was_running)
+        problems = [p for p in (_drop(engine, helper) if helper else None, _discard(engine, copy) if copy else None,
+                                None if downtime else _start_again(engine, current, was_running)) if p]
         failure = "interrupted" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))
-        if again or problem:
-            raise RestoreFailed(f"backup failed: {failure}; and {again or problem}") from None
+        if problems:
+            raise RestoreFailed(f"backup failed: {failure}; and {'; '.join(problems)}") from None
         state = f"{spec.name} runs again" if was_running else f"{spec.name} stays stopped, as it was"
         raise ApplyFailedRestored(f"backup failed: {failure}; {state}; no backup was written (the partial "
                                   f"archives in {out} were removed)") from None
-    problem = _drop(engine, helper)
-    again = _start_again(engine, current, was_running)
-    if again:
-        raise RestoreFailed(f"the archives were written, but {again}")
-    downtime = time.monotonic() - stopped_at if stopped_at else 0.0
+    problems = [p for p in (_drop(engine, helper), _discard(engine, copy) if copy else None) if p]
+    if not copy:
+        again = _start_again(engine, current, was_running)
+        if again:
+            raise RestoreFailed(f"the archives were written, but {again}")
+        downtime = time.monotonic() - stopped_at if stopped_at else 0.0
     for path in written:  # on disk before the manifest says the backup is complete; the container need not wait
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -157,7 +167,7 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, say) -> int:
         "downtime_seconds": round(downtime, 3), "volumes": entries,
     }
     write_file(os.path.join(out, MANIFEST), json.dumps(manifest, indent=1).encode(), 0o600)
-    if problem:
+    for problem in problems:
         say(f"warning: {problem}")
     total = sum(e["archive_bytes"] for e in entries)
     say(f"backup written: {out} ({len(entries)} archive(s), {human(total)})")
@@ -182,6 +192,15 @@ def _write_archive(engine: Engine, helper: str, path: str, target: str, progress
     finally:
         getattr(chunks, "close", lambda: None)()
     return sha.hexdigest(), size
+
+
+def _discard(engine: Engine, copy: Snapshot) -> Optional[str]:
+    """Remove the snapshot a backup was written from (it was only the backup's consistent copy)."""
+    try:
+        discard(engine, copy)
+        return None
+    except EngineError as exc:
+        return f"its snapshot {copy.id} is left ({exc}); the next apply's prune removes it"
 
 
 def _drop(engine: Engine, cid: str) -> Optional[str]:

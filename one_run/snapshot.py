@@ -416,16 +416,22 @@ def find_snapshot(engine: Engine, container: str, snap_id: str) -> Optional[Snap
     return next((s for s in list_snapshots(engine, container) if s.id == snap_id), None)
 
 
+def discard(engine: Engine, snapshot: Snapshot) -> None:
+    """Remove a snapshot's volumes: its marker first, so that from then on it no longer counts as one."""
+    if engine.volume(snapshot.marker) is not None:
+        engine.remove_volume(snapshot.marker)
+    for volume in snapshot.volumes:
+        if engine.volume(volume.copy) is not None:
+            engine.remove_volume(volume.copy)
+
+
 def prune(engine: Engine, container: str, keep: int, say: Callable[[str], None] = say_on_stderr) -> List[str]:
     """Remove container's snapshots beyond the newest `keep`, oldest first, and the volumes of
     incomplete ones; only volumes one-run labelled as its snapshots. The ids removed."""
     complete = list_snapshots(engine, container)
     removed = []
     for snapshot in reversed(complete[keep:]):
-        engine.remove_volume(snapshot.marker)  # first: from here on it no longer counts as one
-        for volume in snapshot.volumes:
-            if engine.volume(volume.copy) is not None:
-                engine.remove_volume(volume.copy)
+        discard(engine, snapshot)
         removed.append(snapshot.id)
         say(f"removed snapshot {snapshot.id} ({human(snapshot.bytes)}), beyond [snapshot] keep = {keep}")
     kept = {s.id for s in complete[:keep]}
