@@ -398,6 +398,109 @@ def _cmd_switch(args) -> int:
                                                     overwrite=args.overwrite_volumes)
 
 
+# --- history / backup / restore -------------------------------------------------------
+
+def _add_history(sub, common):
+    p = sub.add_parser("history", parents=[common], help="the applied revisions, newest first, with their snapshots",
+                       description="The revisions apply recorded (in .one-run/<profile stem>/history/ beside the "
+                                   "profile), newest first: time, image and digest, profile hash, container, and the "
+                                   "data snapshot taken before each, with its size and whether it is still there.")
+    _profile_and_runtime(p)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_cmd_history)
+
+
+def _cmd_history(args) -> int:
+    import json
+
+    from .engines import get_engine
+    from .errors import EngineUnavailable
+    from .history import revisions, snapshot_state
+    from .profile import load_profile
+    from .snapshot import Snapshot
+    from .volume_copy import human
+
+    profile = load_profile(args.profile, args.runtime)
+    found = revisions(profile.path)
+    engine, unchecked = None, None
+    if any(r.get("snapshot") for r in found):
+        try:
+            engine = get_engine(profile.runtime)
+        except EngineUnavailable as exc:
+            unchecked = exc.message
+    for record in found:
+        if record.get("snapshot"):
+            record["snapshot"]["state"] = snapshot_state(engine, record)
+    if args.format == "json":
+        print(json.dumps({"profile": profile.path, "revisions": found}, indent=2))
+        return 0
+    if not found:
+        print(f"{profile.path}: no revision recorded yet; each successful `one-run apply` records one")
+        return 0
+    for record in found:
+        image = record["image"]
+        digest = f", digest {image['digest']}" if image.get("digest") else ""
+        print(f"revision {record['revision']}  {record['time']}  {record['runtime']} container "
+              f"{record['container']['id'][:12]}  image {image['ref']}{digest}  profile hash "
+              f"{(record.get('config_hash') or '?')[:12]}")
+        if record.get("snapshot"):
+            snapshot = Snapshot.from_json(record["snapshot"])
+            state = record["snapshot"]["state"] or "not checked"
+            print(f"  data before it: {snapshot.describe()}, {human(snapshot.bytes)} in all ({state})")
+        if record.get("files"):
+            print(f"  files: {', '.join(f['path'] for f in record['files'])}")
+    if unchecked:
+        print(f"(whether the snapshots are still there was not checked: {unchecked})", file=sys.stderr)
+    return 0
+
+
+def _add_backup(sub, common):
+    p = sub.add_parser("backup", parents=[common], help="consistent archives of the deployment's volumes, with a manifest",
+                       description="Stop the container, write one tar archive per volume ([snapshot] volumes, or "
+                                   "all but the datastores and logs) and manifest.json (names, sizes, sha256, image "
+                                   "digest, profile hash, time) into DIR, start the container again, and print the "
+                                   "downtime. Exit 3 when DIR lacks room (nothing changed).")
+    _profile_and_runtime(p)
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="a new or empty folder (default: ./<container>-backup-<UTC time>)")
+    p.set_defaults(func=_cmd_backup)
+
+
+def _cmd_backup(args) -> int:
+    import time
+
+    from .backup import backup
+    from .engines import get_engine
+
+    profile, spec = _load(args, full=False)
+    out = args.output or f"{spec.name}-backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    engine = get_engine(profile.runtime)
+    with _signals_interrupt():
+        return backup(engine, profile, spec, os.path.abspath(out))
+
+
+def _add_restore(sub, common):
+    p = sub.add_parser("restore", parents=[common], help="put a backup's volumes back and start the container",
+                       description="Verify DIR's manifest and every archive's sha256 and contents first (damaged or "
+                                   "incomplete: exit 2, nothing touched); then stop the container, restore each "
+                                   "volume exactly, verify it, and start the container. Interrupted or failed half-way "
+                                   "(exit 4), running it again completes it.")
+    _profile_and_runtime(p)
+    p.add_argument("folder", metavar="DIR", help="a folder written by `one-run backup`")
+    p.add_argument("--yes", action="store_true", help="stop the running container and replace its data")
+    p.set_defaults(func=_cmd_restore)
+
+
+def _cmd_restore(args) -> int:
+    from .backup import restore
+    from .engines import get_engine
+
+    profile, spec = _load(args, full=False)
+    engine = get_engine(profile.runtime)
+    with _signals_interrupt():
+        return restore(engine, profile, spec, os.path.abspath(args.folder), args.yes)
+
+
 class _Formatter(argparse.HelpFormatter):
     """argparse builds a formatter for every add_argument; the stock one imports shutil
     just to read the terminal width, a start-up cost `render` should not pay."""
@@ -421,7 +524,8 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     costs `render` a few ms of start-up, and `one-run render ...` needs none of the others."""
     commands = {"render": _add_render, "validate": _add_validate, "apply": _add_apply,
                 "maintenance": _add_maintenance, "diff": _add_diff, "status": _add_status,
-                "capture": _add_capture, "boot": _add_boot, "init": _add_init, "tls": _add_tls, "switch": _add_switch}
+                "capture": _add_capture, "boot": _add_boot, "init": _add_init, "tls": _add_tls, "switch": _add_switch,
+                "history": _add_history, "backup": _add_backup, "restore": _add_restore}
     common = _Parser(add_help=False)
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser = _Parser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")

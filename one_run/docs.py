@@ -114,6 +114,14 @@ KEYS: Dict[str, KeyDoc] = {
                             "check)", "1800", "nothing: apply's watch"),
     "watch.settle_time": KeyDoc("seconds the container must then keep running, without a restart and without "
                                 "turning unhealthy", "10", "nothing: apply's watch"),
+    # --- [snapshot]: data an upgrade can take back
+    "snapshot.when": KeyDoc("when apply copies the volumes, after the old container stopped and before the new "
+                            "one starts: image-change | always | never", '"always"', "nothing: apply's snapshot"),
+    "snapshot.volumes": KeyDoc("the volumes to copy, by name or container path", '["opennebula_db", "/var/lib/one/.one"]',
+                               "nothing: apply's snapshot",
+                               default="every named and carried-over volume but the datastores and /var/log"),
+    "snapshot.keep": KeyDoc("how many of one-run's snapshots to keep; older ones are removed, oldest first", "5",
+                            "nothing: apply's snapshot"),
 }
 
 TABLE_NOTES = {
@@ -127,6 +135,9 @@ TABLE_NOTES = {
     "watch": "When a new container counts as up. Every signal given must pass within `timeout`, the image's "
              "HEALTHCHECK too (not in maintenance mode); then it must stay up for `settle_time`. Without a "
              "signal, only the settle time is watched, and the plan says so.",
+    "snapshot": "Copies of the deployment's volumes that apply takes before a new container starts, and restores "
+                "(verified) when it fails: an upgrade that migrated the database can be undone. `one-run history` "
+                "lists them, `one-run rollback --with-data` restores one.",
 }
 
 
@@ -134,7 +145,8 @@ def schema_keys() -> Dict[str, tuple]:
     """Every profile key, dotted, with its schema entry (type description, checker); [env] as one key."""
     out = {key: kind for key, kind in schema.TOP_KEYS.items()}
     for table, keys in (("container", schema.CONTAINER_KEYS), ("tls", schema.TLS_KEYS), ("ssh", schema.SSH_KEYS),
-                        ("config", schema.CONFIG_KEYS), ("watch", schema.WATCH_KEYS)):
+                        ("config", schema.CONFIG_KEYS), ("watch", schema.WATCH_KEYS),
+                        ("snapshot", schema.SNAPSHOT_KEYS)):
         out.update({f"{table}.{key}": kind for key, kind in keys.items()})
     out["env"] = ("a table of strings, numbers or secret references", None)
     return out
@@ -146,7 +158,7 @@ def default_of(key: str) -> str:
         return doc.default
     table, _, name = key.rpartition(".")
     holder = {"": schema.Profile, "container": schema.Container, "config": schema.Config,
-              "watch": schema.Watch}.get(table)
+              "watch": schema.Watch, "snapshot": schema.SnapshotPolicy}.get(table)
     value = getattr(holder, "_field_defaults", {}).get(name) if holder else None
     if key == "container.restart":
         return '"no"'
@@ -167,7 +179,7 @@ def render() -> str:
              "A profile is a TOML file. Unknown keys are errors that name the key, its line and the closest "
              "valid key. Relative paths resolve against the profile's folder. `one-run render PROFILE` prints "
              "what a profile renders to.", ""]
-    for table in ("", "container", "env", "tls", "ssh", "config", "watch"):
+    for table in ("", "container", "env", "tls", "ssh", "config", "watch", "snapshot"):
         lines += [f"## {f'[{table}]' if table else 'top level'}", "", TABLE_NOTES[table], "",
                   "| key | type | default | example | renders to | runtimes | what it is |",
                   "|---|---|---|---|---|---|---|"]

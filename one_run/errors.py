@@ -58,6 +58,10 @@ class EngineUnavailable(OneRunError):
     exit_code = 3
 
 
+class NotEnoughRoom(EngineUnavailable):
+    """The copy a command is about to make does not fit where it would go; nothing was changed."""
+
+
 class EngineError(OneRunError):
     """The engine refused a call. Before anything changed this is exit 3; apply
     catches it once it has touched something and restores or reports."""

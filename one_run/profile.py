@@ -94,6 +94,18 @@ class Watch(NamedTuple):
     settle_time: float = DEFAULT_SETTLE_TIME
 
 
+SNAPSHOT_WHEN = ("image-change", "always", "never")
+DEFAULT_SNAPSHOT_KEEP = 3
+
+
+class SnapshotPolicy(NamedTuple):
+    """[snapshot]: when apply copies the deployment's volumes before a new container starts."""
+
+    when: str = "image-change"
+    volumes: Optional[Tuple[str, ...]] = None  # volume names or container paths; None: the default set
+    keep: int = DEFAULT_SNAPSHOT_KEEP
+
+
 class Profile(NamedTuple):
     path: str  # absolute; paths are plain strings: pathlib costs `render` 4 ms of start-up
     runtime: str
@@ -105,6 +117,7 @@ class Profile(NamedTuple):
     tls: Optional[Tls] = None
     ssh: Optional[Ssh] = None
     config: Optional[Config] = None
+    snapshot: SnapshotPolicy = SnapshotPolicy()
     lines: Dict[str, int] = {}  # dotted key -> line, for messages; never mutated
 
     @property
@@ -169,7 +182,7 @@ STRINGS = ("an array of strings", _is_str_list)
 STRING_TABLE = ("a table of strings", _is_str_table)
 
 TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER, "allow_system_paths": BOOL}
-TABLES = ("container", "env", "tls", "ssh", "config", "watch")
+TABLES = ("container", "env", "tls", "ssh", "config", "watch", "snapshot")
 CONTAINER_KEYS = {
     "name": STRING, "image": STRING, "privileged": BOOL, "restart": STRING, "hostname": STRING,
     "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "cap_add": STRINGS,
@@ -185,6 +198,7 @@ SSH_KEYS = {"private_key": STRING, "public_key": STRING}
 CONFIG_KEYS = {"onecfg_patch": ("a file path or an array of patch lines", _is_patch),
                "pre_bootstrap_hook": STRING, "post_bootstrap_hook": STRING}
 WATCH_KEYS = {"ready_log": STRING, "ready_command": STRINGS, "timeout": NUMBER, "settle_time": NUMBER}
+SNAPSHOT_KEYS = {"when": STRING, "volumes": STRINGS, "keep": INT}
 REQUIRED = {"container": ("name", "image"), "tls": ("cert", "key"), "ssh": ("private_key", "public_key")}
 
 _HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
@@ -420,10 +434,13 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
             pre_bootstrap_hook=r.resolve(c["pre_bootstrap_hook"]) if "pre_bootstrap_hook" in c else None,
             post_bootstrap_hook=r.resolve(c["post_bootstrap_hook"]) if "post_bootstrap_hook" in c else None,
         )
+    snapshot = _snapshot(r, r.table(tables["snapshot"], "snapshot", SNAPSHOT_KEYS), container) \
+        if "snapshot" in tables else SnapshotPolicy()
     if r.problems:
         raise ProfileError(r.problems)
     return Profile(path=path, runtime=runtime, container=container, maintenance=top.get("maintenance", False),
-                   allow_system_paths=top.get("allow_system_paths", False), watch=watch, env=env, tls=tls, ssh=ssh, config=config, lines=lines)
+                   allow_system_paths=top.get("allow_system_paths", False), watch=watch, env=env, tls=tls,
+                   ssh=ssh, config=config, snapshot=snapshot, lines=lines)
 
 
 def _watch(r: _Reader, w: dict, top: dict) -> Watch:
@@ -572,6 +589,33 @@ def _not_an_option(r: _Reader, key: str, value) -> None:
     if isinstance(value, str) and value.startswith("-"):
         r.add(key, f"{value!r} starts with \"-\": the printed run command would read it as an option",
               "remove the leading \"-\"")
+
+
+def _snapshot(r: _Reader, s: dict, container: Optional[Container]) -> SnapshotPolicy:
+    when = s.get("when", "image-change")
+    if when not in SNAPSHOT_WHEN:
+        near = closest(when, SNAPSHOT_WHEN)
+        r.add("snapshot.when", f"when = {when!r} is not one of {', '.join(SNAPSHOT_WHEN)}",
+              f"did you mean \"{near}\"?" if near else "write when = \"image-change\" (the default)")
+    keep = s.get("keep", DEFAULT_SNAPSHOT_KEEP)
+    if keep < 1:
+        r.add("snapshot.keep", f"keep = {keep}: apply keeps at least the snapshot it has just taken",
+              "write keep = 1 or more, or when = \"never\" for no snapshots")
+    volumes = s.get("volumes")
+    mounted = container.volumes if container else ()
+    for entry in volumes or ():
+        if entry.startswith("/"):
+            bind = next((v for v in mounted if v.kind == "bind" and v.target.rstrip("/") == entry.rstrip("/")), None)
+            if bind:
+                r.add("snapshot.volumes", f"{entry} is the bind mount of host folder {bind.source}: a snapshot "
+                      "copies volumes, not host folders", f"remove {entry!r} from [snapshot] volumes")
+        elif not any(v.kind == "volume" and v.source == entry for v in mounted):
+            names = [v.source for v in mounted if v.kind == "volume"]
+            near = closest(entry, names)
+            r.add("snapshot.volumes", f"{entry!r} is not a named volume of [container] volumes",
+                  f"did you mean {near!r}?" if near else
+                  "name a volume of [container] volumes, or the container path it is mounted at")
+    return SnapshotPolicy(when=when, volumes=tuple(volumes) if volumes is not None else None, keep=keep)
 
 
 def _env(r: _Reader, table: dict) -> Tuple[Tuple[str, EnvValue], ...]:

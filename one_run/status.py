@@ -16,6 +16,8 @@ from .errors import EngineUnavailable, OneRunError
 from .normalize import env_dict
 from .profile import Profile
 from .runspec import RunSpec
+from .snapshot import list_snapshots
+from .volume_copy import human
 
 LOG_LINES = 500
 # The stand-in prints "BOOTSTRAP OK" / "BOOTSTRAP FAILED: ..." / "MAINTENANCE MODE"; the real image's
@@ -46,7 +48,8 @@ def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
     why = {"-previous-": "kept by apply --keep-previous; once no longer needed: {runtime} rm {name}",
            NEW_SUFFIX: "left by an interrupted apply; the next apply repairs it",
            OLD_SUFFIX: "left by an interrupted apply; the next apply repairs it",
-           "-one-run-switch-": "a helper left by an interrupted switch; the next switch removes it"}
+           "-one-run-switch-": "a helper left by an interrupted switch; the next switch removes it",
+           "-one-run-snapshot-": "a helper left by an interrupted snapshot, backup or restore; the next one removes it"}
     found = []
     for other, status in engine.names_starting(f"{name}-"):
         rest = other[len(name):]
@@ -85,6 +88,9 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     report: Dict[str, Any] = {"container": spec.name, "runtime": engine.runtime, "profile": str(profile.path),
                               "profile_maintenance": profile.maintenance,
                               "leftovers": leftovers(engine, spec.name) + kept_elsewhere(engine, profile, spec.name)}
+    snapshots = list_snapshots(engine, spec.name)
+    report["snapshots"] = {"count": len(snapshots), "bytes": sum(s.bytes for s in snapshots),
+                           "newest": snapshots[0].id if snapshots else None}
     current = engine.get(spec.name)
     report["exists"] = current is not None
     if current is None:
@@ -184,4 +190,9 @@ def render(report: Dict[str, Any]) -> List[str]:
     lines.append(f"  reboot:      {Survival(reboot['comes_back'], reboot['why']).summary()}")
     if reboot["fix"]:
         lines.append(f"               to fix: {reboot['fix']}")
+    snapshots = report.get("snapshots")
+    if snapshots and snapshots["count"]:
+        lines.append(f"  snapshots:   {snapshots['count']}, {human(snapshots['bytes'])}, newest {snapshots['newest']}")
+    elif snapshots:
+        lines.append("  snapshots:   none")
     return lines + also

@@ -2,12 +2,13 @@
 # Start or stop a private Docker and Podman engine for the tests, and the stand-in image.
 #   tests/engines.sh start STATE_DIR   -> writes STATE_DIR/env (DOCKER_HOST, CONTAINER_HOST, ...)
 #   tests/engines.sh stop STATE_DIR
+#   tests/engines.sh standin STATE_DIR  (engines running, env sourced: add missing stand-in tags)
 # As root, installs Debian's docker.io podman runc busybox-static when they are missing.
 # Each engine gets its own socket and storage under STATE_DIR, so nothing on the host is touched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-cmd=${1:?usage: engines.sh start|stop STATE_DIR}
-state=${2:?usage: engines.sh start|stop STATE_DIR}
+cmd=${1:?usage: engines.sh start|stop|standin STATE_DIR}
+state=${2:?usage: engines.sh start|stop|standin STATE_DIR}
 
 install_missing() {
     local missing=()
@@ -78,15 +79,17 @@ EOF
     wait_for 60 podman version || { echo "engines.sh: podman service did not start, see $state/podman/log" >&2; return 1; }
 }
 
-build_standin() {  # build_standin CLI: localhost/one-run-standin:1 and :2 (imported), :health (built)
+build_standin() {  # build_standin CLI: localhost/one-run-standin:1, :2, :s1, :s2 (imported), :health (built)
+    # :s1 and :s2 are :1 and :2 with the database schema of entrypoint.sh, under tags of their
+    # own so that engines already running with an older :1/:2 get them too (snapshot tests).
     local cli=$1 tag
-    for tag in 1 2; do
+    for tag in 1 2 s1 s2; do
         "$cli" image inspect "localhost/one-run-standin:$tag" >/dev/null 2>&1 && continue
         "$cli" import \
             --change 'ENTRYPOINT ["/entrypoint.sh"]' \
             --change 'VOLUME ["/var/lib/one/backups"]' \
             --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
-            --change "ENV STANDIN_VERSION=$tag" \
+            --change "ENV STANDIN_VERSION=${tag#s}" \
             --change 'LABEL org.opencontainers.image.title=one-run-standin' \
             "$state/standin.tar" "localhost/one-run-standin:$tag" >/dev/null
     done
@@ -99,6 +102,11 @@ build_standin() {  # build_standin CLI: localhost/one-run-standin:1 and :2 (impo
 }
 
 case $cmd in
+standin)  # (re)build the stand-in rootfs and add the tags missing on running engines
+    bash "$here/standin/build-rootfs.sh" "$state/standin.tar"
+    build_standin docker
+    build_standin podman
+    ;;
 start)
     mkdir -p "$state"
     install_missing

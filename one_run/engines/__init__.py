@@ -102,7 +102,10 @@ class Engine:
 
     def volume(self, name: str) -> Optional[dict]: raise NotImplementedError  # inspect, None if missing
     def create_volume(self, name: str, labels: Dict[str, str]) -> None: raise NotImplementedError
-    def remove_volume(self, name: str) -> None: raise NotImplementedError  # only volumes switch created
+    def remove_volume(self, name: str) -> None: raise NotImplementedError  # only volumes one-run created
+    def volumes_labelled(self, label: str, value: str) -> List[dict]:
+        """The inspect documents of the volumes whose label `label` is `value`."""
+        raise NotImplementedError
     def volume_sizes(self) -> Dict[str, int]: raise NotImplementedError  # name -> bytes, where the engine knows
     def any_image(self) -> Optional[str]: raise NotImplementedError  # some local image id, for helpers
 

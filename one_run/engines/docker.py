@@ -191,6 +191,10 @@ class DockerEngine(Engine):
     def remove_volume(self, name: str) -> None:
         self._call(f"remove volume {name}", self.api.remove_volume, name)
 
+    def volumes_labelled(self, label: str, value: str) -> List[dict]:
+        found = self._call("list volumes", self.api.volumes, filters={"label": f"{label}={value}"})
+        return found.get("Volumes") or []
+
     def volume_sizes(self) -> Dict[str, int]:
         usage = self._call("disk usage", self.api.df)
         return {v["Name"]: v["UsageData"]["Size"] for v in usage.get("Volumes") or []

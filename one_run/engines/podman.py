@@ -305,6 +305,12 @@ class PodmanEngine(Engine):
     def remove_volume(self, name: str) -> None:
         self._call(f"remove volume {name}", self.client.volumes.remove, name)
 
+    def volumes_labelled(self, label: str, value: str) -> List[dict]:
+        import json
+
+        return self._request("list volumes", self.client.api.get, "/volumes/json",
+                             params={"filters": json.dumps({"label": [f"{label}={value}"]})}).json() or []
+
     def volume_sizes(self) -> Dict[str, int]:
         usage = self._request("disk usage", self.client.api.get, "/system/df").json()
         return {v["VolumeName"]: v["Size"] for v in usage.get("Volumes") or [] if v.get("Size", -1) >= 0}

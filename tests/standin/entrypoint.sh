@@ -24,6 +24,28 @@ pause() { sleep "$1" & wait $!; }
 say "standin ${STANDIN_VERSION:-?} bootstrap, host ${OPENNEBULA_HOST:-unset}"
 # STANDIN_BOOTSTRAP_SECONDS: how long the bootstrap takes (the real one takes minutes).
 [ -n "${STANDIN_BOOTSTRAP_SECONDS:-}" ] && pause "$STANDIN_BOOTSTRAP_SECONDS"
+
+# Like oned with its database: each version has a schema (its version number). With a volume
+# at /var/lib/mysql, a newer version migrates the data (`onedb upgrade`) and an older one
+# refuses a newer schema. STANDIN_FAIL_AFTER_MIGRATE=yes fails the bootstrap after migrating.
+db=/var/lib/mysql
+if grep -q " $db " /proc/mounts; then
+    mine=${STANDIN_VERSION:-1}
+    found=$(cat "$db/schema" 2>/dev/null || echo none)
+    if [ "$found" = none ]; then
+        echo "$mine" >"$db/schema"
+        say "database created, schema $mine"
+    elif [ "$found" -gt "$mine" ]; then
+        fail "schema $found is newer than this version's schema $mine"
+    elif [ "$found" -lt "$mine" ]; then
+        echo "schema $found -> $mine" >>"$db/migrations"
+        echo "$mine" >"$db/schema"
+        say "database migrated: schema $found -> $mine"
+        [ "${STANDIN_FAIL_AFTER_MIGRATE:-no}" = yes ] && fail "after migrating the database to schema $mine"
+    else
+        say "database schema $mine"
+    fi
+fi
 [ -n "${TLS_CERT:-}" ] && readable TLS_CERT "$TLS_CERT" "BEGIN CERTIFICATE"
 [ -n "${TLS_KEY:-}" ] && readable TLS_KEY "$TLS_KEY" "PRIVATE KEY"
 [ -n "${ONEADMIN_SSH_PRIVKEY:-}" ] && readable ONEADMIN_SSH_PRIVKEY "$ONEADMIN_SSH_PRIVKEY" "PRIVATE KEY"

@@ -1,0 +1,108 @@
+"""The revisions apply committed: what each container was made from, for `history` and `rollback`.
+
+Revisions live beside the profile, in `.one-run/<stem>/history/<n>/` (as the applied and
+staged files do): they belong to this profile, they survive reboots (the lock and journal
+folder may be a tmpfs), and they move with the profile's folder. Each holds revision.json
+(profile text, configuration hash, image reference, ID and digest, container ID, the
+mounted files' host paths and sha256, the snapshot taken before it, the time) and a copy
+of each mounted file, named by its sha256. Folders 0700, files 0600: the copies include
+private keys.
+"""
+import hashlib
+import json
+import os
+from datetime import datetime, timezone
+from typing import List, Optional
+
+from .confighash import HASH_LABEL
+from .engines import ContainerInfo, Engine
+from .errors import OneRunError
+from .files import write_file
+from .profile import Profile
+from .runspec import RunSpec
+from .snapshot import Snapshot
+
+RECORD = "revision.json"
+
+
+def history_dir(profile_path: str) -> str:
+    folder, name = os.path.split(profile_path)
+    return os.path.join(folder, ".one-run", os.path.splitext(name)[0], "history")
+
+
+def image_digest(engine: Engine, info: ContainerInfo) -> Optional[str]:
+    """The registry digest of the image info runs, where the engine knows one."""
+    image = engine.image_attrs(info.image_id) or {}
+    digests = image.get("RepoDigests") or []
+    return info.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
+
+
+def _mkdir(path: str) -> None:
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: ContainerInfo,
+                    snapshot: Optional[Snapshot]) -> int:
+    """Record the committed container `info` as the next revision; its number. Raises OSError."""
+    from .profile import read_profile_text
+
+    root = history_dir(profile.path)
+    _mkdir(os.path.dirname(root))
+    _mkdir(root)
+    number = max((r["revision"] for r in revisions(profile.path)), default=0) + 1
+    folder = os.path.join(root, str(number))
+    _mkdir(folder)
+    _mkdir(os.path.join(folder, "files"))
+    files = []
+    for path in spec.inputs:
+        with open(path, "rb") as f:
+            data = f.read()
+        digest = hashlib.sha256(data).hexdigest()
+        write_file(os.path.join(folder, "files", digest), data, 0o600)
+        files.append({"path": path, "sha256": digest, "mode": os.stat(path).st_mode & 0o7777})
+    record = {
+        "revision": number,
+        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "runtime": engine.runtime,
+        "profile": profile.path,
+        "profile_text": read_profile_text(profile.path),
+        "config_hash": info.labels.get(HASH_LABEL),
+        "image": {"ref": spec.image, "id": info.image_id, "digest": image_digest(engine, info)},
+        "container": {"id": info.id, "name": info.name},
+        "files": files,
+        "snapshot": snapshot.as_json() if snapshot else None,
+    }
+    # Written last: a folder without it (a killed record) is no revision.
+    write_file(os.path.join(folder, RECORD), json.dumps(record, indent=1).encode(), 0o600)
+    return number
+
+
+def revisions(profile_path: str) -> List[dict]:
+    """The recorded revisions, newest first."""
+    root = history_dir(profile_path)
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        try:
+            with open(os.path.join(root, name, RECORD)) as f:
+                found.append(json.load(f))
+        except (OSError, ValueError):
+            continue
+    return sorted(found, key=lambda r: r["revision"], reverse=True)
+
+
+def snapshot_state(engine: Optional[Engine], record: dict) -> Optional[str]:
+    """Whether a revision's snapshot is still there: present | pruned | None (not checked)."""
+    if engine is None or not record.get("snapshot"):
+        return None
+    snapshot = Snapshot.from_json(record["snapshot"])
+    try:
+        there = engine.volume(snapshot.marker) is not None and all(
+            engine.volume(v.copy) is not None for v in snapshot.volumes)
+    except OneRunError:
+        return None
+    return "present" if there else "pruned"
