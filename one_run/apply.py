@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import adoption, interrupts, watch
+from . import adoption, history, interrupts, snapshot, watch
 from .boot import reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
@@ -211,7 +211,12 @@ class Applier:
         self.name = spec.name
         self.journal = Journal(engine.runtime, spec.name)
         self.record: dict = {}
+        self.data_note = ""  # what undo did to the data, for the message
         self.watcher = Watcher(engine, profile.watch, profile.maintenance, self.say)
+        # Set by `rollback`: the text the revision was applied from, and the data snapshot to
+        # restore into the volumes before the new container starts (--with-data).
+        self.profile_text: Optional[str] = None
+        self.data_to_restore: Optional[snapshot.Snapshot] = None
 
     def say(self, text: str) -> None:
         print(text, flush=True)
@@ -223,6 +228,7 @@ class Applier:
                 plan = make_plan(self.engine, self.profile, self.spec, force, explain)
                 for line in self.leftovers() + describe_plan(plan, self.spec, self.engine, self.profile):
                     self.say(line)
+                self.plan_data(plan)
                 self.say("dry run: nothing was changed")
                 return 0
             self.repair()
@@ -254,7 +260,23 @@ class Applier:
             return self.update_in_place(plan)
         if plan.action == "adopt":
             return self.adopt(plan)
-        return self.swap(plan, keep_previous)
+        return self.swap(plan, keep_previous, self.plan_data(plan))
+
+    def plan_data(self, plan: Plan) -> Optional[snapshot.Planned]:
+        """The snapshot a recreate takes ([snapshot], or always before a rollback restores data),
+        measured and room-checked before anything stops (exit 3 without room); its plan lines said."""
+        if plan.action != "recreate":
+            return None
+        image = self.engine.image_attrs(self.spec.image)
+        planned = snapshot.plan(self.engine, self.profile.snapshot, self.spec, plan.current, plan.carried,
+                                image["Id"] if image else None)
+        if planned:
+            for line in planned.lines():
+                self.say(line)
+        if self.data_to_restore:
+            self.say(f"  then restore the data of snapshot {self.data_to_restore.id} "
+                     f"({self.data_to_restore.time}) into its volumes, before the new container starts")
+        return planned
 
     def start_existing(self, current: ContainerInfo) -> int:
         """Start the stopped container that already matches; if it does not come up, stop it
@@ -304,6 +326,7 @@ class Applier:
         where = adoption.record(self.engine.runtime, plan.current, labels)
         self.say(f"adopted: {self.name} ({plan.current.id[:12]}) runs as the profile says; recorded in {where}; "
                  "nothing recreated")
+        self.record_revision(plan.current.id, None)
         return 0
 
     # --- the swap -------------------------------------------------------------
@@ -320,7 +343,7 @@ class Applier:
             while time.monotonic() < until and not interrupts.pending():
                 time.sleep(0.1)
 
-    def swap(self, plan: Plan, keep_previous: bool) -> int:
+    def swap(self, plan: Plan, keep_previous: bool, planned: Optional[snapshot.Planned] = None) -> int:
         labels = {**plan.labels, APPLIED_LABEL: datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
         request = CreateRequest(self.spec, self.name + NEW_SUFFIX, plan.env, labels, plan.carried,
                                 tuple(run_argv(self.spec)))  # secrets by name only
@@ -347,6 +370,14 @@ class Applier:
                     self.step(step="stop")
                     self.engine.stop(old.id)
                 self.pause_for_tests("stopped")
+            if planned:
+                self.step(step="snapshot")
+                taken = snapshot.take(self.engine, self.name, planned.volumes, planned.image, planned.sizes, self.say)
+                self.step(snapshot=taken.as_json())
+                self.pause_for_tests("snapshot")
+            if self.data_to_restore:
+                self.step(step="restore-data")
+                snapshot.restore(self.engine, self.data_to_restore, self.say)
             with deferred():
                 self.step(step="swap")
                 if old:
@@ -383,7 +414,24 @@ class Applier:
             else:
                 self.engine.remove(old.id)
         self.journal.clear()
+        self.record_revision(record["new"], record.get("snapshot"))
         self.prune_staged()
+        try:
+            snapshot.prune(self.engine, self.name, self.profile.snapshot.keep, self.say)
+        except EngineError as exc:
+            print(f"warning: could not prune the old snapshots: {exc}", file=sys.stderr)
+
+    def record_revision(self, cid: str, taken: Optional[dict]) -> None:
+        """The history's record of what now runs, with the snapshot taken before it."""
+        try:
+            info = self.engine.get(cid)
+            number = history.record_revision(self.engine, self.profile, self.spec, info,
+                                             snapshot.Snapshot.from_json(taken) if taken else None,
+                                             self.profile_text)
+        except (OSError, EngineError) as exc:
+            print(f"warning: the revision could not be recorded in the history: {exc}", file=sys.stderr)
+            return
+        self.say(f"recorded as revision {number} (`one-run history {self.profile.path}`)")
 
     def prune_staged(self) -> None:
         """Remove the staged customization folders no container of the deployment mounts any
@@ -427,7 +475,8 @@ class Applier:
         if restarted:
             # Started again is not running again: it may fail on what made the new one fail.
             old, offset = restarted
-            self.say(f"apply failed: {failure}; the previous container {old.id[:12]} is started again, watching it")
+            self.say(f"apply failed: {failure}; the previous container {old.id[:12]} is started again{self.data_note}, "
+                     "watching it")
             try:
                 again = self.watcher(old.id, "it", offset)
             except EngineError as exc:
@@ -450,7 +499,8 @@ class Applier:
         else:
             previous = ("the previous container is back under its name" if old_id
                         else "the new container was removed")
-        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}{files}" + (f"\n{logs}" if logs else ""))
+        raise ApplyFailedRestored(f"apply failed: {failure}; {previous}{self.data_note}{files}"
+                                  + (f"\n{logs}" if logs else ""))
 
     def new_container(self, record: dict) -> Optional[ContainerInfo]:
         """The container this apply created, if it exists: by its ID, or by its temporary name
@@ -477,6 +527,7 @@ class Applier:
         old = self.engine.get(record["old"]) if record.get("old") else None
         if record.get("old") and old is None:
             raise EngineError(f"the previous container {record['old'][:12]} is gone")
+        self.restore_data(record)
         if old is None:
             self.journal.clear()
             return None
@@ -494,6 +545,16 @@ class Applier:
             restarted = (old, offset)
         self.journal.clear()
         return restarted
+
+    def restore_data(self, record: dict) -> None:
+        """Once the new container may have written to the volumes (it was started, or a rollback
+        restored older data into them), put back the snapshot taken after the old one stopped,
+        verified, before the old one starts: its database schema is the old one's."""
+        if record.get("step") not in ("restore-data", "start") or not record.get("snapshot"):
+            return
+        taken = snapshot.Snapshot.from_json(record["snapshot"])
+        snapshot.restore(self.engine, taken, self.say)
+        self.data_note = f"; the data was restored from snapshot {taken.id}, taken {taken.time}, and verified"
 
     def volumes_made_by(self, new: ContainerInfo, record: dict) -> List[str]:
         """The anonymous volumes the engine made for the new container (the image's VOLUMEs
@@ -517,6 +578,10 @@ class Applier:
         if old_id:
             lines.append(f"  {cli} rename {old_id[:12]} {self.name}")
             lines.append(f"  {cli} start {self.name}")
+        if record.get("snapshot"):
+            taken = snapshot.Snapshot.from_json(record["snapshot"])
+            lines.append(f"the data: snapshot {taken.id} holds the volumes as they were before; the same apply, run "
+                         "again, restores it before it starts the previous container")
         lines.append("or run the same apply again: it first puts back what an interrupted apply leaves")
         lines.append("no volume was removed")
         return "\n".join(lines)
@@ -567,6 +632,8 @@ class Applier:
                  + (f"removing {new.name} ({new.id[:12]}) and " if new else "")
                  + ("putting the previous container back" if record.get("old") else "nothing else to undo"))
         restarted = self.undo(record)
+        if self.data_note:
+            self.say(f"repair: {self.data_note.lstrip('; ')}")
         if restarted:
             self.say(f"repair: started {self.name} ({restarted[0].id[:12]}) again, as it was running")
 

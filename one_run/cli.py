@@ -400,6 +400,27 @@ def _cmd_switch(args) -> int:
 
 # --- history / backup / restore -------------------------------------------------------
 
+def _add_rollback(sub, common):
+    p = sub.add_parser("rollback", parents=[common], help="recreate the container of an earlier revision",
+                       description="Recreate the container of an earlier revision (default: the one before the "
+                                   "newest) from its recorded profile text and files, through apply's safe swap. "
+                                   "Across an image change it is refused unless --with-data restores the data as "
+                                   "that revision left it (after a snapshot of the data as it is now). The profile "
+                                   "file is not changed: the revision's text is written beside it.")
+    _profile_and_runtime(p)
+    p.add_argument("--to", type=int, metavar="REV", help="the revision to go back to (`one-run history` lists them)")
+    p.add_argument("--with-data", action="store_true",
+                   help="also restore the volumes from the snapshot taken when that revision was replaced")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.set_defaults(func=_cmd_rollback)
+
+
+def _cmd_rollback(args) -> int:
+    from .rollback import rollback
+
+    return rollback(args)
+
+
 def _add_history(sub, common):
     p = sub.add_parser("history", parents=[common], help="the applied revisions, newest first, with their snapshots",
                        description="The revisions apply recorded (in .one-run/<profile stem>/history/ beside the "
@@ -525,7 +546,7 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     commands = {"render": _add_render, "validate": _add_validate, "apply": _add_apply,
                 "maintenance": _add_maintenance, "diff": _add_diff, "status": _add_status,
                 "capture": _add_capture, "boot": _add_boot, "init": _add_init, "tls": _add_tls, "switch": _add_switch,
-                "history": _add_history, "backup": _add_backup, "restore": _add_restore}
+                "history": _add_history, "rollback": _add_rollback, "backup": _add_backup, "restore": _add_restore}
     common = _Parser(add_help=False)
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser = _Parser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")

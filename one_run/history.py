@@ -12,22 +12,31 @@ import hashlib
 import json
 import os
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .confighash import HASH_LABEL
 from .engines import ContainerInfo, Engine
 from .errors import OneRunError
 from .files import write_file
 from .profile import Profile
-from .runspec import RunSpec
+from .runspec import RunSpec, private_folder
 from .snapshot import Snapshot
 
 RECORD = "revision.json"
 
 
 def history_dir(profile_path: str) -> str:
-    folder, name = os.path.split(profile_path)
-    return os.path.join(folder, ".one-run", os.path.splitext(name)[0], "history")
+    return os.path.join(private_folder(profile_path), "history")
+
+
+def recorded_files(profile_path: str, record: dict) -> Dict[str, Tuple[bytes, int]]:
+    """A revision's customization files: path -> (contents, mode), for build_runspec."""
+    folder = os.path.join(history_dir(profile_path), str(record["revision"]), "files")
+    out = {}
+    for entry in record.get("files") or []:
+        with open(os.path.join(folder, entry["sha256"]), "rb") as f:
+            out[entry["path"]] = (f.read(), entry["mode"])
+    return out
 
 
 def image_digest(engine: Engine, info: ContainerInfo) -> Optional[str]:
@@ -43,8 +52,10 @@ def _mkdir(path: str) -> None:
 
 
 def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: ContainerInfo,
-                    snapshot: Optional[Snapshot]) -> int:
-    """Record the committed container `info` as the next revision; its number. Raises OSError."""
+                    snapshot: Optional[Snapshot], profile_text: Optional[str] = None) -> int:
+    """Record the committed container `info` as the next revision; its number. The files are
+    the staged copies it mounts; `profile_text` the text it was applied from (default: the
+    profile file's). Raises OSError."""
     from .profile import read_profile_text
 
     root = history_dir(profile.path)
@@ -55,18 +66,16 @@ def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: Conta
     _mkdir(folder)
     _mkdir(os.path.join(folder, "files"))
     files = []
-    for path in spec.inputs:
-        with open(path, "rb") as f:
-            data = f.read()
-        digest = hashlib.sha256(data).hexdigest()
-        write_file(os.path.join(folder, "files", digest), data, 0o600)
-        files.append({"path": path, "sha256": digest, "mode": os.stat(path).st_mode & 0o7777})
+    for staged in spec.staged:
+        digest = hashlib.sha256(staged.data).hexdigest()
+        write_file(os.path.join(folder, "files", digest), staged.data, 0o600)
+        files.append({"path": staged.source, "sha256": digest, "mode": staged.mode})
     record = {
         "revision": number,
         "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "runtime": engine.runtime,
         "profile": profile.path,
-        "profile_text": read_profile_text(profile.path),
+        "profile_text": profile_text if profile_text is not None else read_profile_text(profile.path),
         "config_hash": info.labels.get(HASH_LABEL),
         "image": {"ref": spec.image, "id": info.image_id, "digest": image_digest(engine, info)},
         "container": {"id": info.id, "name": info.name},

@@ -345,7 +345,12 @@ def read_profile_text(path: str) -> str:
 def load_profile(path, runtime: Optional[str] = None) -> Profile:
     """Load and type-check a profile; `runtime` (from --runtime) wins over the file's."""
     path = os.path.abspath(path)
-    text = read_profile_text(path)
+    return profile_from_text(path, read_profile_text(path), runtime)
+
+
+def profile_from_text(path: str, text: str, runtime: Optional[str] = None) -> Profile:
+    """A profile's text as if it were the file at `path` (its relative paths resolve there):
+    the text of a recorded revision, for rollback."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

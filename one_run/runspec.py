@@ -6,7 +6,7 @@ engine backends are made from, so the two cannot drift apart.
 """
 import hashlib
 import os
-from typing import Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .errors import Problem, ProfileError
 from .files import NotReadable, read_regular_file, write_file
@@ -92,16 +92,21 @@ def staging_digest(files: Iterable[StagedFile]) -> str:
     return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:20]
 
 
-def build_runspec(profile: Profile) -> RunSpec:
+def build_runspec(profile: Profile, recorded: Optional[Dict[str, Tuple[bytes, int]]] = None) -> RunSpec:
     """Expand the customizations, reading the files they name (that is what their staged
     folder's name is made of; nothing is written); a file that cannot be staged, a clash of
-    names or a collision is a ProfileError."""
+    names or a collision is a ProfileError. `recorded` (path -> contents, mode) stands for the
+    files as a history revision recorded them, for rollback."""
     problems: List[Problem] = []
     env = list(profile.env)
     staged: List[StagedFile] = []
 
     def stage(name: str, key: str, target: str, path: str, hook: bool = False):
         """Read `path` (links followed) for `target`, and point the variable `name` at its copy."""
+        if recorded is not None and path in recorded:
+            data, mode = recorded[path]
+            add(StagedFile(path, target, os.path.basename(path), data, mode), name, key)
+            return
         try:
             data = read_regular_file(path)
         except NotReadable as exc:

@@ -178,11 +178,11 @@ class _TargetApplier(Applier):
         super().__init__(*args, **kwargs)
         self.switch_carried = switch_carried
 
-    def swap(self, plan: Plan, keep_previous: bool) -> int:
+    def swap(self, plan: Plan, keep_previous: bool, planned=None) -> int:
         by_path = {path: name for name, path in plan.carried}
         by_path.update({path: name for name, path in self.switch_carried})
         plan.carried = tuple(sorted(((name, path) for path, name in by_path.items()), key=lambda p: p[1]))
-        return super().swap(plan, keep_previous)
+        return super().swap(plan, keep_previous, planned)
 
 
 class _Progress:

@@ -1,9 +1,8 @@
 """Apply and rollback with data snapshots (issue 12), on the real engines.
 
-These need apply's snapshot step, history record and `rollback`, which the journaled
-pipeline wires (snapshot.plan before the stop, snapshot.take after it, snapshot.restore in
-the rollback, history.record_revision and snapshot.prune at the commit). Until then they
-fail, and are marked so: remove NEEDS_PIPELINE once it is wired (strict, so an XPASS says so).
+apply's journaled swap takes the snapshot after the old container stopped (snapshot.plan
+measured it before anything stopped), restores it in its undo before the old container
+starts, and records a revision at its commit; `rollback` goes through the same swap.
 """
 import json
 
@@ -12,7 +11,6 @@ import pytest
 from conftest import run_cli
 from datahelp import deploy, fill, forget_snapshots, listing
 
-NEEDS_PIPELINE = pytest.mark.xfail(strict=True, reason="apply's snapshot step and rollback are not wired yet")
 
 
 @pytest.fixture
@@ -28,7 +26,6 @@ def _upgrade(profile, env: str = ""):
     profile.write_text(text + (f"\n[env]\n{env}\n" if env else ""))
 
 
-@NEEDS_PIPELINE
 def test_an_upgrade_that_fails_after_migrating_puts_the_data_back(engine, deployment):
     profile, name, db = deployment
     old_id = engine.inspect(name)["Id"]
@@ -41,7 +38,6 @@ def test_an_upgrade_that_fails_after_migrating_puts_the_data_back(engine, deploy
     assert listing(engine, db) == before  # schema 1 again: the old version runs on it
 
 
-@NEEDS_PIPELINE
 def test_an_upgrade_records_its_snapshot_and_rollback_with_data_undoes_it(engine, deployment):
     profile, name, db = deployment
     before = listing(engine, db)
