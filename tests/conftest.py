@@ -101,6 +101,9 @@ class TestEngine:
                         if mount.get("Type") == "volume" and len(mount.get("Name", "")) == 64:
                             anonymous.add(mount["Name"])
                 self.cli("rm", "-f", found, check=False)
+            # the data snapshots apply took for it
+            anonymous.update(self.cli("volume", "ls", "-q", "--filter", f"label=one-run.snapshot={name}",
+                                      check=False).stdout.split())
         for volume in self.volumes + sorted(anonymous):
             self.cli("volume", "rm", "-f", volume, check=False)
 

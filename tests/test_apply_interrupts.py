@@ -21,7 +21,8 @@ from conftest import run_cli, standin_profile
 POINTS = {
     "created": ("test pause after created", "created"),
     "stopping": ("stopping ", None),          # the old container ignores SIGTERM: stop takes its timeout
-    "stopped": ("test pause after stopped", "stopped"),   # before the rename
+    "stopped": ("test pause after stopped", "stopped"),   # before the snapshot
+    "snapshot": ("test pause after snapshot", "snapshot"),  # the data copied, before the rename
     "swapped": ("test pause after swapped", "swapped"),   # after the rename, before the start
     "started": ("test pause after started", "started"),   # the start done, the watch not begun
     "watching": ("started ", None),           # the new container bootstraps for 30 s
@@ -69,8 +70,10 @@ def deployment(engine, tmp_path, point):
     """A running old container (its data written) and the profile text of a new one."""
     name = engine.container_name()
     slow_stop = 'STANDIN_IGNORE_TERM = "yes"\n' if point == "stopping" else ""
+    snapshot = '[snapshot]\nwhen = "always"\n' if point == "snapshot" else ""
     profile = standin_profile(tmp_path, engine, name, container="stop_timeout = 3\n",
-                              body='[env]\nOPENNEBULA_HOST = "old.example.com"\n' + slow_stop, watch=WATCH)
+                              body='[env]\nOPENNEBULA_HOST = "old.example.com"\n' + slow_stop + snapshot,
+                              watch=WATCH)
     first = run_cli("apply", profile)
     assert first.code == 0, first.out + first.err
     engine.sh(name, "echo precious > /var/lib/one/datastores/data.txt")
