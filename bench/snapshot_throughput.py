@@ -13,6 +13,12 @@ restore:  `one-run restore --yes` (verify the archive, stop, empty, extract thro
           archive API, verify the volume, start). Baseline: stop; empty the mountpoint;
           tar -C <mountpoint> -xpf FILE; start.
 
+upgrade:  `one-run apply` of an image change (:s1 -> :s2, which migrates the DB's schema) with
+          [snapshot] on the DB volume: its downtime (a poller: the old container seen not
+          running -> the new one seen running). Baseline: the careful manual procedure,
+          stop; tar the volume on the host into a file; rm; run (the rendered command).
+          Target: apply's downtime <= 1.0 x the manual one.
+
 Needs the test engines (tests/run.sh, or DOCKER_HOST/CONTAINER_HOST) with the stand-in
 image :s1 (tests/engines.sh). Rounds alternate one-run and the baseline, each after a sync;
 the medians are compared, and `uptime` is printed before and after.
@@ -28,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -62,6 +69,81 @@ def timed(fn) -> float:
     return time.monotonic() - started
 
 
+class Downtime(threading.Thread):
+    """From the first look that sees `old` not running to the first that sees another container
+    of that name running; looks every 10 ms through the engine's API."""
+
+    def __init__(self, engine, name: str, old: str):
+        super().__init__(daemon=True)
+        self.engine, self.name, self.old = engine, name, old
+        self.down = self.up = None
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                info = self.engine.get(self.name)
+            except Exception:  # between the renames, or a busy engine: not running
+                info = None
+            now = time.monotonic()
+            running = info is not None and info.running
+            if self.down is None and not (running and info.id == self.old):
+                self.down = now
+            if self.down is not None and running and info.id != self.old:
+                self.up = now
+                return
+            time.sleep(0.01)
+
+    def measure(self, fn) -> float:
+        self.start()
+        time.sleep(0.05)
+        fn()
+        self.join(60)
+        self.done.set()
+        return self.up - self.down
+
+
+def upgrade_rounds(cli, engine, name, db, work, rounds, results):
+    """apply (with its snapshot) vs stop; tar; rm; run, for the same :s1 -> :s2 upgrade."""
+    def profile(tag, when):
+        path = work / f"upgrade-{tag}-{when}.toml"
+        path.write_text(f'runtime = "{cli}"\n\n[container]\nname = "{name}"\nimage = "localhost/one-run-standin:{tag}"\n'
+                        f'stop_timeout = 5\nvolumes = ["{db}:/var/lib/mysql"]\n\n[watch]\nsettle_time = 0\n\n'
+                        f'[snapshot]\nwhen = "{when}"\nvolumes = ["{db}"]\nkeep = 1\n')
+        return path
+
+    old, new = profile("s1", "never"), profile("s2", "image-change")
+    argv = json.loads(subprocess.run([sys.executable, "-m", "one_run", "render", "--format", "json", str(new)],
+                                     check=True, capture_output=True, text=True).stdout)
+
+    def back_to_s1():  # untimed: schema 1 again, the s1 container running
+        sh(cli, "exec", name, "sh", "-c", "echo 1 > /var/lib/mysql/schema")
+        if quiet("apply", old) != 0:
+            raise RuntimeError("could not go back to :s1")
+
+    src = mountpoint(cli, db)
+    for round_ in range(rounds):
+        back_to_s1()
+        os.sync()
+        watch = Downtime(engine, name, engine.get(name).id)
+        results["upgrade apply"].append(watch.measure(lambda: quiet("apply", new)))
+        back_to_s1()
+        os.sync()
+        archive = work / "careful.tar"
+
+        def careful():
+            sh(cli, "stop", name)
+            subprocess.run(["tar", "-C", src, "-cf", str(archive), "."], check=True)
+            sh(cli, "rm", name)
+            subprocess.run([cli, *argv[1:]], check=True, capture_output=True)
+
+        watch = Downtime(engine, name, engine.get(name).id)
+        results["upgrade manual"].append(watch.measure(careful))
+        archive.unlink()
+        print(f"upgrade round {round_ + 1}: apply {results['upgrade apply'][-1]:.2f} s down, careful manual "
+              f"{results['upgrade manual'][-1]:.2f} s down", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", choices=("docker", "podman"), default="docker")
@@ -88,7 +170,7 @@ def main() -> int:
         mib = per_file * args.files
         src = mountpoint(cli, db)
         results = {k: [] for k in ("snapshot", "tar copy", "backup", "backup downtime", "tar backup",
-                                   "restore", "tar restore")}
+                                   "restore", "tar restore", "upgrade apply", "upgrade manual")}
         for round_ in range(args.rounds):
             # snapshot copy vs host tar copy, the deployment stopped
             sh(cli, "stop", name)
@@ -129,7 +211,9 @@ def main() -> int:
             results["restore"].append(timed(lambda: quiet("restore", profile, out, "--yes")))
             shutil.rmtree(out)
             tarfile_.unlink()
-            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in results.items()), flush=True)
+            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in results.items() if v),
+                  flush=True)
+        upgrade_rounds(cli, engine, name, db, work, args.rounds, results)
         med = {k: statistics.median(v) for k, v in results.items()}
         print(f"\n{args.runtime}, {mib} MiB in {args.files} files, median of {args.rounds} rounds:")
         print(f"  snapshot copy (helper cp -a):  {mib / med['snapshot']:7.1f} MiB/s   host tar copy "
@@ -141,6 +225,9 @@ def main() -> int:
         print(f"  restore (verify, stop, put, verify, start): {med['restore']:7.2f} s   "
               f"stop; empty; host tar -xf; start {med['tar restore']:.2f} s   "
               f"ratio {med['restore'] / med['tar restore']:.2f}")
+        print(f"  upgrade :s1 -> :s2 with the snapshot: apply down {med['upgrade apply']:.2f} s   careful manual "
+              f"(stop; tar; rm; run) down {med['upgrade manual']:.2f} s   ratio "
+              f"{med['upgrade apply'] / med['upgrade manual']:.2f} (target <= 1.0)")
         print("load after:", sh("uptime").strip())
         return 0
     finally:
