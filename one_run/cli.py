@@ -492,11 +492,12 @@ def _cmd_backup(args) -> int:
 
     from .backup import backup
     from .engines import get_engine
+    from .interrupts import as_keyboard_interrupt
 
     profile, spec = _load(args, full=False)
     out = args.output or f"{spec.name}-backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     engine = get_engine(profile.runtime)
-    with _signals_interrupt():
+    with as_keyboard_interrupt():
         return backup(engine, profile, spec, os.path.abspath(out))
 
 
@@ -515,10 +516,11 @@ def _add_restore(sub, common):
 def _cmd_restore(args) -> int:
     from .backup import restore
     from .engines import get_engine
+    from .interrupts import as_keyboard_interrupt
 
     profile, spec = _load(args, full=False)
     engine = get_engine(profile.runtime)
-    with _signals_interrupt():
+    with as_keyboard_interrupt():
         return restore(engine, profile, spec, os.path.abspath(args.folder), args.yes)
 
 

@@ -6,7 +6,7 @@ once per key. A key of the schema without an entry here stops the generator (and
 that compares docs/profile.md with its output), so no key goes undocumented.
 """
 import sys
-from typing import Dict, List, NamedTuple
+from typing import Dict, NamedTuple
 
 from . import profile as schema
 

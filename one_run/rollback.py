@@ -8,7 +8,6 @@ the volumes before the rolled-back container starts, after apply took a snapshot
 data as it is (so the rollback can itself be rolled back). Without --with-data, a rollback
 across an image change is refused: the newer image may have migrated the database.
 """
-import os
 import sys
 from typing import List, Optional
 

@@ -155,7 +155,7 @@ def build_runspec(profile: Profile, recorded: Optional[Dict[str, Tuple[bytes, in
         feature = CUSTOMIZATION_ENV.get(name)
         if feature == "maintenance":
             problems.append(profile.problem(f"env.{name}", f"{name} is set by `maintenance`",
-                                            f"remove it from [env] and write `maintenance = true` at the top"))
+                                            "remove it from [env] and write `maintenance = true` at the top"))
         elif feature and getattr(profile, feature) is not None:
             problems.append(profile.problem(f"env.{name}", f"{name} is set by [{feature}] too",
                                             f"remove it from [env]: [{feature}] sets it"))

@@ -239,7 +239,7 @@ def test_podman_unless_stopped_without_a_unit_does_not_come_back(podman_engine, 
     install = f"one-run boot {profile} --install"
     warnings = [line for line in result.err.splitlines() if "come back after a host reboot" in line]
     assert len(warnings) == 1 and install in warnings[0], result.err
-    assert f"  after a host reboot: does NOT come back: restart policy unless-stopped" in result.out
+    assert "  after a host reboot: does NOT come back: restart policy unless-stopped" in result.out
     assert f"    to fix: {install}" in result.out.splitlines()
 
     found = reboot(profile)

@@ -95,7 +95,7 @@ def test_lets_encrypt_live_links_are_followed_and_modes_are_private(tmp_path):
     live.mkdir(parents=True)
     (live / "cert.pem").symlink_to("../../archive/one/cert1.pem")
     (live / "privkey.pem").symlink_to("../../archive/one/privkey1.pem")
-    hook = write(tmp_path / "hooks" / "post.sh", "#!/bin/bash\necho hi\n", 0o755)
+    write(tmp_path / "hooks" / "post.sh", "#!/bin/bash\necho hi\n", 0o755)
     profile = write(tmp_path / "p.toml", HEAD + textwrap.dedent(f"""\
         [tls]
         cert = "{live}/cert.pem"
