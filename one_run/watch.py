@@ -91,7 +91,6 @@ class Watcher:
         next_command = start
         next_check: Optional[float] = None
         next_progress = start + PROGRESS_EVERY
-        restarts = None
         last_line = ""
         while True:
             info = self.engine.get(cid)
@@ -99,9 +98,7 @@ class Watcher:
                 return f"{what} disappeared"
             if info.status != "running":
                 return f"{what} is {info.status} (exit code {info.exit_code})" + self.last_words(last_line)
-            count = info.attrs.get("RestartCount") or 0
-            restarts = count if restarts is None else restarts
-            if count > restarts:
+            if info.attrs.get("RestartCount"):  # the engines count from the last start
                 return f"{what} exited and was restarted"
             now = time.monotonic()
             health, next_check = self.health(cid, info, now, start, next_check)
