@@ -362,6 +362,14 @@ class Applier:
                 self.step(step="created", new=new_id)
             self.say(f"created {self.name}{NEW_SUFFIX} ({new_id[:12]})")
             self.pause_for_tests("created")
+            prepared = None
+            if planned:  # its volumes and helper made while the old container still runs
+                with deferred():
+                    self.step(step="prepare")
+                    prepared = snapshot.prepare(self.engine, self.name, planned.volumes, planned.image,
+                                                planned.sizes)
+                    self.step(prepared={"snapshot": prepared.snapshot.as_json(), "helper": prepared.helper})
+                self.pause_for_tests("prepared")
             if old and old.running:
                 timeout = (old.attrs.get("Config") or {}).get("StopTimeout")
                 self.say(f"stopping {old.id[:12]}" + (f" (up to its stop timeout, {timeout} s)" if timeout else "")
@@ -370,10 +378,10 @@ class Applier:
                     self.step(step="stop")
                     self.engine.stop(old.id)
                 self.pause_for_tests("stopped")
-            if planned:
+            if prepared:
                 self.step(step="snapshot")
-                taken = snapshot.take(self.engine, self.name, planned.volumes, planned.image, planned.sizes, self.say)
-                self.step(snapshot=taken.as_json())
+                taken = snapshot.copy(self.engine, prepared, self.say)
+                self.step(snapshot=taken.as_json(), prepared=None)
                 self.pause_for_tests("snapshot")
             if self.data_to_restore:
                 self.step(step="restore-data")
@@ -515,6 +523,9 @@ class Applier:
         the new container (and the anonymous volumes its create made), give the previous one its
         name back, and start it if it was running. The previous container and the log offset
         its watch starts from, when it was started again. EngineError if the engine refuses."""
+        if record.get("prepared"):  # a snapshot prepared, or being copied, and never finished
+            snapshot.abandon(self.engine, snapshot.Prepared(snapshot.Snapshot.from_json(
+                record["prepared"]["snapshot"]), record["prepared"]["helper"]))
         new = self.new_container(record)
         if new:
             made = self.volumes_made_by(new, record)

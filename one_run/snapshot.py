@@ -42,7 +42,7 @@ SUFFIX = "-one-run-snap-"
 EXCLUDED_PATHS = ("/var/lib/one/datastores", "/var/log")  # VM images or logs: only when the profile names them
 RESERVE = 64 << 20  # bytes left free beyond the copy: the new container's bootstrap writes too
 PROGRESS_EVERY = 2.0  # seconds between progress lines
-POLL = 0.2
+POLL = 0.05  # seconds between looks at a helper: a copy is waited for while the deployment is down
 ROOT = "/one-run-snapshot"
 PROBE = "probe"  # the ID_LABEL of room_check's probe volume
 
@@ -215,15 +215,20 @@ def _helper_name(container: str, role: str) -> str:
     return f"{container}-one-run-snapshot-{role}"
 
 
-def _run_helper(engine: Engine, image: str, mounts, name: str, script: str, args: List[str],
-                on_line: Callable[[str], None] = lambda line: None) -> List[str]:
-    """Run script in a helper container until it exits; its output lines. on_line gets the last
-    line every PROGRESS_EVERY seconds while it runs. The helper is removed (killed) whatever
-    happens, KeyboardInterrupt included. EngineError if the script fails."""
+def _create_helper(engine: Engine, image: str, mounts, name: str, script: str, args: List[str]) -> str:
+    """A helper container that runs script when started (a killed run's leftover of that name,
+    which holds no state, is removed first)."""
     leftover = engine.get(name)
     if leftover is not None and leftover.labels.get(HELPER_LABEL):
-        engine.remove(leftover.id)  # of a killed run: it holds no state
-    cid = engine.create_helper(image, mounts, name, ["/bin/sh", "-c", script, "sh", *args])
+        engine.remove(leftover.id)
+    return engine.create_helper(image, mounts, name, ["/bin/sh", "-c", script, "sh", *args])
+
+
+def _run_created(engine: Engine, cid: str, image: str, on_line: Callable[[str], None] = lambda line: None
+                 ) -> List[str]:
+    """Start a helper made by _create_helper and wait for it; its output lines. on_line gets the
+    last line every PROGRESS_EVERY seconds while it runs. The helper is removed (killed) whatever
+    happens, KeyboardInterrupt included. EngineError if the script fails."""
     try:
         engine.start(cid)
         last = time.monotonic()
@@ -248,6 +253,13 @@ def _run_helper(engine: Engine, image: str, mounts, name: str, script: str, args
             engine.remove(cid)
         except EngineError:
             pass  # removed with the next run's leftover
+
+
+def _run_helper(engine: Engine, image: str, mounts, name: str, script: str, args: List[str],
+                on_line: Callable[[str], None] = lambda line: None) -> List[str]:
+    """Run script in a helper container until it exits; its output lines (see _run_created)."""
+    cid = _create_helper(engine, image, mounts, name, script, args)
+    return _run_created(engine, cid, image, on_line)
 
 
 # --- room ------------------------------------------------------------------------------
@@ -323,12 +335,19 @@ class _CopyProgress:
         return f"{human(self.snapshot.bytes)} in {took:.1f} s ({human(self.snapshot.bytes / max(took, 1e-6))}/s)"
 
 
-def take(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], image: str,
-         sizes: Optional[Dict[str, int]] = None, say: Callable[[str], None] = say_on_stderr) -> Snapshot:
-    """Copy each (volume, path) into a new snapshot volume. The container using them must be
-    stopped (the caller guarantees it). `sizes` is room_check's answer (measured here if None).
-    An interrupt or failure removes the volumes made so far and re-raises; a killed take leaves
-    volumes without a marker, which never count as a snapshot and which prune removes."""
+@dataclass(frozen=True)
+class Prepared:
+    """A snapshot's volumes and its copying helper, made while the container still runs, so
+    that only the copy itself counts against the downtime."""
+
+    snapshot: Snapshot
+    helper: str
+
+
+def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], image: str,
+            sizes: Optional[Dict[str, int]] = None) -> Prepared:
+    """Make the snapshot volumes (labelled, without the marker: not a snapshot yet) and the
+    helper that copies into them. A failure or an interrupt removes what it made, and re-raises."""
     if sizes is None:
         sizes, _ = measure(engine, volumes, image, container, probe=False)
     snap_id = new_id()
@@ -336,7 +355,6 @@ def take(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], ima
         SnapshotVolume(name, path, f"{name}{SUFFIX}{snap_id}", sizes.get(name, 0)) for name, path in volumes))
     labels = {SNAPSHOT_LABEL: container, ID_LABEL: snap_id}
     made = []
-    progress = _CopyProgress("snapshot", snapshot, say)
     try:
         for volume in snapshot.volumes:
             engine.create_volume(volume.copy, {**labels, OF_LABEL: volume.source})
@@ -344,20 +362,55 @@ def take(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], ima
         mounts = [(v.source, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)]
         mounts += [(v.copy, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
         script = COPY % {"root": ROOT, "empty": "", "verify": ""}
-        _run_helper(engine, image, mounts, _helper_name(container, "take"), script,
-                    [str(len(snapshot.volumes))], progress)
-        engine.create_volume(snapshot.marker, {**labels, COMPLETE_LABEL: container,
+        helper = _create_helper(engine, image, mounts, _helper_name(container, "take"), script,
+                                [str(len(snapshot.volumes))])
+    except BaseException:
+        _remove_volumes(engine, made)
+        raise
+    return Prepared(snapshot, helper)
+
+
+def copy(engine: Engine, prepared: Prepared, say: Callable[[str], None] = say_on_stderr) -> Snapshot:
+    """Copy the prepared snapshot. The container using the volumes must be stopped (the caller
+    guarantees it). An interrupt or failure removes the snapshot's volumes and re-raises; a
+    killed copy leaves volumes without a marker, which never count as a snapshot and which
+    prune removes."""
+    snapshot = prepared.snapshot
+    progress = _CopyProgress("snapshot", snapshot, say)
+    try:
+        _run_created(engine, prepared.helper, snapshot.image, progress)
+        engine.create_volume(snapshot.marker, {SNAPSHOT_LABEL: snapshot.container, ID_LABEL: snapshot.id,
+                                               COMPLETE_LABEL: snapshot.container,
                                                RECORD_LABEL: json.dumps(snapshot.as_json(), separators=(",", ":"))})
     except BaseException:
-        for name in made:
-            try:
-                engine.remove_volume(name)
-            except EngineError:
-                pass  # without the marker it is no snapshot; prune removes it
+        _remove_volumes(engine, [v.copy for v in snapshot.volumes])
         raise
-    say(f"snapshot {snap_id}: {', '.join(short(v.source) for v in snapshot.volumes)} copied, "
+    say(f"snapshot {snapshot.id}: {', '.join(short(v.source) for v in snapshot.volumes)} copied, "
         f"{progress.summary()}")
     return snapshot
+
+
+def abandon(engine: Engine, prepared: Prepared) -> None:
+    """Remove a prepared snapshot that was never copied: its helper and its volumes."""
+    try:
+        engine.remove(prepared.helper)
+    except EngineError:
+        pass
+    _remove_volumes(engine, [v.copy for v in prepared.snapshot.volumes])
+
+
+def _remove_volumes(engine: Engine, names: Sequence[str]) -> None:
+    for name in names:
+        try:
+            engine.remove_volume(name)
+        except EngineError:
+            pass  # without the marker it is no snapshot; prune removes it
+
+
+def take(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], image: str,
+         sizes: Optional[Dict[str, int]] = None, say: Callable[[str], None] = say_on_stderr) -> Snapshot:
+    """prepare, then copy: for a container already stopped."""
+    return copy(engine, prepare(engine, container, volumes, image, sizes), say)
 
 
 # --- restore ---------------------------------------------------------------------------

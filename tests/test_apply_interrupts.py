@@ -6,6 +6,7 @@ SIGINT, SIGTERM or SIGHUP (it must put the old container back itself: exit 1), o
 SIGKILL (the next apply must repair it). Either way, exactly one container carries the
 name, it is the old one with its data, and nothing temporary is left.
 """
+import json
 import os
 import select
 import signal
@@ -20,6 +21,7 @@ from conftest import run_cli, standin_profile
 # point -> (what apply prints when it is there, the test pause that holds it there)
 POINTS = {
     "created": ("test pause after created", "created"),
+    "prepared": ("test pause after prepared", "prepared"),  # the snapshot's volumes and helper made
     "stopping": ("stopping ", None),          # the old container ignores SIGTERM: stop takes its timeout
     "stopped": ("test pause after stopped", "stopped"),   # before the snapshot
     "snapshot": ("test pause after snapshot", "snapshot"),  # the data copied, before the rename
@@ -70,7 +72,7 @@ def deployment(engine, tmp_path, point):
     """A running old container (its data written) and the profile text of a new one."""
     name = engine.container_name()
     slow_stop = 'STANDIN_IGNORE_TERM = "yes"\n' if point == "stopping" else ""
-    snapshot = '[snapshot]\nwhen = "always"\n' if point == "snapshot" else ""
+    snapshot = '[snapshot]\nwhen = "always"\n' if point in ("prepared", "snapshot") else ""
     profile = standin_profile(tmp_path, engine, name, container="stop_timeout = 3\n",
                               body='[env]\nOPENNEBULA_HOST = "old.example.com"\n' + slow_stop + snapshot,
                               watch=WATCH)
@@ -113,6 +115,12 @@ def test_a_signal_at_any_point_of_the_swap_leaves_the_old_container_running(engi
     assert state["State"]["Running"] and "OPENNEBULA_HOST=old.example.com" in state["Config"]["Env"]
     assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
     assert not (tmp_path / "one-run-state" / f"{engine.runtime}-{name}.journal").exists()
+    # no snapshot helper left, and no snapshot volume but those of complete snapshots
+    assert not [n for n in engine.names_like(name) if n != name]
+    labels = [json.loads(engine.cli("volume", "inspect", v).stdout)[0]["Labels"] for v in engine.cli(
+        "volume", "ls", "-q", "--filter", f"label=one-run.snapshot={name}").stdout.split()]
+    assert {x["one-run.snapshot-id"] for x in labels} == \
+        {x["one-run.snapshot-id"] for x in labels if "one-run.snapshot-complete" in x}
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
