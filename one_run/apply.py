@@ -483,8 +483,8 @@ class Applier:
         if restarted:
             # Started again is not running again: it may fail on what made the new one fail.
             old, offset = restarted
-            self.say(f"apply failed: {failure}; the previous container {old.id[:12]} is started again{self.data_note}, "
-                     "watching it")
+            self.say(f"the new container was not up; the previous container {old.id[:12]} is started again"
+                     f"{self.data_note}, watching it")
             try:
                 again = self.watcher(old.id, "it", offset)
             except EngineError as exc:

@@ -427,7 +427,7 @@ def _add_history(sub, common):
                                    "profile), newest first: time, image and digest, profile hash, container, and the "
                                    "data snapshot taken before each, with its size and whether it is still there.")
     _profile_and_runtime(p)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="json: for scripts")
     p.set_defaults(func=_cmd_history)
 
 

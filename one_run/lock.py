@@ -18,8 +18,10 @@ from .files import write_file
 
 
 def state_dir() -> Path:
+    """Locks, the journal of an apply under way, adoption records. A persistent folder (XDG's
+    state home): a host that loses power mid-apply keeps the journal its repair needs."""
     base = os.environ.get("ONE_RUN_STATE_DIR") or os.path.join(
-        os.environ.get("XDG_RUNTIME_DIR") or "/tmp", f"one-run-{os.geteuid()}")
+        os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state"), "one-run")
     path = Path(base)
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

@@ -96,8 +96,8 @@ class Watcher:
             info = self.engine.get(cid)
             if info is None:
                 return f"{what} disappeared"
-            if info.status != "running":
-                return f"{what} is {info.status} (exit code {info.exit_code})" + self.last_words(last_line)
+            if info.status != "running":  # (its last log lines follow in the message)
+                return f"{what} is {info.status} (exit code {info.exit_code})"
             if info.attrs.get("RestartCount"):  # the engines count from the last start
                 return f"{what} exited and was restarted"
             now = time.monotonic()
@@ -172,7 +172,7 @@ class Watcher:
             waiting = " and ".join(self.pending(log_matched, command_ok, health)) or "it to stay up"
             head = f"  waiting {elapsed:.0f} s of {self.watch.timeout:g} s for {waiting}"
         else:
-            head = f"  ready; staying up {elapsed:.0f} s"
+            head = f"  ready; up {time.monotonic() - ready_at:.0f} s of the {self.watch.settle_time:g} s to stay up"
         if not last_line:
             try:
                 last_line = (self.engine.logs(cid, 1).rstrip().splitlines() or [""])[-1]
