@@ -354,12 +354,14 @@ class Applier:
         try:
             with deferred():
                 self.step()
-                try:
-                    new_id = self.engine.create(request)
-                except EngineError:
-                    self.journal.clear()
-                    raise  # nothing was created: exit 3, nothing changed
+                new_id = self.engine.create(request)
                 self.step(step="created", new=new_id)
+        except EngineError:
+            self.journal.clear()
+            raise  # refused: nothing was created, nothing changed (exit 3)
+        except KeyboardInterrupt:  # it waited for the create: remove what it created
+            self.roll_back("interrupted")
+        try:
             self.say(f"created {self.name}{NEW_SUFFIX} ({new_id[:12]})")
             self.pause_for_tests("created")
             prepared = None

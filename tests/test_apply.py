@@ -507,3 +507,21 @@ def test_staged_folders_no_container_uses_are_removed_after_an_apply(engine, tmp
     assert result.code == 0 and "staged folder(s) no container uses any more" in result.out
     mounted = {m["Source"] for m in engine.inspect(name)["Mounts"] if m["Type"] == "bind"}
     assert [p.name for p in staged.iterdir()] == [os.path.relpath(next(iter(mounted)), staged).split(os.sep)[0]]
+
+
+def test_a_create_the_engine_refuses_changes_nothing(podman_engine, tmp_path):
+    """Podman refuses a missing network at create (Docker only at start, which the undo covers)."""
+    engine = podman_engine
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    assert run_cli("apply", profile).code == 0
+    before = engine.inspect(name)
+    profile.write_text(profile.read_text().replace("[container]\n", '[container]\nnetwork = "one-run-no-such-net"\n'))
+
+    result = run_cli("apply", profile)
+
+    assert result.code == 3, result.out + result.err
+    after = engine.inspect(name)
+    assert (after["Id"], after["State"]["StartedAt"]) == (before["Id"], before["State"]["StartedAt"])
+    assert engine.names_like(name) == [name]
+    assert not (tmp_path / "one-run-state" / f"{engine.runtime}-{name}.journal").exists()
