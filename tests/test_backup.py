@@ -153,18 +153,19 @@ def test_history_lists_revisions_newest_first_with_snapshots(tmp_path, engine, d
         taken = snap.take(eng, name, [(db, "/var/lib/mysql")], spec.image, say=lambda line: None)
         engine.cli("start", name)
         second = record_revision(eng, loaded, spec, eng.get(name), taken)
-        assert (first, second) == (1, 2)
+        assert (first, second) == (2, 3)  # the deployment's apply recorded revision 1
         root = history_dir(str(profile))
         assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
-        assert "[container]" in json.loads(open(os.path.join(root, "2", "revision.json")).read())["profile_text"]
+        assert "[container]" in json.loads(open(os.path.join(root, "3", "revision.json")).read())["profile_text"]
         result = run_cli("history", profile, "--format", "json")
         assert result.code == 0, result.err
         revisions = json.loads(result.out)["revisions"]
-        assert [r["revision"] for r in revisions] == [2, 1]
+        assert [r["revision"] for r in revisions] == [3, 2, 1]
         assert revisions[0]["snapshot"]["id"] == taken.id and revisions[0]["snapshot"]["state"] == "present"
         assert revisions[0]["container"]["id"] == engine.inspect(name)["Id"]
         text = run_cli("history", profile).out
-        assert text.index("revision 2") < text.index("revision 1") and f"snapshot {taken.id}" in text
+        assert text.index("revision 3") < text.index("revision 2") < text.index("revision 1")
+        assert f"snapshot {taken.id}" in text
         snap.prune(eng, name, 1, say=lambda line: None)
         kept = [s.id for s in snap.list_snapshots(eng, name)]
         assert kept == [taken.id]
