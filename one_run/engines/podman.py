@@ -156,15 +156,9 @@ class PodmanEngine(Engine):
         # podman-py takes it only in its dict form.
         ports = {key: [{"ip": b[0]} if isinstance(b, tuple) and b[1] is None else b for b in bindings]
                  for key, bindings in port_bindings(c.ports).items()}
-        volumes = {}
-        for vol in spec.volumes:
-            if vol.kind != "anonymous":
-                volumes[vol.source] = {"bind": vol.target, "extended_mode": list(vol.options)}
-        for name, target in request.carried_volumes:
-            volumes[name] = {"bind": target, "extended_mode": []}
         kwargs = dict(
             name=request.name, hostname=c.hostname, environment=request.env,
-            labels={**dict(c.labels), **request.labels}, ports=ports, volumes=volumes,
+            labels={**dict(c.labels), **request.labels}, ports=ports,
             privileged=c.privileged, cap_add=list(c.cap_add), cap_drop=list(c.cap_drop),
             devices=list(c.devices), dns=list(c.dns),
             extra_hosts=dict(h.split(":", 1) for h in c.extra_hosts),
@@ -196,10 +190,16 @@ class PodmanEngine(Engine):
         payload["mounts"] += [{"destination": path, "type": "tmpfs", "source": "tmpfs",
                                **({"options": opts.split(",")} if opts else {})}
                               for path, opts in (parse_tmpfs(t) for t in c.tmpfs)]
-        # podman-py cannot express anonymous volumes; libpod takes them as unnamed named volumes.
+        # As `podman run -v` sends them, one entry per mount: podman-py's volumes dict is keyed by
+        # the source, so a source mounted twice would keep one mount; anonymous volumes are
+        # named volumes without a name.
+        payload["mounts"] += [{"destination": v.target, "type": "bind", "source": v.source, "options": list(v.options)}
+                              for v in spec.volumes if v.kind == "bind"]
         payload["volumes"] = payload.get("volumes") or []
-        payload["volumes"] += [{"Name": "", "Dest": v.target, "Options": []}
-                               for v in spec.volumes if v.kind == "anonymous"]
+        payload["volumes"] += [{"Name": "" if v.kind == "anonymous" else v.source, "Dest": v.target,
+                                "Options": list(v.options)} for v in spec.volumes if v.kind != "bind"]
+        payload["volumes"] += [{"Name": name, "Dest": target, "Options": []}
+                               for name, target in request.carried_volumes]
         if request.create_command:  # as `podman create` records it (see CreateRequest)
             payload["containerCreateCommand"] = list(request.create_command)
         from podman import api
