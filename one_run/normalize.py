@@ -362,6 +362,10 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
             parts = text.split(":")
             if len(parts) >= 2:
                 binds[parts[1].rstrip("/") or "/"] = parts[2].split(",") if len(parts) > 2 else []
+        # A --mount's options are in its spec: the Mode Docker reports for it ("z" for a volume)
+        # is no option the user gave.
+        for mount in long_mounts(attrs):
+            binds[(mount.get("Target") or "").rstrip("/") or "/"] = _long_mount_options(mount)
     relabels = (create_command_relabels(attrs) or {}) if runtime == "podman" else {}
     volumes, anonymous = {}, []
     for mount in attrs.get("Mounts") or ():
@@ -391,6 +395,27 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
     return dict(sorted(volumes.items())), sorted(anonymous, key=lambda a: a[1])
 
 
+def long_mounts(attrs: dict) -> List[dict]:
+    """Docker's --mount binds and volumes (HostConfig.Mounts), which a profile writes as -v."""
+    return [m for m in (attrs.get("HostConfig") or {}).get("Mounts") or ()
+            if (m.get("Type") or "").lower() in ("bind", "volume")]
+
+
+def _long_mount_options(mount: dict) -> List[str]:
+    options = ["ro"] if mount.get("ReadOnly") else []
+    propagation = (mount.get("BindOptions") or {}).get("Propagation")
+    if propagation:
+        options.append(propagation)
+    if (mount.get("VolumeOptions") or {}).get("NoCopy"):
+        options.append("nocopy")
+    return options
+
+
+def bare_env_names(attrs: dict) -> List[str]:
+    """Env entries without "=": Docker unsets such a variable in the container (the image's too)."""
+    return [item for item in (attrs.get("Config") or {}).get("Env") or () if "=" not in item]
+
+
 def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     """What runs, normalised; `image` is the inspect document of the image it runs."""
     cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
@@ -402,8 +427,12 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     hostname = cfg.get("Hostname") or None
     if hostname == attrs.get("Id", "")[:12] or (host.get("NetworkMode") == "host" and hostname == socket.gethostname()):
         hostname = None
-    env, maintenance = _common_env(env_dict(cfg.get("Env")), env_dict(icfg.get("Env")), runtime,
-                                   cfg.get("Hostname"))
+    env, maintenance = _common_env(env_dict(e for e in cfg.get("Env") or () if "=" in e), env_dict(icfg.get("Env")),
+                                   runtime, cfg.get("Hostname"))
+    for mount in long_mounts(attrs):
+        notes.append(f"the --mount at {mount.get('Target')} ({(mount.get('Type') or '').lower()} "
+                     f"{mount.get('Source') or '(anonymous)'}) is written as a -v volume: the same mount, "
+                     "but a profile has no long-form mounts")
 
     if runtime == "podman":
         env = _create_command_order(env, attrs)
@@ -582,10 +611,71 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
             out["stop_signal"] = cfg["StopSignal"]
     elif cfg.get("StopSignal") not in (None, 15):
         out["stop_signal"] = str(cfg["StopSignal"])
-    networks = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
     if len(networks) > 1:
-        out["networks"] = ", ".join(networks)
+        out["networks"] = ", ".join(sorted(networks))
+    out.update(_network_extras(attrs, runtime, networks))
+    out.update(_log_extras(attrs, runtime))
+    exposed = _exposed(attrs, image, runtime)
+    if exposed:
+        out["expose"] = ", ".join(exposed)
+    for name in bare_env_names(attrs):
+        out[f"env {name}"] = "(named without a value: the container has it unset)"
     for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above
         if (mount.get("Type") or "").lower() not in ("bind", "volume"):
             out[f"mount {mount.get('Target')}"] = json.dumps(mount)
     return out
+
+
+def _network_extras(attrs: dict, runtime: str, networks: dict) -> Dict[str, str]:
+    """--ip, --ip6 and --network-alias: Docker keeps them per network (its aliases with the
+    container's short ID, which it adds), Podman only in its create command (its aliases too)."""
+    out: Dict[str, str] = {}
+    own = {attrs.get("Id", "")[:12], (attrs.get("Name") or "").lstrip("/")}
+    aliases = sorted({a for settings in networks.values() for a in (settings or {}).get("Aliases") or ()} - own)
+    if runtime == "docker":
+        for key, name in (("IPv4Address", "ip"), ("IPv6Address", "ip6")):
+            found = [((s or {}).get("IPAMConfig") or {}).get(key) for s in networks.values()]
+            found = [f for f in found if f]
+            if found:
+                out[name] = ", ".join(found)
+    else:
+        for flag, name in (("--ip", "ip"), ("--ip6", "ip6")):
+            found = _create_command_values(attrs, flag)
+            if found:
+                out[name] = ", ".join(found)
+    if aliases:
+        out["network_aliases"] = ", ".join(aliases)
+    return out
+
+
+def _log_extras(attrs: dict, runtime: str) -> Dict[str, str]:
+    """--log-driver and --log-opt; Podman reports max-size as LogConfig.Size ("0B" when unset)
+    and keeps the rest only in its create command."""
+    log = (attrs.get("HostConfig") or {}).get("LogConfig") or {}
+    out: Dict[str, str] = {}
+    if runtime == "docker":
+        if log.get("Type") not in (None, "", "json-file"):
+            out["log_driver"] = log["Type"]
+        options = [f"{k}={v}" for k, v in sorted((log.get("Config") or {}).items())]
+    else:
+        driver = _create_command_values(attrs, "--log-driver")
+        if driver:
+            out["log_driver"] = driver[-1]
+        options = _create_command_values(attrs, "--log-opt")
+        if not options and log.get("Size") not in (None, "", "0B"):
+            options = [f"max-size={log['Size']}"]
+        if not options and log.get("Tag"):
+            options = [f"tag={log['Tag']}"]
+    if options:
+        out["log_opts"] = ", ".join(options)
+    return out
+
+
+def _exposed(attrs: dict, image: Optional[dict], runtime: str) -> List[str]:
+    """--expose: ports exposed beyond the image's and those published (Podman: its create command)."""
+    if runtime == "podman":
+        return _create_command_values(attrs, "--expose")
+    published = set(((attrs.get("HostConfig") or {}).get("PortBindings") or {}))
+    ports = set((attrs.get("Config") or {}).get("ExposedPorts") or {})
+    return sorted(ports - published - set(_image_config(image).get("ExposedPorts") or {}), key=lambda k: _port_order((k,)))

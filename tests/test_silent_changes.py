@@ -56,3 +56,47 @@ def test_a_source_mounted_twice_keeps_both_mounts(engine, tmp_path):
     assert not mounts["/b"][1] and not mounts["/d"][1] and mounts["/a"][1] and mounts["/c"][1]
     diff = run_cli("diff", profile)
     assert diff.code == 0, diff.out
+
+
+def user_network(engine):
+    """A user-defined network with a subnet of its own (one free among a few tried)."""
+    import random
+
+    name = engine.unique("net")
+    for _ in range(20):
+        subnet = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}.0/24"
+        if engine.cli("network", "create", "--subnet", subnet, name, check=False).returncode == 0:
+            engine.networks.append(name)
+            return name, subnet.rsplit(".", 1)[0]
+    pytest.fail("no free subnet for a test network")
+
+
+@pytest.fixture
+def networks(engine):
+    engine.networks = []
+    yield
+    for name in engine.networks:
+        engine.cli("network", "rm", name, check=False)
+
+
+def test_options_a_profile_cannot_carry_are_named_by_capture_and_diff(engine, networks, tmp_path):
+    network, prefix = user_network(engine)
+    volume = engine.volume_name()
+    name = by_hand(engine, "--network", network, "--ip", f"{prefix}.10", "--network-alias", "frontend",
+                   "--log-opt", "max-size=10m", "--expose", "9999",
+                   "--mount", f"type=volume,source={volume},target=/data",
+                   *(["-e", "ONE_RUN_UNSET"] if engine.runtime == "docker" else []))
+    out, err = capture(engine, name, tmp_path)
+    for field in ("ip", "network_aliases = frontend", "log_opts", "expose = 9999"):
+        assert f"not captured: {field}" in err, err
+    if engine.runtime == "docker":
+        assert "not captured: env ONE_RUN_UNSET" in err
+        assert "ONE_RUN_UNSET" not in out.read_text()  # not turned into ONE_RUN_UNSET=""
+        assert "--mount at /data" in err
+    text = out.read_text()
+    assert f'"{volume}:/data"' in text  # the volume as given: no :z the user did not ask for
+
+    diff = run_cli("diff", out)
+    for field in ("ip:", "network_aliases:", "log_opts:", "expose:"):
+        assert any(line.lstrip().startswith(field) for line in diff.out.splitlines()), diff.out
+    assert "in sync" not in diff.out
