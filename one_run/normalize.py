@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .options import KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields, spec_fields
+from .options import BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields, spec_fields
 from .profile import SecretRef
 from .render import secret_value
 from .runspec import RunSpec
@@ -185,7 +185,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             source = os.path.realpath(vol.source) if vol.kind == "bind" else vol.source
             volumes[target] = (vol.kind, source, _volume_options(vol.options, runtime, vol.kind))
 
-    options = spec_fields(c, runtime)
+    options = spec_fields(c, runtime, cfg)
     if runtime == "podman":
         if c.privileged:  # Podman reports a privileged container's caps and security options as its own
             options["cap_add"], options["cap_drop"] = (), ()
@@ -433,7 +433,7 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
                       ("OomKillDisable", "oom_kill_disable"), ("OomScoreAdj", "oom_score_adj"),
                       ("ReadonlyRootfs", "read_only"), ("AutoRemove", "rm"), ("Init", "init"),
                       ("PublishAllPorts", "publish_all"), ("VolumesFrom", "volumes_from"), ("Links", "links"),
-                      ("GroupAdd", "group_add"), ("Sysctls", "sysctls"), ("DnsOptions", "dns_option"),
+                      ("GroupAdd", "group_add"), ("Sysctls", "sysctls"), ("DnsOptions", "dns_options"),
                       ("DnsSearch", "dns_search"), ("CgroupParent", "cgroup_parent"),
                       ("DeviceCgroupRules", "device_cgroup_rule"), ("DeviceRequests", "gpus"),
                       ("UsernsMode", "userns")):
@@ -470,7 +470,7 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above
         if (mount.get("Type") or "").lower() not in ("bind", "volume"):
             out[f"mount {mount.get('Target')}"] = json.dumps(mount)
-    return out
+    return {name: value for name, value in out.items() if name not in BY_KEY}  # the table's are read above
 
 
 def _network_extras(attrs: dict, runtime: str, networks: dict) -> Dict[str, str]:

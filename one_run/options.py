@@ -119,8 +119,11 @@ class Option(NamedTuple):
     # normal value -> diff's display text
     text: Callable[[Any], str] = lambda v: "(none)" if v in (None, (), "") else str(v)
     keyed: str = ""               # diff: a table compared entry by entry, "name." or "name " first
+    # image config -> the normal value the image gives (folded to None on both sides, as unset)
+    image_default: Optional[Callable[[dict], Any]] = None
     sample: Any = None            # tests: a valid profile value the stand-in image runs with
-    bad: Any = None               # tests: a value validation refuses (of the right TOML type)
+    bad: Any = None               # tests: a value validation refuses
+    needs: Dict[str, Any] = {}    # tests: other keys the sample needs (memory_swap needs memory)
 
 
 # --- helpers for the common shapes -------------------------------------------
@@ -481,6 +484,113 @@ def _stop_timeout_capture(v, say):
     return v
 
 
+# --- helpers of the options added with the table -------------------------------
+
+def _bool_option(key: str, flag: str, meaning: str, inspect: Callable[[Seen], Any], docker_host: str = "",
+                 docker_create: str = "", podman: str = "", runtimes=RUNTIMES) -> Option:
+    """A switch: `flag` when true; false is the engines' default."""
+    return Option(
+        key, BOOL, meaning, "true", f"`{flag}`", default=False, default_text="false", runtimes=runtimes,
+        words=lambda v: [[flag]] if v else [],
+        docker_host=lambda v: {docker_host: True} if v and docker_host else {},
+        docker_create=lambda v: {docker_create: True} if v and docker_create else {},
+        podman_spec=lambda v: {podman: True} if v and podman else {},
+        spec=lambda v, runtime: bool(v), inspect=lambda seen: bool(inspect(seen)),
+        capture=lambda v, say: True if v else None, text=lambda v: "true" if v else "false", sample=True, bad="yes")
+
+
+def _int_check(low: int, high: Optional[int] = None):
+    def check(v, runtime):
+        if v < low or (high is not None and v > high):
+            return [(f"{v} is out of range", f"write a number from {low}" + (f" to {high}" if high is not None else ""))]
+        return []
+    return check
+
+
+def _signal_name(text) -> str:
+    """SIGINT, INT or 2 -> SIGINT (ValueError if no such signal)."""
+    import signal
+
+    text = str(text).upper()
+    try:
+        if text.isdigit():
+            return signal.Signals(int(text)).name
+        return signal.Signals[text if text.startswith("SIG") else "SIG" + text].name
+    except (KeyError, ValueError):
+        raise ValueError(f"{text!r} is not a signal name such as SIGINT or SIGQUIT") from None
+
+
+def _signal_number(name: str) -> int:
+    import signal
+
+    return signal.Signals[name].value
+
+
+def _stop_signal_inspect(seen: Seen):
+    found = seen.cfg.get("StopSignal")
+    try:
+        name = _signal_name(found) if found not in (None, "") else "SIGTERM"
+    except ValueError:
+        return str(found)
+    return None if name == "SIGTERM" else name
+
+
+def _resource(path: Tuple[str, ...], value) -> dict:
+    """libpod's resource_limits nested at `path` (e.g. ("memory", "reservation"))."""
+    out: dict = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        out = {part: out}
+    return {"resource_limits": out}
+
+
+def _size_option(key: str, flag: str, meaning: str, example: str, docker_host: str, libpod: Tuple[str, ...],
+                 inspect_key: str, sample: str) -> Option:
+    return Option(
+        key, ("a size such as \"512m\"", _is_size), meaning, f'"{example}"', f"`{flag}`", default_text="none",
+        model=_size_model, check=_size_check, words=_flag(flag),
+        docker_host=lambda v: {docker_host: values.size_bytes(v)} if v else {},
+        podman_spec=lambda v: _resource(libpod, values.size_bytes(v)) if v else {},
+        spec=lambda v, runtime: values.size_bytes(v) if v else None,
+        inspect=lambda seen: seen.host.get(inspect_key) or None,
+        capture=lambda v, say: None if v is None else human_size(v), text=_size_text("(none)"),
+        sample=sample, bad="lots")
+
+
+def _memory_swap_bytes(v: str) -> int:
+    return -1 if v == "-1" else values.size_bytes(v)
+
+
+def _memory_swap_check(v, runtime) -> Problems:
+    if v is None or v == "-1":
+        return []
+    return _size_check(v, runtime)
+
+
+def _memory_swap_inspect(seen: Seen):
+    swap, memory = seen.host.get("MemorySwap"), seen.host.get("Memory") or 0
+    if swap in (None, 0) or not memory or swap == 2 * memory:
+        return None  # the engines' own: twice the memory limit, or nothing without one
+    return swap
+
+
+def _pids_inspect(seen: Seen):
+    pids = seen.host.get("PidsLimit")
+    if pids in (None, 0, -1) or (seen.runtime == "podman" and pids == 2048):  # Podman's default (containers.conf)
+        return None
+    return pids
+
+
+def _strings_option(key: str, flag: str, meaning: str, example: str, docker_host: str, libpod: str,
+                    inspect_key: str, sample, bad) -> Option:
+    return Option(
+        key, STRINGS, meaning, example, f"`{flag}` each", default=(), model=tuple,
+        check=lambda v, runtime: _not_an_option(*v), words=_each(flag),
+        docker_host=lambda v: {docker_host: list(v)} if v else {},
+        podman_spec=lambda v: {libpod: list(v)} if v else {},
+        inspect=lambda seen: tuple(seen.host.get(inspect_key) or ()), capture=lambda v, say: list(v) or None,
+        text=_list_text, sample=sample, bad=bad)
+
+
 OPTIONS: Tuple[Option, ...] = (
     Option(
         "hostname", STRING, "the container's host name", '"one.example.com"', "`--hostname`",
@@ -612,7 +722,82 @@ OPTIONS: Tuple[Option, ...] = (
         capture=lambda v, say: {n: s if s == h else f"{s}:{h}" for n, (s, h) in v.items()} or None,
         text=lambda v: f"{v[0]}:{v[1]}" if v else "(none)", keyed="ulimits.",
         sample={"nofile": "1024:2048", "nproc": "1024:1024"}, bad={"nofile": "lots"}),
-
+    # --- the process
+    Option(
+        "user", STRING, "the user (and group) the image's command runs as, name or uid[:gid]", '"oneadmin"',
+        "`--user`", default_text="the image's", check=lambda v, runtime: _not_an_option(v), words=_flag("--user"),
+        docker_create=lambda v: {"user": v} if v else {}, podman_spec=lambda v: {"user": v} if v else {},
+        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.cfg.get("User") or None,
+        image_default=lambda image: image.get("User") or None, sample="root", bad="-u"),
+    Option(
+        "workdir", STRING, "the working folder of the image's command", '"/var/lib/one"', "`--workdir`",
+        default_text="the image's",
+        check=lambda v, runtime: [] if v.startswith("/") else [(f"workdir {v!r} is not an absolute path",
+                                                                   "write it from /")],
+        words=_flag("--workdir"), docker_create=lambda v: {"working_dir": v} if v else {},
+        podman_spec=lambda v: {"work_dir": v} if v else {},
+        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.cfg.get("WorkingDir") or None,
+        image_default=lambda image: image.get("WorkingDir") or "/", sample="/tmp", bad="tmp"),
+    _bool_option("tty", "--tty", "a terminal for the command (`docker run -t`)", lambda seen: seen.cfg.get("Tty"),
+                 docker_create="tty", podman="terminal"),
+    _bool_option("interactive", "--interactive", "keep the command's standard input open (`docker run -i`)",
+                 lambda seen: seen.cfg.get("OpenStdin"), docker_create="stdin_open", podman="stdin"),
+    _bool_option("read_only", "--read-only", "the container's root filesystem read-only (volumes and tmpfs "
+                 "stay writable)", lambda seen: seen.host.get("ReadonlyRootfs"), docker_host="read_only",
+                 podman="read_only_filesystem"),
+    Option(
+        "stop_signal", STRING, "the signal that stops the container (before stop_timeout runs out)", '"SIGQUIT"',
+        "`--stop-signal`", default_text="the image's, else SIGTERM", model=_signal_name,
+        words=_flag("--stop-signal"), docker_create=lambda v: {"stop_signal": v} if v else {},
+        podman_spec=lambda v: {"stop_signal": _signal_number(v)} if v else {},
+        spec=lambda v, runtime: None if v in (None, "SIGTERM") else v, inspect=_stop_signal_inspect,
+        image_default=lambda image: _signal_name(image["StopSignal"]) if image.get("StopSignal") else None,
+        text=lambda v: v or "(SIGTERM)", sample="SIGINT", bad="SIGNOTHING"),
+    # --- resources
+    _size_option("memory_reservation", "--memory-reservation", "a soft memory limit, below memory", "2g",
+                 "mem_reservation", ("memory", "reservation"), "MemoryReservation", "256m"),
+    Option(
+        "memory_swap", ("a size such as \"8g\", or -1 for unlimited swap", _is_size),
+        "memory plus swap limit (needs memory)", '"8g"', "`--memory-swap`", default_text="twice memory",
+        model=_size_model, check=_memory_swap_check, words=_flag("--memory-swap"),
+        docker_host=lambda v: {"memswap_limit": _memory_swap_bytes(v)} if v else {},
+        podman_spec=lambda v: _resource(("memory", "swap"), _memory_swap_bytes(v)) if v else {},
+        spec=lambda v, runtime: _memory_swap_bytes(v) if v else None, inspect=_memory_swap_inspect,
+        capture=lambda v, say: None if v is None else (-1 if v == -1 else human_size(v)),
+        text=lambda v: "(twice memory)" if v is None else "unlimited" if v == -1 else human_size(v),
+        sample="768m", bad="lots", needs={"memory": "512m"}),
+    Option(
+        "cpu_shares", INT, "the CPU weight against other containers (1024: the default weight)", "512",
+        "`--cpu-shares`", default_text="none", check=_int_check(2, 262144), words=_flag("--cpu-shares"),
+        docker_host=lambda v: {"cpu_shares": v} if v else {},
+        podman_spec=lambda v: _resource(("cpu", "shares"), v) if v else {},
+        inspect=lambda seen: seen.host.get("CpuShares") or None, sample=512, bad=1),
+    Option(
+        "cpuset_cpus", STRING, "the CPUs it may run on", '"0-3"', "`--cpuset-cpus`", default_text="all",
+        check=lambda v, runtime: [] if re.match(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", v) else
+        [(f"cpuset_cpus {v!r} is not a list of CPUs", "write e.g. \"0-3\" or \"0,2\"")],
+        words=_flag("--cpuset-cpus"), docker_host=lambda v: {"cpuset_cpus": v} if v else {},
+        podman_spec=lambda v: _resource(("cpu", "cpus"), v) if v else {},
+        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get("CpusetCpus") or None,
+        sample="0", bad="first"),
+    Option(
+        "pids_limit", INT, "the most processes it may run (-1: no limit)", "4096", "`--pids-limit`",
+        default_text="the engine's (Podman 2048)", check=_int_check(-1), words=_flag("--pids-limit"),
+        docker_host=lambda v: {"pids_limit": v} if v else {},
+        podman_spec=lambda v: _resource(("pids", "limit"), v) if v else {},
+        spec=lambda v, runtime: None if v in (None, 0, -1) else v, inspect=_pids_inspect, sample=512, bad=-2),
+    Option(
+        "oom_score_adj", INT, "the kernel's OOM-killer preference, -1000 (never) to 1000", "-500",
+        "`--oom-score-adj`", default_text="0", check=_int_check(-1000, 1000), words=_flag("--oom-score-adj"),
+        docker_host=lambda v: {"oom_score_adj": v} if v else {},
+        podman_spec=lambda v: {"oom_score_adj": v} if v else {},
+        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get("OomScoreAdj") or None,
+        sample=100, bad=2000),
+    # --- DNS
+    _strings_option("dns_search", "--dns-search", "DNS search domains", '["example.com"]', "dns_search",
+                    "dns_search", "DnsSearch", ["example.com"], ["-x"]),
+    _strings_option("dns_options", "--dns-option", "resolver options", '["ndots:2"]', "dns_opt", "dns_option",
+                    "DnsOptions", ["ndots:2"], ["-x"]),
 )
 
 BY_KEY: Dict[str, Option] = {o.key: o for o in OPTIONS}
@@ -626,12 +811,13 @@ def supported(option: Option, runtime: str) -> Problems:
 
 
 def merge_into(payload: dict, fields: dict) -> None:
-    """libpod create fields into a payload: lists extend, tables merge, the rest is set."""
+    """Create fields into a body: lists extend, tables merge (at every depth), the rest is set."""
     for key, value in fields.items():
         if isinstance(value, list) and isinstance(payload.get(key), list):
             payload[key] = payload[key] + value
         elif isinstance(value, dict) and isinstance(payload.get(key), dict):
-            payload[key] = {**payload[key], **value}
+            payload[key] = dict(payload[key])
+            merge_into(payload[key], value)
         else:
             payload[key] = value
 
@@ -647,8 +833,8 @@ def docker_kwargs(c) -> Tuple[dict, dict]:
     create: dict = {}
     for option in OPTIONS:
         value = getattr(c, option.key)
-        host.update(option.docker_host(value))
-        create.update(option.docker_create(value))
+        merge_into(host, option.docker_host(value))
+        merge_into(create, option.docker_create(value))
     return host, create
 
 
@@ -667,12 +853,18 @@ def podman_spec(c, payload: dict) -> None:
 KEPT = tuple(o for o in OPTIONS if o.kept)
 
 
-def spec_fields(c, runtime: str) -> Dict[str, Any]:
-    return {o.key: o.spec(getattr(c, o.key), runtime) for o in KEPT}
+def _unless_image(option: Option, value, image_cfg: dict):
+    if option.image_default is not None and value == option.image_default(image_cfg):
+        return None
+    return value
+
+
+def spec_fields(c, runtime: str, image_cfg: dict) -> Dict[str, Any]:
+    return {o.key: _unless_image(o, o.spec(getattr(c, o.key), runtime), image_cfg) for o in KEPT}
 
 
 def inspect_fields(seen: Seen) -> Dict[str, Any]:
-    return {o.key: o.inspect(seen) for o in KEPT}
+    return {o.key: _unless_image(o, o.inspect(seen), seen.image_cfg) for o in KEPT}
 
 
 def capture_values(fields: Dict[str, Any], say: Callable[[str], None]) -> Dict[str, Any]:
