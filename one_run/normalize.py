@@ -29,6 +29,7 @@ reports them as what a recreate would drop.
 import json
 import os
 import re
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -193,6 +194,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
         elif default_caps is not None:
             options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
             options["cap_drop"] = tuple(x for x in options["cap_drop"] if x in default_caps)
+    implied_security(options, runtime)
     entrypoint = tuple(cfg.get("Entrypoint") or ()) if c.entrypoint is None else (c.entrypoint,)
     if c.command is not None:
         command = c.command
@@ -238,6 +240,12 @@ def podman_default_caps(attrs: dict) -> Optional[set]:
     host = attrs.get("HostConfig") or {}
     return ({cap_name(x) for x in bounding} - {cap_name(x) for x in host.get("CapAdd") or ()}) | \
         {cap_name(x) for x in host.get("CapDrop") or ()}
+
+
+def implied_security(options: Dict[str, Any], runtime: str) -> None:
+    """Docker adds label=disable to a container that shares the host's PID or IPC namespace."""
+    if runtime == "docker" and "host" in (options.get("pid"), options.get("ipc")):
+        options["security_opt"] = tuple(o for o in options["security_opt"] if o != "label=disable")
 
 
 def _podman_entrypoint(value, attrs: dict, image_ep: Sequence[str]) -> Tuple[str, ...]:
@@ -329,8 +337,10 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     if image is None:
         notes.append("the container's image is gone, so its defaults could not be told from choices")
 
+    # Podman's HOSTNAME is the host's own in the host's UTS namespace.
+    hostname = socket.gethostname() if host.get("UTSMode") == "host" else cfg.get("Hostname")
     env, maintenance = _common_env(env_dict(e for e in cfg.get("Env") or () if "=" in e), env_dict(icfg.get("Env")),
-                                   runtime, cfg.get("Hostname"))
+                                   runtime, hostname)
     for mount in long_mounts(attrs):
         notes.append(f"the --mount at {mount.get('Target')} ({(mount.get('Type') or '').lower()} "
                      f"{mount.get('Source') or '(anonymous)'}) is written as a -v volume: the same mount, "
@@ -353,6 +363,7 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     volumes, anonymous = _mounts(attrs, runtime, image_volumes)
 
     options = inspect_fields(Seen(attrs, cfg, host, icfg, runtime, notes))
+    implied_security(options, runtime)
     if runtime == "podman" and options["privileged"]:
         options["cap_add"], options["cap_drop"] = (), ()
         options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
@@ -465,6 +476,9 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     exposed = _exposed(attrs, image, runtime)
     if exposed:
         out["expose"] = ", ".join(exposed)
+    runtime_name = host.get("Runtime") if runtime == "docker" else attrs.get("OCIRuntime")
+    if runtime_name not in (None, "", "runc", "crun"):
+        out["runtime"] = runtime_name
     for name in bare_env_names(attrs):
         out[f"env {name}"] = "(named without a value: the container has it unset)"
     for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above

@@ -249,9 +249,9 @@ def create_command_ulimits(attrs: dict) -> Optional[set]:
 
 def _hostname_inspect(seen: Seen):
     hostname = seen.cfg.get("Hostname") or None
-    if hostname == seen.attrs.get("Id", "")[:12] or \
-            (seen.host.get("NetworkMode") == "host" and hostname == socket.gethostname()):
-        return None  # the engine's: the ID, or the host's own on the host network
+    on_host = seen.host.get("NetworkMode") == "host" or seen.host.get("UTSMode") == "host"
+    if hostname == seen.attrs.get("Id", "")[:12] or (on_host and hostname == socket.gethostname()):
+        return None  # the engine's: the ID, or the host's own on the host network or UTS namespace
     return hostname
 
 
@@ -591,6 +591,134 @@ def _strings_option(key: str, flag: str, meaning: str, example: str, docker_host
         text=_list_text, sample=sample, bad=bad)
 
 
+LOG_DEFAULT_DRIVER = {"docker": "json-file", "podman": "k8s-file"}  # this machine's engines' defaults
+PODMAN_LOG_OPTS = ("max-size", "tag", "path")  # what Podman's --log-opt takes
+
+
+def decimal_bytes(text: str) -> int:
+    """A log size as both engines read it (go-units FromHumanSize): decimal units, 10m = 10 MB."""
+    match = re.match(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP]?)[iI]?[bB]?$", text)
+    if not match:
+        raise ValueError(f"size {text!r}: write a number with an optional unit k, m or g")
+    return int(float(match.group(1)) * 1000 ** " kmgtp".index(match.group(2).lower() or " "))
+
+
+def _decimal_text(value: int) -> str:
+    for unit, size in (("g", 10 ** 9), ("m", 10 ** 6), ("k", 10 ** 3)):
+        if value and value % size == 0:
+            return f"{value // size}{unit}"
+    return str(value)
+
+
+def _log_opts_normal(opts: dict) -> dict:
+    return {k: str(decimal_bytes(v)) if k == "max-size" else v for k, v in sorted(opts.items())}
+
+
+def _log_opts_check(opts, runtime) -> Problems:
+    problems = []
+    if "max-size" in opts:
+        try:
+            decimal_bytes(opts["max-size"])
+        except ValueError as exc:
+            problems.append((f"log_opts max-size: {exc}", None))
+    other = [k for k in opts if k not in PODMAN_LOG_OPTS]
+    if runtime == "podman" and other:
+        problems.append((f"podman keeps no log option {', '.join(other)}", f"podman takes {', '.join(PODMAN_LOG_OPTS)}"))
+    return problems
+
+
+def _log_opts_podman(opts) -> dict:
+    if not opts:
+        return {}
+    config: dict = {}
+    if "max-size" in opts:
+        config["size"] = decimal_bytes(opts["max-size"])
+    if "path" in opts:
+        config["path"] = opts["path"]
+    if "tag" in opts:
+        config["options"] = {"tag": opts["tag"]}
+    return {"log_configuration": config}
+
+
+def _log_opts_inspect(seen: Seen):
+    log = seen.host.get("LogConfig") or {}
+    if seen.runtime == "docker":
+        return _log_opts_normal(log.get("Config") or {})
+    found = {}
+    if log.get("Size") not in (None, "", "0B"):
+        found["max-size"] = str(decimal_bytes(log["Size"].upper().replace("B", "")))
+    if log.get("Tag"):
+        found["tag"] = log["Tag"]
+    given = dict(v.split("=", 1) for v in create_command_values(seen.attrs, "--log-opt") if "=" in v)
+    if "path" in given:  # Podman reports its own log path as well: only a given one is a choice
+        found["path"] = log.get("Path") or given["path"]
+    return found
+
+
+def _log_driver_inspect(seen: Seen):
+    driver = (seen.host.get("LogConfig") or {}).get("Type") or None
+    return None if driver == LOG_DEFAULT_DRIVER[seen.runtime] else driver
+
+
+def _namespace_option(key: str, flag: str, meaning: str, docker_host: str, libpod: str, inspect_key: str,
+                      modes: Tuple[str, ...], defaults: Tuple[str, ...], sample: str,
+                      podman_inspect: Optional[Callable[[Seen], Any]] = None) -> Option:
+    def check(v, runtime):
+        if v in modes or (v.startswith("container:") and len(v) > len("container:")):
+            return []
+        return [(f"{key} {v!r} is not a namespace mode", f"write one of {', '.join(modes)} or container:NAME")]
+
+    def podman(v):
+        if not v:
+            return {}
+        mode, _, name = v.partition(":")
+        return {libpod: {"nsmode": mode, **({"value": name} if name else {})}}
+
+    return Option(
+        key, STRING, meaning, f'"{sample}"', f"`{flag}`", default_text="private", check=check, words=_flag(flag),
+        docker_host=lambda v: {docker_host: v} if v else {}, podman_spec=podman,
+        spec=lambda v, runtime: None if v in (None, *defaults) else v,
+        inspect=lambda seen: podman_inspect(seen) if podman_inspect and seen.runtime == "podman" else
+        None if (seen.host.get(inspect_key) or "") in defaults else seen.host[inspect_key],
+        text=lambda v: v or "(private)", sample=sample, bad="shared")
+
+
+def _expose_normal(text: str) -> str:
+    port, _, proto = text.partition("/")
+    return f"{port}/{proto or 'tcp'}"
+
+
+def _expose_check(items, runtime) -> Problems:
+    out = []
+    for item in items:
+        port, _, proto = item.partition("/")
+        if not port.isdigit() or not 0 < int(port) < 65536 or (proto or "tcp") not in values.PROTOCOLS:
+            out.append((f"expose {item!r} is not a port[/protocol]", "write e.g. \"9999\" or \"9999/udp\""))
+    return out
+
+
+def _expose_inspect(seen: Seen):
+    if seen.runtime == "podman":  # Podman 4.3's inspect does not show them: its create command does
+        return tuple(sorted({_expose_normal(v) for v in create_command_values(seen.attrs, "--expose")}))
+    published = set(seen.host.get("PortBindings") or {})
+    exposed = set(seen.cfg.get("ExposedPorts") or {}) - published - set(seen.image_cfg.get("ExposedPorts") or {})
+    return tuple(sorted(exposed))
+
+
+def _mac_inspect(seen: Seen):
+    if seen.runtime == "docker":
+        return seen.cfg.get("MacAddress") or None
+    if not create_command_values(seen.attrs, "--mac-address"):
+        return None  # Podman reports the MAC it picked as well: only a given one is a choice
+    return (seen.attrs.get("NetworkSettings") or {}).get("MacAddress") or None
+
+
+def _sysctls_inspect(seen: Seen):
+    if seen.runtime == "podman":  # Podman 4.3's inspect has no sysctls: its create command has them
+        return dict(sorted(v.split("=", 1) for v in create_command_values(seen.attrs, "--sysctl") if "=" in v))
+    return dict(sorted((seen.host.get("Sysctls") or {}).items()))
+
+
 OPTIONS: Tuple[Option, ...] = (
     Option(
         "hostname", STRING, "the container's host name", '"one.example.com"', "`--hostname`",
@@ -798,6 +926,76 @@ OPTIONS: Tuple[Option, ...] = (
                     "dns_search", "DnsSearch", ["example.com"], ["-x"]),
     _strings_option("dns_options", "--dns-option", "resolver options", '["ndots:2"]', "dns_opt", "dns_option",
                     "DnsOptions", ["ndots:2"], ["-x"]),
+    _bool_option("init", "--init", "an init process (docker-init, catatonit) that reaps zombies and forwards "
+                 "signals", lambda seen: seen.host.get("Init"), docker_host="init", podman="init"),
+    # --- logging
+    Option(
+        "log_driver", STRING, "the log driver (`docker logs` and one-run's watch need one that keeps logs)",
+        '"local"', "`--log-driver`", default_text="the engine's (json-file, k8s-file)",
+        check=lambda v, runtime: _not_an_option(v), words=_flag("--log-driver"),
+        docker_host=lambda v: {"log_config": {"Type": v}} if v else {},
+        podman_spec=lambda v: {"log_configuration": {"driver": v}} if v else {},
+        spec=lambda v, runtime: None if v in (None, LOG_DEFAULT_DRIVER[runtime]) else v,
+        inspect=_log_driver_inspect, text=lambda v: v or "(engine default)", sample="none", bad="-x"),
+    Option(
+        "log_opts", STRING_TABLE, "the log driver's options (Podman: max-size, tag, path)",
+        '{ max-size = "10m", max-file = "3" }', "`--log-opt NAME=VALUE` each", default={}, model=dict,
+        check=_log_opts_check, words=lambda v: [["--log-opt", f"{k}={x}"] for k, x in v.items()],
+        docker_host=lambda v: {"log_config": {"Config": dict(v)}} if v else {}, podman_spec=_log_opts_podman,
+        spec=lambda v, runtime: _log_opts_normal(v), inspect=_log_opts_inspect,
+        capture=lambda v, say: {k: _decimal_text(int(x)) if k == "max-size" else x for k, x in v.items()} or None,
+        text=lambda v: "(none)" if v is None else v, keyed="log_opts.", sample={"max-size": "10m"},
+        bad={"max-size": "lots"}),
+    # --- names, kernel, groups
+    Option(
+        "domainname", STRING, "the container's NIS domain name", '"example.com"', "`--domainname`",
+        default_text="none", runtimes=("docker",), runtimes_text="docker (Podman has no such option)",
+        check=lambda v, runtime: _not_an_option(v), words=_flag("--domainname"),
+        docker_create=lambda v: {"domainname": v} if v else {}, spec=lambda v, runtime: v or None,
+        inspect=lambda seen: seen.cfg.get("Domainname") or None, sample="example.com", bad="-x"),
+    Option(
+        "mac_address", STRING, "the container's MAC address on its network", '"02:42:ac:11:00:99"',
+        "`--mac-address`", default_text="the engine's pick", runtimes=("docker",),
+        runtimes_text="docker (Podman takes it per network: not carried yet)",
+        check=lambda v, runtime: [] if re.match(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$", v) else
+        [(f"mac_address {v!r} is not a MAC address", "write six hex pairs, e.g. 02:42:ac:11:00:99")],
+        words=_flag("--mac-address"), docker_create=lambda v: {"mac_address": v} if v else {},
+        spec=lambda v, runtime: v.lower() if v else None,
+        inspect=lambda seen: (_mac_inspect(seen) or "").lower() or None, sample="02:42:ac:11:00:99",
+        bad="02:42"),
+    Option(
+        "sysctls", STRING_TABLE, "namespaced kernel parameters", '{ "net.ipv4.tcp_keepalive_time" = "600" }',
+        "`--sysctl NAME=VALUE` each", default={}, model=dict,
+        check=lambda v, runtime: _not_an_option(*v),
+        words=lambda v: [["--sysctl", f"{k}={x}"] for k, x in v.items()],
+        docker_host=lambda v: {"sysctls": dict(v)} if v else {}, podman_spec=lambda v: {"sysctl": dict(v)} if v else {},
+        spec=lambda v, runtime: dict(sorted(v.items())), inspect=_sysctls_inspect,
+        capture=lambda v, say: dict(v) or None, text=lambda v: "(none)" if v is None else v, keyed="sysctls.",
+        sample={"net.ipv4.tcp_keepalive_time": "600"}, bad={"-x": "1"}),
+    _strings_option("group_add", "--group-add", "more groups for the container's user", '["kvm"]', "group_add",
+                    "groups", "GroupAdd", ["42"], ["-x"]),
+    # --- networking
+    Option(
+        "expose", STRINGS, "ports exposed without publishing them, port[/protocol]", '["9869"]', "`--expose` each",
+        default=(), model=tuple, check=_expose_check, words=_each("--expose"),
+        docker_create=lambda v: {"ports": [(int(p.split("/")[0]), p.split("/")[1]) for p in map(_expose_normal, v)]}
+        if v else {},
+        podman_spec=lambda v: {"expose": {int(p.split("/")[0]): p.split("/")[1] for p in map(_expose_normal, v)}}
+        if v else {},
+        spec=lambda v, runtime: tuple(sorted({_expose_normal(p) for p in v})), inspect=_expose_inspect,
+        capture=lambda v, say: [p[:-4] if p.endswith("/tcp") else p for p in v] or None, text=_list_text,
+        sample=["9999", "9998/udp"], bad=["port"]),
+    # --- namespaces
+    _namespace_option("pid", "--pid", "the PID namespace: host, or container:NAME", "pid_mode", "pidns", "PidMode",
+                      ("host", "private"), ("", "private"), "host"),
+    _namespace_option("ipc", "--ipc", "the IPC namespace: host, none, private, shareable, or container:NAME",
+                      "ipc_mode", "ipcns", "IpcMode", ("host", "none", "private", "shareable"),
+                      ("", "private", "shareable"), "none",
+                      # Podman 4.3 reports every IPC mode as shareable: its create command has the one given.
+                      podman_inspect=lambda seen: next((v for v in reversed(create_command_values(
+                          seen.attrs, "--ipc")) if v not in ("", "private", "shareable")), None)),
+    _namespace_option("uts", "--uts", "the UTS namespace (host name): host, or container:NAME", "uts_mode",
+                      "utsns", "UTSMode", ("host", "private"), ("", "private"), "host"),
 )
 
 BY_KEY: Dict[str, Option] = {o.key: o for o in OPTIONS}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import STANDIN, run_cli, standin_profile
+from one_run.profile import load_profile
 
 DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x one refuses some options
 
@@ -79,7 +80,7 @@ def networks(engine):
         engine.cli("network", "rm", name, check=False)
 
 
-def test_options_a_profile_cannot_carry_are_named_by_capture_and_diff(engine, networks, tmp_path):
+def test_options_are_carried_or_named_by_capture_and_diff(engine, networks, tmp_path):
     network, prefix = user_network(engine)
     volume = engine.volume_name()
     name = by_hand(engine, "--network", network, "--ip", f"{prefix}.10", "--network-alias", "frontend",
@@ -87,8 +88,10 @@ def test_options_a_profile_cannot_carry_are_named_by_capture_and_diff(engine, ne
                    "--mount", f"type=volume,source={volume},target=/data",
                    *(["-e", "ONE_RUN_UNSET"] if engine.runtime == "docker" else []))
     out, err = capture(engine, name, tmp_path)
-    for field in ("ip", "network_aliases = frontend", "log_opts", "expose = 9999"):
+    for field in ("ip", "network_aliases = frontend"):
         assert f"not captured: {field}" in err, err
+    captured = load_profile(out).container
+    assert (captured.log_opts, captured.expose) == ({"max-size": "10m"}, ("9999",))  # carried
     if engine.runtime == "docker":
         assert "not captured: env ONE_RUN_UNSET" in err
         assert "ONE_RUN_UNSET" not in out.read_text()  # not turned into ONE_RUN_UNSET=""
@@ -97,6 +100,6 @@ def test_options_a_profile_cannot_carry_are_named_by_capture_and_diff(engine, ne
     assert f'"{volume}:/data"' in text  # the volume as given: no :z the user did not ask for
 
     diff = run_cli("diff", out)
-    for field in ("ip:", "network_aliases:", "log_opts:", "expose:"):
+    for field in ("ip:", "network_aliases:"):
         assert any(line.lstrip().startswith(field) for line in diff.out.splitlines()), diff.out
     assert "in sync" not in diff.out

@@ -8,7 +8,7 @@ import os
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
-from ..options import BY_KEY
+from ..options import BY_KEY, merge_into
 from ..options import docker_kwargs as option_kwargs
 from . import CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
 
@@ -96,15 +96,17 @@ class DockerEngine(Engine):
         host_options, create_options = option_kwargs(c)
         host_config = self._call("create", self.api.create_host_config, binds=binds, port_bindings=ports,
                                  **host_options)
-        created = self._call(
-            "create", self.api.create_container,
-            c.image, command=list(c.command) if c.command is not None else None, name=request.name, detach=True,
-            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in ports] or None,
+        arguments = dict(
+            command=list(c.command) if c.command is not None else None, name=request.name, detach=True,
+            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in ports],
             environment=[f"{k}={v}" for k, v in request.env.items()],
             volumes=[v.target for v in spec.volumes if v.kind == "anonymous"] or None,
             entrypoint=[c.entrypoint] if c.entrypoint is not None else None,
-            labels={**dict(c.labels), **request.labels}, host_config=host_config, **create_options,
+            labels={**dict(c.labels), **request.labels}, host_config=host_config,
         )
+        merge_into(arguments, create_options)  # --expose adds to the ports the published ones expose
+        arguments["ports"] = arguments["ports"] or None
+        created = self._call("create", self.api.create_container, c.image, **arguments)
         return created["Id"]
 
     def start(self, cid: str) -> None:
