@@ -16,8 +16,8 @@ from typing import Dict, List, Optional
 
 from .engines import ContainerInfo
 from .errors import UsageError
-from .normalize import from_inspect, has_create_command, human_size, is_secret_name
-from .profile import DEFAULT_STOP_TIMEOUT
+from .normalize import from_inspect, has_create_command, is_secret_name
+from .options import capture_values
 from .files import ensure_gitignore
 from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
 from .values import ENV_NAME_RE, Port, Volume, order_options
@@ -76,12 +76,6 @@ def _place(path: str, folder: Optional[Path]) -> str:
     return path
 
 
-def _device_spec(text: str) -> str:
-    host, inside, perms = text.split(":")
-    out = host if inside == host else f"{host}:{inside}"
-    return out if perms == "rwm" else f"{host}:{inside}:{perms}"
-
-
 def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: Optional[Path],
           secret_dir: Optional[str]) -> Captured:
     """`folder`: where the profile will live (None: stdout); `secret_dir`: the secrets
@@ -134,19 +128,7 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
         else:
             env_table[name] = value
 
-    c: Dict[str, object] = {"name": current.name, "image": current.image}
-    if f["privileged"]:
-        c["privileged"] = True
-    if f["restart"] != "no":
-        c["restart"] = f["restart"]
-    if f["hostname"]:
-        c["hostname"] = f["hostname"]
-    c["stop_timeout"] = f["stop_timeout"]
-    if f["stop_timeout"] < DEFAULT_STOP_TIMEOUT:
-        messages.append(f"note: the container stops with a {f['stop_timeout']} s timeout, kept as stop_timeout; "
-                        f"one-run's default is {DEFAULT_STOP_TIMEOUT} s so MySQL can flush before SIGKILL")
-    if f["network"]:
-        c["network"] = f["network"]
+    c: Dict[str, object] = {"name": current.name, "image": current.image, **capture_values(f, messages.append)}
     ports = [Port.of(key, *b).format() for key, bindings in f["ports"].items() for b in bindings]
     if ports:
         c["ports"] = ports
@@ -154,19 +136,6 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
             for target, (kind, source, options) in volumes.items()]
     if vols:
         c["volumes"] = vols
-    for key in ("cap_add", "cap_drop", "dns", "extra_hosts", "security_opt"):
-        if f[key]:
-            c[key] = list(f[key])
-    if f["devices"]:
-        c["devices"] = [_device_spec(d) for d in f["devices"]]
-    if f["tmpfs"]:
-        c["tmpfs"] = [f"{path}:{opts}" if opts else path for path, opts in f["tmpfs"].items()]
-    if f["shm_size"]:
-        c["shm_size"] = human_size(f["shm_size"])
-    if f["memory"]:
-        c["memory"] = human_size(f["memory"])
-    if f["cpus"]:
-        c["cpus"] = int(f["cpus"] // 10 ** 9) if f["cpus"] % 10 ** 9 == 0 else f["cpus"] / 1e9
     entrypoint, command = f["entrypoint"], f["command"]
     if entrypoint and entrypoint[0].lstrip().startswith("["):  # the profile refuses it: Podman's CLI reads JSON
         messages.append(f"not captured: the entrypoint {list(entrypoint)} (a profile's entrypoint cannot start "
@@ -193,8 +162,6 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
             labels[key] = value
     if labels:
         c["labels"] = labels
-    if f["ulimits"]:
-        c["ulimits"] = {name: soft if soft == hard else f"{soft}:{hard}" for name, (soft, hard) in f["ulimits"].items()}
 
     data: Dict[str, object] = {"runtime": runtime}
     if f["maintenance"]:

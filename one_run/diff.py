@@ -13,8 +13,8 @@ from .apply import resolve_env
 from .confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
                          parse_input_label)
 from .engines import ContainerInfo, Engine
-from .normalize import (FIELDS, PODMAN_INJECTED_ULIMITS, Normal, from_inspect, from_spec, has_create_command,
-                        human_size, is_secret_name, normalize_image, podman_default_caps)
+from .normalize import FIELDS, Normal, from_inspect, from_spec, is_secret_name, normalize_image, podman_default_caps
+from .options import BY_KEY, PODMAN_INJECTED_ULIMITS, has_create_command
 from .profile import SecretRef
 from .runspec import RunSpec, staged_digest
 from .values import Port, Volume, order_options
@@ -27,8 +27,8 @@ FILE_KEYS = {
     "OPENNEBULA_PREBOOTSTRAP_HOOK": "config.pre_bootstrap_hook",
     "OPENNEBULA_POSTBOOTSTRAP_HOOK": "config.post_bootstrap_hook",
 }
-KEYED = {"env": "env.", "labels": "labels.", "ulimits": "ulimits.", "ports": "ports ", "volumes": "volumes ",
-         "tmpfs": "tmpfs "}
+KEYED = {"env": "env.", "labels": "labels.", "ports": "ports ", "volumes": "volumes ",
+         **{o.key: o.keyed for o in BY_KEY.values() if o.keyed}}
 
 
 class Difference(NamedTuple):
@@ -63,31 +63,21 @@ def _volume_text(target: str, value) -> str:
 
 
 def _text(name: str, value, key: str = "") -> str:
+    if name in BY_KEY:
+        return BY_KEY[name].text(value)
     if name == "ports":
         return ", ".join(Port.of(key, *b).format() for b in value) if value else "(none)"
     if name == "volumes":
         return _volume_text(key, value) if value else "(none)"
-    if name == "ulimits":
-        return f"{value[0]}:{value[1]}" if value else "(none)"
     if name == "env":
         return "(unset)" if value is None else repr(value) if (not value or value != value.strip()) else value
-    if name in ("labels", "tmpfs"):
+    if name == "labels":
         return "(none)" if value is None else (value or "(no options)")
     if name == "maintenance":
         return "on" if value else "off"
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if name in ("entrypoint", "command"):
         return "(the image's)" if value is None else (shlex.join(value) if value else "(empty)")
-    if name in ("shm_size", "memory"):
-        return ("(engine default)" if name == "shm_size" else "(no limit)") if value is None else human_size(value)
-    if name == "cpus":
-        return "(no limit)" if value is None else f"{value / 1e9:g}"
-    if isinstance(value, tuple):
-        return ", ".join(value) if value else "(none)"
-    if value is None:
-        return "(engine default)" if name in ("hostname", "network") else "(none)"
-    return str(value)
+    return "(none)" if value is None else str(value)
 
 
 # --- comparison -----------------------------------------------------------------

@@ -9,6 +9,7 @@ import sys
 from typing import Dict, NamedTuple
 
 from . import profile as schema
+from .options import OPTIONS
 
 
 class KeyDoc(NamedTuple):
@@ -37,12 +38,6 @@ KEYS: Dict[str, KeyDoc] = {
                              '"opennebula"', "`--name`", default="required"),
     "container.image": KeyDoc("the image reference", '"docker.io/opennebula/opennebula:6.0"', "the image argument",
                               default="required"),
-    "container.privileged": KeyDoc("full privileges, as the OpenNebula image's docs run it", "true",
-                                   "`--privileged`"),
-    "container.restart": KeyDoc("restart policy: no | always | unless-stopped | on-failure[:N]; on Docker, a "
-                                "changed policy is set back in place by apply", '"unless-stopped"', "`--restart`"),
-    "container.hostname": KeyDoc("the container's host name", '"one.example.com"', "`--hostname`",
-                                 default="the engine's (the container ID)"),
     "container.ports": KeyDoc("published ports, as `-p` takes them: [[ip:][host[-end]]:]container[-end][/proto]",
                               '["2222:22", "443:443", "4124:4124/udp"]', "`-p` each"),
     "container.volumes": KeyDoc("named volumes, bind mounts (a path) and anonymous volumes, as `-v` takes them; "
@@ -52,35 +47,12 @@ KEYS: Dict[str, KeyDoc] = {
                                 "(Podman-only options refused for docker)"),
     "container.labels": KeyDoc("labels; keys starting with `one-run.` are one-run's own", '{ "org.example.owner" = '
                                '"cloud-team" }', "`--label KEY=VALUE` each"),
-    "container.cap_add": KeyDoc("capabilities to add", '["NET_ADMIN"]', "`--cap-add` each"),
-    "container.cap_drop": KeyDoc("capabilities to drop", '["MKNOD"]', "`--cap-drop` each"),
-    "container.devices": KeyDoc("host devices, host[:container[:perms]]", '["/dev/kvm"]', "`--device` each"),
-    "container.network": KeyDoc("the network or network mode", '"host"', "`--network`",
-                                default="the engine's bridge"),
-    "container.dns": KeyDoc("DNS servers, in order", '["192.0.2.53"]', "`--dns` each"),
-    "container.extra_hosts": KeyDoc("extra /etc/hosts entries, host:ip", '["db.example.com:192.0.2.10"]',
-                                    "`--add-host` each"),
-    "container.tmpfs": KeyDoc("tmpfs mounts, path[:options]", '["/run:size=64m"]', "`--tmpfs` each"),
-    "container.shm_size": KeyDoc("size of /dev/shm", '"256m"', "`--shm-size`",
-                                 default="the engine's (Docker 64m, Podman 64000k)"),
-    "container.memory": KeyDoc("memory limit (swap limit twice that, as the engines make it); on Docker, a "
-                               "changed limit is set back in place by apply", '"4g"', "`--memory`",
-                               default="no limit"),
-    "container.cpus": KeyDoc("CPU limit, in CPUs; on Docker, a changed limit is set back in place by apply", "1.5",
-                             "`--cpus`", default="no limit"),
-    "container.ulimits": KeyDoc("resource limits, name = N or \"soft:hard\" (-1: unlimited)",
-                                '{ nofile = "1024:65536" }', "`--ulimit NAME=SOFT:HARD` each"),
-    "container.stop_timeout": KeyDoc("seconds the engine waits after SIGTERM before SIGKILL (MySQL must flush)",
-                                     "180", "`--stop-timeout`"),
-    "container.security_opt": KeyDoc("security options, as `--security-opt` takes them", '["no-new-privileges"]',
-                                     "`--security-opt` each", runtimes="docker, podman (checked against "
-                                     "Podman's keys for podman)"),
-    "container.pull": KeyDoc("when apply pulls the image: missing | always | never (before anything stops)",
-                             '"always"', "`--pull` (when not missing)"),
     "container.entrypoint": KeyDoc("the program to run instead of the image's (one executable; its arguments go "
                                    "in command)", '"/usr/bin/tini"', "`--entrypoint`", default="the image's"),
     "container.command": KeyDoc("the arguments after the image", '["--verbose"]', "words after the image",
                                 default="the image's"),
+    **{f"container.{o.key}": KeyDoc(o.meaning, o.example, o.renders, o.runtimes_text or ", ".join(o.runtimes),
+                                     o.default_text) for o in OPTIONS},
     # --- [env]
     "env": KeyDoc("the image's parameters (checked against the image's list); a value is a string, a number, "
                   "`{ env = \"VAR\" }` (read from the caller's environment at apply) or `{ file = \"path\" }` "

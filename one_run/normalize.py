@@ -33,17 +33,16 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from .options import BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields, spec_fields
 from .profile import SecretRef
 from .render import secret_value
 from .runspec import RunSpec
-from .values import parse_device, parse_ports, parse_tmpfs, size_bytes
+from .values import parse_ports
 
-FIELDS = ("image", "maintenance", "privileged", "restart", "hostname", "network", "stop_timeout",
-          "ports", "env", "volumes", "labels", "cap_add", "cap_drop", "devices", "dns", "extra_hosts",
-          "tmpfs", "shm_size", "memory", "cpus", "ulimits", "security_opt", "entrypoint", "command")
+# The table's options the container keeps, then those of a shape of their own.
+FIELDS = ("image", "maintenance", *(o.key for o in KEPT),
+          "ports", "env", "volumes", "labels", "entrypoint", "command")
 
-DEFAULT_SHM = {"docker": 64 * 1024 ** 2, "podman": 64000 * 1024}
-ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given
 PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
 # What Podman sets PATH to when the image has none (containers/common's DefaultEnvVariables).
 PODMAN_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -60,8 +59,6 @@ VOLUME_DEFAULT_OPTIONS = {
     ("podman", "bind"): {"rw", "rbind", "rprivate", "suid", "dev", "exec"},
     ("podman", "volume"): {"rw", "rbind", "rprivate", "nosuid", "nodev", "exec"},
 }
-TMPFS_DEFAULT_OPTIONS = {"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}
-PODMAN_INJECTED_ULIMITS = ("nofile", "nproc")
 PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
 _ANONYMOUS_RE = re.compile(r"^[0-9a-f]{64}$")
 SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")  # PASS: PASSWORD, PASSWD
@@ -108,18 +105,6 @@ def normalize_image(ref: str) -> str:
     return f"{name}@{digest}" if digest else name
 
 
-def human_size(value: int) -> str:
-    for unit, size in (("g", 1024 ** 3), ("m", 1024 ** 2), ("k", 1024)):
-        if value and value % size == 0:
-            return f"{value // size}{unit}"
-    return str(value)
-
-
-def _cap(name: str) -> str:
-    name = name.upper()
-    return name[4:] if name.startswith("CAP_") else name
-
-
 def _image_config(image: Optional[dict]) -> dict:
     return (image or {}).get("Config") or {}
 
@@ -130,20 +115,6 @@ def env_dict(items: Iterable[str]) -> Dict[str, str]:
         name, _, value = item.partition("=")
         out[name] = value
     return out
-
-
-def _tmpfs_options(options: str) -> str:
-    kept = []
-    for opt in (options or "").split(","):
-        if not opt or opt in TMPFS_DEFAULT_OPTIONS:
-            continue
-        if opt.startswith("size="):
-            try:
-                opt = "size=" + human_size(size_bytes(opt[5:]))
-            except ValueError:
-                pass
-        kept.append(opt)
-    return ",".join(kept)  # both engines keep the order given
 
 
 def _volume_options(options: Iterable[str], runtime: str, kind: str) -> Tuple[str, ...]:
@@ -215,19 +186,15 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             source = os.path.realpath(vol.source) if vol.kind == "bind" else vol.source
             volumes[target] = (vol.kind, source, _volume_options(vol.options, runtime, vol.kind))
 
-    cap_add = sorted({_cap(x) for x in c.cap_add})
-    cap_drop = sorted({_cap(x) for x in c.cap_drop})
-    security_opt = sorted(set(c.security_opt))
+    options = spec_fields(c, runtime, cfg)
     if runtime == "podman":
-        security_opt = sorted(set(filter(None, map(_podman_security_opt, security_opt))))
-        if c.privileged:
-            cap_add, cap_drop = [], []
-            security_opt = sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT)
+        if c.privileged:  # Podman reports a privileged container's caps and security options as its own
+            options["cap_add"], options["cap_drop"] = (), ()
+            options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
         elif default_caps is not None:
-            cap_add = [x for x in cap_add if x not in default_caps]
-            cap_drop = [x for x in cap_drop if x in default_caps]
-
-    shm = size_bytes(c.shm_size) if c.shm_size else None
+            options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
+            options["cap_drop"] = tuple(x for x in options["cap_drop"] if x in default_caps)
+    implied_security(options, runtime)
     entrypoint = tuple(cfg.get("Entrypoint") or ()) if c.entrypoint is None else (c.entrypoint,)
     if c.command is not None:
         command = c.command
@@ -237,78 +204,18 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
     fields = {
         "image": normalize_image(c.image),
         "maintenance": maintenance,
-        "privileged": c.privileged,
-        "restart": c.restart.format(),
-        "hostname": hostname or None,
-        "network": _network(c.network, runtime),
-        "stop_timeout": c.stop_timeout,
+        **options,
         "ports": {k: _bindings(v) for k, v in sorted(ports.items(), key=_port_order)},
         "env": env,
         "volumes": dict(sorted(volumes.items())),
         "labels": _labels(dict(c.labels), cfg.get("Labels") or {}),
-        "cap_add": tuple(cap_add),
-        "cap_drop": tuple(cap_drop),
-        "devices": tuple(sorted(":".join(parse_device(d)) for d in c.devices)),
-        "dns": tuple(c.dns),
-        "extra_hosts": tuple(sorted(set(c.extra_hosts))),
-        "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted(parse_tmpfs(t) for t in c.tmpfs)},
-        "shm_size": None if shm in (None, DEFAULT_SHM[runtime]) else shm,
-        "memory": size_bytes(c.memory) if c.memory else None,
-        "cpus": round(c.cpus * 1e9) if c.cpus else None,  # in billionths, as the engines keep it
-        "ulimits": {u.name: (u.soft, u.hard) for u in sorted(c.ulimits)},
-        "security_opt": tuple(security_opt),
         "entrypoint": None if entrypoint == tuple(cfg.get("Entrypoint") or ()) else entrypoint,
         "command": _command(command, cfg.get("Cmd")),
     }
     return Normal(fields)
 
 
-def _podman_security_opt(opt: str) -> Optional[str]:
-    """A --security-opt as Podman's inspect reports it: no-new-privileges without =true, and
-    nothing for the options it does not report (mask, unmask, proc-opts, systempaths)."""
-    key, sep, value = opt.partition("=")
-    if key == "no-new-privileges":
-        return None if sep and value.lower() in ("false", "0") else key
-    return None if key in ("mask", "unmask", "proc-opts", "systempaths") else opt
-
-
-def _network(name: Optional[str], runtime: str) -> Optional[str]:
-    if not name or name in ("default", "bridge") or (runtime == "podman" and name == "podman"):
-        return None
-    return name
-
-
 # --- the running side -----------------------------------------------------------
-
-def has_create_command(attrs: dict) -> bool:
-    """Whether Podman recorded the command that created the container (the source of what its
-    inspect forgets or cannot tell apart: z/Z, chosen ulimits, the env's order, ...)."""
-    return bool((attrs.get("Config") or {}).get("CreateCommand"))
-
-
-def _create_command_values(attrs: dict, *flags: str) -> List[str]:
-    """The values the create command gave any of `flags`, in order, written either as
-    `--flag value` or as `--flag=value`; [] without a create command."""
-    argv = (attrs.get("Config") or {}).get("CreateCommand") or []
-    values, i = [], 0
-    while i < len(argv):
-        word = argv[i]
-        flag, eq, value = word.partition("=")
-        if word in flags and i + 1 < len(argv):
-            values.append(argv[i + 1])
-            i += 1  # the value is not a flag of its own
-        elif eq and flag in flags:
-            values.append(value)
-        i += 1
-    return values
-
-
-def create_command_ulimits(attrs: dict) -> Optional[set]:
-    """Names of the ulimits a Podman create command set, or None without a create command."""
-    if not has_create_command(attrs):
-        return None
-    return {value.split("=", 1)[0].lower() for value in _create_command_values(attrs, "--ulimit") if value}
-
 
 def create_command_relabels(attrs: dict) -> Optional[Dict[str, set]]:
     """Container path → the z/Z options its -v had in the create command (Podman forgets
@@ -316,7 +223,7 @@ def create_command_relabels(attrs: dict) -> Optional[Dict[str, set]]:
     if not has_create_command(attrs):
         return None
     out: Dict[str, set] = {}
-    for spec in _create_command_values(attrs, "-v", "--volume"):
+    for spec in create_command_values(attrs, "-v", "--volume"):
         if spec:
             parts = spec.split(":")
             target = parts[1] if len(parts) > 1 else parts[0]
@@ -331,8 +238,14 @@ def podman_default_caps(attrs: dict) -> Optional[set]:
     if bounding is None or (attrs.get("HostConfig") or {}).get("Privileged"):
         return None
     host = attrs.get("HostConfig") or {}
-    return ({_cap(x) for x in bounding} - {_cap(x) for x in host.get("CapAdd") or ()}) | \
-        {_cap(x) for x in host.get("CapDrop") or ()}
+    return ({cap_name(x) for x in bounding} - {cap_name(x) for x in host.get("CapAdd") or ()}) | \
+        {cap_name(x) for x in host.get("CapDrop") or ()}
+
+
+def implied_security(options: Dict[str, Any], runtime: str) -> None:
+    """Docker adds label=disable to a container that shares the host's PID or IPC namespace."""
+    if runtime == "docker" and "host" in (options.get("pid"), options.get("ipc")):
+        options["security_opt"] = tuple(o for o in options["security_opt"] if o != "label=disable")
 
 
 def _podman_entrypoint(value, attrs: dict, image_ep: Sequence[str]) -> Tuple[str, ...]:
@@ -341,7 +254,7 @@ def _podman_entrypoint(value, attrs: dict, image_ep: Sequence[str]) -> Tuple[str
         return tuple(value or ())
     if value == " ".join(image_ep):
         return tuple(image_ep)
-    for given in _create_command_values(attrs, "--entrypoint"):
+    for given in create_command_values(attrs, "--entrypoint"):
         try:
             parsed = json.loads(given)
             if isinstance(parsed, list) and " ".join(parsed) == value:
@@ -362,6 +275,10 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
             parts = text.split(":")
             if len(parts) >= 2:
                 binds[parts[1].rstrip("/") or "/"] = parts[2].split(",") if len(parts) > 2 else []
+        # A --mount's options are in its spec: the Mode Docker reports for it ("z" for a volume)
+        # is no option the user gave.
+        for mount in long_mounts(attrs):
+            binds[(mount.get("Target") or "").rstrip("/") or "/"] = _long_mount_options(mount)
     relabels = (create_command_relabels(attrs) or {}) if runtime == "podman" else {}
     volumes, anonymous = {}, []
     for mount in attrs.get("Mounts") or ():
@@ -391,6 +308,27 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
     return dict(sorted(volumes.items())), sorted(anonymous, key=lambda a: a[1])
 
 
+def long_mounts(attrs: dict) -> List[dict]:
+    """Docker's --mount binds and volumes (HostConfig.Mounts), which a profile writes as -v."""
+    return [m for m in (attrs.get("HostConfig") or {}).get("Mounts") or ()
+            if (m.get("Type") or "").lower() in ("bind", "volume")]
+
+
+def _long_mount_options(mount: dict) -> List[str]:
+    options = ["ro"] if mount.get("ReadOnly") else []
+    propagation = (mount.get("BindOptions") or {}).get("Propagation")
+    if propagation:
+        options.append(propagation)
+    if (mount.get("VolumeOptions") or {}).get("NoCopy"):
+        options.append("nocopy")
+    return options
+
+
+def bare_env_names(attrs: dict) -> List[str]:
+    """Env entries without "=": Docker unsets such a variable in the container (the image's too)."""
+    return [item for item in (attrs.get("Config") or {}).get("Env") or () if "=" not in item]
+
+
 def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     """What runs, normalised; `image` is the inspect document of the image it runs."""
     cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
@@ -399,11 +337,14 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     if image is None:
         notes.append("the container's image is gone, so its defaults could not be told from choices")
 
-    hostname = cfg.get("Hostname") or None
-    if hostname == attrs.get("Id", "")[:12] or (host.get("NetworkMode") == "host" and hostname == socket.gethostname()):
-        hostname = None
-    env, maintenance = _common_env(env_dict(cfg.get("Env")), env_dict(icfg.get("Env")), runtime,
-                                   cfg.get("Hostname"))
+    # Podman's HOSTNAME is the host's own in the host's UTS namespace.
+    hostname = socket.gethostname() if host.get("UTSMode") == "host" else cfg.get("Hostname")
+    env, maintenance = _common_env(env_dict(e for e in cfg.get("Env") or () if "=" in e), env_dict(icfg.get("Env")),
+                                   runtime, hostname)
+    for mount in long_mounts(attrs):
+        notes.append(f"the --mount at {mount.get('Target')} ({(mount.get('Type') or '').lower()} "
+                     f"{mount.get('Source') or '(anonymous)'}) is written as a -v volume: the same mount, "
+                     "but a profile has no long-form mounts")
 
     if runtime == "podman":
         env = _create_command_order(env, attrs)
@@ -421,78 +362,23 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     image_volumes = set(icfg.get("Volumes") or {})
     volumes, anonymous = _mounts(attrs, runtime, image_volumes)
 
-    privileged = bool(host.get("Privileged"))
-    cap_add = tuple(sorted({_cap(x) for x in host.get("CapAdd") or ()}))
-    cap_drop = tuple(sorted({_cap(x) for x in host.get("CapDrop") or ()}))
-    security_opt = host.get("SecurityOpt") or ()
-    if runtime == "podman":  # it reports all label= options as one "label=a,label=b"
-        security_opt = [part if i == 0 else "label=" + part for opt in security_opt
-                        for i, part in enumerate(opt.split(",label=") if opt.startswith("label=") else [opt])]
-    security_opt = tuple(sorted(set(security_opt)))
-    if runtime == "podman" and privileged:
-        cap_add, cap_drop = (), ()
-        security_opt = tuple(sorted(set(security_opt) - PRIVILEGED_SECURITY_OPT))
+    options = inspect_fields(Seen(attrs, cfg, host, icfg, runtime, notes))
+    implied_security(options, runtime)
+    if runtime == "podman" and options["privileged"]:
+        options["cap_add"], options["cap_drop"] = (), ()
+        options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
 
-    ulimits = {}
-    for u in host.get("Ulimits") or ():
-        name = u.get("Name", "").lower()
-        name = name[len("rlimit_"):] if name.startswith("rlimit_") else name
-        ulimits[name] = (int(u.get("Soft")), int(u.get("Hard")))
-    if runtime == "podman":
-        chosen = create_command_ulimits(attrs)
-        for name in PODMAN_INJECTED_ULIMITS:
-            if name in ulimits and (chosen is None or name not in chosen):
-                value = ulimits.pop(name)
-                if chosen is None:
-                    notes.append(f"ulimit {name}={value[0]}:{value[1]} may be Podman's default or a choice "
-                                 "(the container has no create command to tell): not captured")
-
-    restart = host.get("RestartPolicy") or {}
-    restart_name = restart.get("Name") or "no"
-    restart_text = f"{restart_name}:{restart['MaximumRetryCount']}" \
-        if restart_name == "on-failure" and restart.get("MaximumRetryCount") else restart_name
-
-    network = host.get("NetworkMode")
-    if runtime == "podman" and network == "bridge":
-        names = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
-        if len(names) == 1:
-            network = names[0]
-        else:  # several: the one it was created on (as Docker's NetworkMode); _extras lists them all
-            given = [v.partition(":")[0] for v in _create_command_values(attrs, "--network", "--net")]
-            network = next((n for n in given if n in names), None)
-
-    shm = host.get("ShmSize")
     image_ep = tuple(icfg.get("Entrypoint") or ())
     entrypoint = _podman_entrypoint(cfg.get("Entrypoint"), attrs, image_ep) if runtime == "podman" \
         else tuple(cfg.get("Entrypoint") or ())
-    devices = []
-    for d in host.get("Devices") or ():
-        devices.append(f"{d.get('PathOnHost')}:{d.get('PathInContainer') or d.get('PathOnHost')}:"
-                       f"{d.get('CgroupPermissions') or 'rwm'}")
-
     fields = {
         "image": normalize_image(attrs.get("ImageName") or cfg.get("Image") or ""),
         "maintenance": maintenance,
-        "privileged": privileged,
-        "restart": restart_text,
-        "hostname": hostname,
-        "network": _network(network, runtime),
-        "stop_timeout": int(cfg.get("StopTimeout") if cfg.get("StopTimeout") is not None else ENGINE_STOP_TIMEOUT),
+        **options,
         "ports": ports,
         "env": env,
         "volumes": volumes,
         "labels": _labels(cfg.get("Labels") or {}, icfg.get("Labels") or {}),
-        "cap_add": cap_add,
-        "cap_drop": cap_drop,
-        "devices": tuple(sorted(devices)),
-        "dns": tuple(host.get("Dns") or ()),
-        "extra_hosts": tuple(sorted(set(host.get("ExtraHosts") or ()))),
-        "tmpfs": {path: _tmpfs_options(opts) for path, opts in sorted((host.get("Tmpfs") or {}).items())},
-        "shm_size": None if shm in (None, 0, DEFAULT_SHM[runtime]) else int(shm),
-        "memory": host.get("Memory") or None,
-        "cpus": host.get("NanoCpus") or None,
-        "ulimits": dict(sorted(ulimits.items())),
-        "security_opt": security_opt,
         "entrypoint": None if entrypoint == image_ep else entrypoint,
         "command": _command(cfg.get("Cmd"), icfg.get("Cmd")),
     }
@@ -508,7 +394,7 @@ def _create_command_picked_ports(attrs: dict) -> Dict[str, List[Tuple[str, set]]
     """Port key → [(host ip, host ports given explicitly)] for each -p without a host port in
     the create command: Podman reports the port it picked for those, Docker an empty one."""
     parsed = []
-    for text in _create_command_values(attrs, "-p", "--publish"):
+    for text in create_command_values(attrs, "-p", "--publish"):
         try:
             parsed += parse_ports(text)
         except ValueError:
@@ -523,7 +409,7 @@ def _create_command_picked_ports(attrs: dict) -> Dict[str, List[Tuple[str, set]]
 
 def _create_command_order(env: Dict[str, str], attrs: dict) -> Dict[str, str]:
     """Podman does not keep the env's order; its create command does."""
-    order = [value.split("=", 1)[0] for value in _create_command_values(attrs, "-e", "--env")]
+    order = [value.split("=", 1)[0] for value in create_command_values(attrs, "-e", "--env")]
     rank = {name: i for i, name in enumerate(order)}
     return dict(sorted(env.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
@@ -558,7 +444,7 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
                       ("OomKillDisable", "oom_kill_disable"), ("OomScoreAdj", "oom_score_adj"),
                       ("ReadonlyRootfs", "read_only"), ("AutoRemove", "rm"), ("Init", "init"),
                       ("PublishAllPorts", "publish_all"), ("VolumesFrom", "volumes_from"), ("Links", "links"),
-                      ("GroupAdd", "group_add"), ("Sysctls", "sysctls"), ("DnsOptions", "dns_option"),
+                      ("GroupAdd", "group_add"), ("Sysctls", "sysctls"), ("DnsOptions", "dns_options"),
                       ("DnsSearch", "dns_search"), ("CgroupParent", "cgroup_parent"),
                       ("DeviceCgroupRules", "device_cgroup_rule"), ("DeviceRequests", "gpus"),
                       ("UsernsMode", "userns")):
@@ -582,10 +468,74 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
             out["stop_signal"] = cfg["StopSignal"]
     elif cfg.get("StopSignal") not in (None, 15):
         out["stop_signal"] = str(cfg["StopSignal"])
-    networks = sorted((attrs.get("NetworkSettings") or {}).get("Networks") or {})
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
     if len(networks) > 1:
-        out["networks"] = ", ".join(networks)
+        out["networks"] = ", ".join(sorted(networks))
+    out.update(_network_extras(attrs, runtime, networks))
+    out.update(_log_extras(attrs, runtime))
+    exposed = _exposed(attrs, image, runtime)
+    if exposed:
+        out["expose"] = ", ".join(exposed)
+    runtime_name = host.get("Runtime") if runtime == "docker" else attrs.get("OCIRuntime")
+    if runtime_name not in (None, "", "runc", "crun"):
+        out["runtime"] = runtime_name
+    for name in bare_env_names(attrs):
+        out[f"env {name}"] = "(named without a value: the container has it unset)"
     for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above
         if (mount.get("Type") or "").lower() not in ("bind", "volume"):
             out[f"mount {mount.get('Target')}"] = json.dumps(mount)
+    return {name: value for name, value in out.items() if name not in BY_KEY}  # the table's are read above
+
+
+def _network_extras(attrs: dict, runtime: str, networks: dict) -> Dict[str, str]:
+    """--ip, --ip6 and --network-alias: Docker keeps them per network (its aliases with the
+    container's short ID, which it adds), Podman only in its create command (its aliases too)."""
+    out: Dict[str, str] = {}
+    own = {attrs.get("Id", "")[:12], (attrs.get("Name") or "").lstrip("/")}
+    aliases = sorted({a for settings in networks.values() for a in (settings or {}).get("Aliases") or ()} - own)
+    if runtime == "docker":
+        for key, name in (("IPv4Address", "ip"), ("IPv6Address", "ip6")):
+            found = [((s or {}).get("IPAMConfig") or {}).get(key) for s in networks.values()]
+            found = [f for f in found if f]
+            if found:
+                out[name] = ", ".join(found)
+    else:
+        for flag, name in (("--ip", "ip"), ("--ip6", "ip6")):
+            found = create_command_values(attrs, flag)
+            if found:
+                out[name] = ", ".join(found)
+    if aliases:
+        out["network_aliases"] = ", ".join(aliases)
     return out
+
+
+def _log_extras(attrs: dict, runtime: str) -> Dict[str, str]:
+    """--log-driver and --log-opt; Podman reports max-size as LogConfig.Size ("0B" when unset)
+    and keeps the rest only in its create command."""
+    log = (attrs.get("HostConfig") or {}).get("LogConfig") or {}
+    out: Dict[str, str] = {}
+    if runtime == "docker":
+        if log.get("Type") not in (None, "", "json-file"):
+            out["log_driver"] = log["Type"]
+        options = [f"{k}={v}" for k, v in sorted((log.get("Config") or {}).items())]
+    else:
+        driver = create_command_values(attrs, "--log-driver")
+        if driver:
+            out["log_driver"] = driver[-1]
+        options = create_command_values(attrs, "--log-opt")
+        if not options and log.get("Size") not in (None, "", "0B"):
+            options = [f"max-size={log['Size']}"]
+        if not options and log.get("Tag"):
+            options = [f"tag={log['Tag']}"]
+    if options:
+        out["log_opts"] = ", ".join(options)
+    return out
+
+
+def _exposed(attrs: dict, image: Optional[dict], runtime: str) -> List[str]:
+    """--expose: ports exposed beyond the image's and those published (Podman: its create command)."""
+    if runtime == "podman":
+        return create_command_values(attrs, "--expose")
+    published = set(((attrs.get("HostConfig") or {}).get("PortBindings") or {}))
+    ports = set((attrs.get("Config") or {}).get("ExposedPorts") or {})
+    return sorted(ports - published - set(_image_config(image).get("ExposedPorts") or {}), key=lambda k: _port_order((k,)))

@@ -4,6 +4,7 @@ Every structural problem (malformed TOML, unknown key, wrong type, missing key, 
 port or volume string Docker would reject) is collected with its file, key and line,
 and reported together in one ProfileError: the user mends them all in one pass.
 """
+import collections
 import os
 import re
 import sys
@@ -11,6 +12,8 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from . import values
 from .errors import Problem, ProfileError
+from .options import (BOOL, INT, NUMBER, OPTIONS, RUNTIMES, STRING, STRING_TABLE, STRINGS, _is_int, _is_str_list,
+                      supported)
 from .files import MAX_INPUT_BYTES, NotReadable, read_regular_file
 
 if sys.version_info >= (3, 11):
@@ -18,9 +21,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
-RUNTIMES = ("docker", "podman")
-MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses a memory limit below this
-DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
 DEFAULT_SETTLE_TIME = 5.0
 DEFAULT_WATCH_TIMEOUT = 900  # seconds: the real bootstrap (onecfg, hooks, MySQL, oned, Sunstone) takes minutes
 MAX_DEPTH = 32  # tables and arrays within each other; a profile needs 3
@@ -40,31 +40,11 @@ class SecretRef(NamedTuple):
 EnvValue = Union[str, SecretRef]
 
 
-class Container(NamedTuple):
-    name: str
-    image: str
-    privileged: bool = False
-    restart: values.Restart = values.Restart()
-    hostname: Optional[str] = None
-    ports: Tuple[str, ...] = ()
-    volumes: Tuple[values.Volume, ...] = ()
-    labels: Tuple[Tuple[str, str], ...] = ()
-    cap_add: Tuple[str, ...] = ()
-    cap_drop: Tuple[str, ...] = ()
-    devices: Tuple[str, ...] = ()
-    network: Optional[str] = None
-    dns: Tuple[str, ...] = ()
-    extra_hosts: Tuple[str, ...] = ()
-    tmpfs: Tuple[str, ...] = ()
-    shm_size: Optional[str] = None
-    memory: Optional[str] = None
-    cpus: Optional[float] = None
-    ulimits: Tuple[values.Ulimit, ...] = ()
-    stop_timeout: int = DEFAULT_STOP_TIMEOUT
-    security_opt: Tuple[str, ...] = ()
-    pull: str = "missing"
-    entrypoint: Optional[str] = None
-    command: Optional[Tuple[str, ...]] = None
+# The [container] keys of their own shape, then every option of the table (one_run.options).
+Container = collections.namedtuple(
+    "Container", ["name", "image", "ports", "volumes", "labels", "entrypoint", "command"] + [o.key for o in OPTIONS],
+    defaults=[(), (), (), None, None] + [o.default for o in OPTIONS])
+Container.__doc__ = "The [container] table: name, image, ports, volumes, labels, entrypoint, command and OPTIONS."
 
 
 class Tls(NamedTuple):
@@ -138,60 +118,15 @@ class Profile(NamedTuple):
 
 # --- schema: key -> (type description, checker) -----------------------------
 
-def _is_str(v):
-    return isinstance(v, str)
-
-
-def _is_bool(v):
-    return isinstance(v, bool)
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_str_list(v):
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
-
-
-def _is_str_table(v):
-    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
-
-
-def _is_ulimit_table(v):
-    return isinstance(v, dict) and all(_is_int(x) or isinstance(x, str) for x in v.values())
-
-
-def _is_size(v):
-    return isinstance(v, str) or _is_int(v)
-
-
 def _is_patch(v):
     return isinstance(v, str) or _is_str_list(v)
 
 
-STRING = ("a string", _is_str)
-BOOL = ("true or false", _is_bool)
-INT = ("a whole number", _is_int)
-NUMBER = ("a number", _is_number)
-STRINGS = ("an array of strings", _is_str_list)
-STRING_TABLE = ("a table of strings", _is_str_table)
-
 TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER, "allow_system_paths": BOOL}
 TABLES = ("container", "env", "tls", "ssh", "config", "watch", "snapshot")
 CONTAINER_KEYS = {
-    "name": STRING, "image": STRING, "privileged": BOOL, "restart": STRING, "hostname": STRING,
-    "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "cap_add": STRINGS,
-    "cap_drop": STRINGS, "devices": STRINGS, "network": STRING, "dns": STRINGS,
-    "extra_hosts": STRINGS, "tmpfs": STRINGS, "shm_size": ("a size such as \"64m\"", _is_size),
-    "memory": ("a size such as \"4g\"", _is_size), "cpus": ("a number of CPUs such as 2 or 1.5", _is_number),
-    "ulimits": ("a table of numbers or \"soft:hard\" strings", _is_ulimit_table),
-    "stop_timeout": INT, "security_opt": STRINGS, "pull": STRING,
-    "entrypoint": STRING, "command": STRINGS,
+    "name": STRING, "image": STRING, **{o.key: o.kind for o in OPTIONS},
+    "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "entrypoint": STRING, "command": STRINGS,
 }
 TLS_KEYS = {"cert": STRING, "key": STRING}
 SSH_KEYS = {"private_key": STRING, "public_key": STRING}
@@ -477,9 +412,6 @@ def _watch(r: _Reader, w: dict, top: dict) -> Watch:
 
 
 def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
-    def each(key, parse):
-        return tuple(x for x in (r.parsed(f"container.{key}", parse, v) for v in c.get(key, ())) if x is not None)
-
     name = c.get("name", "")
     if name and (not values.NAME_RE.match(name) or len(name) < 2):
         r.add("container.name", f"container name {name!r} is not valid",
@@ -489,11 +421,21 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         r.add("container.image", f"image reference {image!r} is not valid",
               "write it as [registry[:port]/]name[:tag][@digest], the name in lower case, "
               "e.g. docker.io/opennebula/opennebula:6.0")
-    for key in ("hostname", "network", "entrypoint"):
-        _not_an_option(r, f"container.{key}", c.get(key))
-    for key in ("security_opt", "extra_hosts"):
-        for item in c.get(key, ()):
-            _not_an_option(r, f"container.{key}", item)
+    options = {}
+    for option in OPTIONS:
+        options[option.key] = option.default
+        if option.key not in c:
+            continue
+        key, given = f"container.{option.key}", c[option.key]
+        try:
+            value = option.model(given)
+        except ValueError as exc:
+            r.add(key, str(exc) if isinstance(given, dict) else f"{given!r}: {exc}")
+            continue
+        for message, fix in supported(option, runtime) + option.check(value, runtime):
+            r.add(key, message, fix)
+        options[option.key] = value
+    _not_an_option(r, "container.entrypoint", c.get("entrypoint"))
     for label in c.get("labels", {}):
         _not_an_option(r, f"container.labels.{label}", label)
     published = []  # (spec, its ports) of each valid port so far
@@ -526,36 +468,6 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     targets = [v.target.rstrip("/") for v in volumes]
     for target in sorted({t for t in targets if targets.count(t) > 1}):
         r.add("container.volumes", f"two volumes are mounted at {target}", "keep one mount per container path")
-    restart = r.parsed("container.restart", values.parse_restart, c.get("restart", "no"))
-    pull = c.get("pull", "missing")
-    if pull not in values.PULL_POLICIES:
-        r.add("container.pull", f"pull policy {pull!r} is not one of {', '.join(values.PULL_POLICIES)}")
-    for key in ("cap_add", "cap_drop"):
-        for cap in c.get(key, ()):
-            if not re.match(r"^(CAP_)?[A-Z_]+$", cap.upper()) and cap.upper() != "ALL":
-                r.add(f"container.{key}", f"{cap!r} is not a capability name", "write it as NET_ADMIN, SYS_ADMIN, ...")
-    each("devices", values.parse_device)
-    each("extra_hosts", values.parse_extra_host)
-    each("tmpfs", values.parse_tmpfs)
-    for server in c.get("dns", ()):
-        r.parsed("container.dns", values.check_ip, server)
-    shm = c.get("shm_size")
-    if shm is not None:
-        shm = str(shm)
-        r.parsed("container.shm_size", values.size_bytes, shm)
-    memory = c.get("memory")
-    if memory is not None:
-        memory = str(memory)
-        if (r.parsed("container.memory", values.size_bytes, memory) or MIN_MEMORY) < MIN_MEMORY:
-            r.add("container.memory", f"memory {memory!r} is below the engines' least limit, 6 MiB", "write e.g. \"512m\"")
-    cpus = c.get("cpus")
-    if cpus is not None and cpus <= 0:
-        r.add("container.cpus", f"cpus = {cpus} is not a number of CPUs", "write a positive number such as 2 or 1.5")
-    ulimits = tuple(u for u in (r.parsed(f"container.ulimits.{k}", lambda v, k=k: values.parse_ulimit(k, v), v)
-                                for k, v in c.get("ulimits", {}).items()) if u)
-    stop_timeout = c.get("stop_timeout", DEFAULT_STOP_TIMEOUT)
-    if stop_timeout < 0:
-        r.add("container.stop_timeout", "stop_timeout must not be negative")
     for label in c.get("labels", {}):
         if label.startswith("one-run."):
             r.add(f"container.labels.{label}", f"label {label!r} is reserved for one-run's own bookkeeping",
@@ -579,13 +491,9 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
               "the entrypoint is one executable: write entrypoint = \"/path/to/program\" and put its arguments "
               "in command = [...]")
     return Container(
-        name=name, image=image, privileged=c.get("privileged", False), restart=restart or values.Restart(),
-        hostname=c.get("hostname"), ports=tuple(c.get("ports", ())), volumes=tuple(volumes),
-        labels=tuple(c.get("labels", {}).items()), cap_add=tuple(c.get("cap_add", ())),
-        cap_drop=tuple(c.get("cap_drop", ())), devices=tuple(c.get("devices", ())), network=c.get("network"),
-        dns=tuple(c.get("dns", ())), extra_hosts=tuple(c.get("extra_hosts", ())), tmpfs=tuple(c.get("tmpfs", ())),
-        shm_size=shm, memory=memory, cpus=cpus, ulimits=ulimits, stop_timeout=stop_timeout, security_opt=tuple(c.get("security_opt", ())),
-        pull=pull, entrypoint=entrypoint, command=tuple(c["command"]) if "command" in c else None,
+        name=name, image=image, ports=tuple(c.get("ports", ())), volumes=tuple(volumes),
+        labels=tuple(c.get("labels", {}).items()), entrypoint=entrypoint,
+        command=tuple(c["command"]) if "command" in c else None, **options,
     )
 
 

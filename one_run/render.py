@@ -9,6 +9,7 @@ import shlex
 from typing import List
 
 from .files import NotReadable, read_regular_file
+from .options import groups as option_groups
 from .profile import SecretRef
 from .runspec import RunSpec
 
@@ -22,31 +23,7 @@ def run_groups(spec: RunSpec, show_secrets: bool = False) -> Groups:
     def opt(flag: str, *items: str):
         groups.extend([flag, item] for item in items)
 
-    if c.hostname:
-        opt("--hostname", c.hostname)
-    if c.privileged:
-        groups.append(["--privileged"])
-    if c.restart.name != "no":
-        opt("--restart", c.restart.format())
-    if c.pull != "missing":
-        opt("--pull", c.pull)
-    opt("--stop-timeout", str(c.stop_timeout))
-    if c.network:
-        opt("--network", c.network)
-    opt("--dns", *c.dns)
-    opt("--add-host", *c.extra_hosts)
-    opt("--cap-add", *c.cap_add)
-    opt("--cap-drop", *c.cap_drop)
-    opt("--device", *c.devices)
-    opt("--security-opt", *c.security_opt)
-    if c.shm_size:
-        opt("--shm-size", c.shm_size)
-    if c.memory:
-        opt("--memory", c.memory)
-    if c.cpus:
-        opt("--cpus", f"{c.cpus:g}")
-    opt("--tmpfs", *c.tmpfs)
-    opt("--ulimit", *(u.format() for u in c.ulimits))
+    groups += option_groups(c)
     opt("-p", *c.ports)
     for name, value in spec.env:
         if isinstance(value, SecretRef) and not show_secrets:

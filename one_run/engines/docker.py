@@ -8,30 +8,17 @@ import os
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
-from ..values import parse_device, parse_tmpfs, size_bytes
+from ..options import BY_KEY, merge_into
+from ..options import docker_kwargs as option_kwargs
 from . import CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NEVER_STARTED = "/one-run-helper-is-never-started"
 
 
-def cli_caps(caps) -> Optional[List[str]]:
-    """--cap-add/--cap-drop as `docker run` sends them: upper case, CAP_ prefixed (but ALL),
-    once each, sorted; the daemon keeps them as sent."""
-    names = {cap.upper() for cap in caps}
-    return sorted(n if n == "ALL" or n.startswith("CAP_") else "CAP_" + n for n in names) or None
-
-
 def memory_and_cpus(memory: Optional[str], cpus: Optional[float]) -> dict:
-    """--memory/--cpus as `docker run` sends them; the swap limit is twice the memory, as the
-    daemon makes it when none is given (an update must say so, or it keeps the old swap)."""
-    out = {}
-    if memory:
-        out["mem_limit"] = size_bytes(memory)
-        out["memswap_limit"] = 2 * out["mem_limit"]
-    if cpus:
-        out["nano_cpus"] = round(cpus * 1e9)
-    return out
+    """--memory/--cpus as `docker update` takes them, in docker-py's names."""
+    return {**BY_KEY["memory"].docker_host(memory), **BY_KEY["cpus"].docker_host(cpus)}
 
 
 class DockerEngine(Engine):
@@ -106,30 +93,20 @@ class DockerEngine(Engine):
         ports = port_bindings(c.ports)
         binds = [v.format() for v in spec.volumes if v.kind != "anonymous"]
         binds += [f"{name}:{target}" for name, target in request.carried_volumes]
-        host_config = self._call(
-            "create", self.api.create_host_config,
-            binds=binds, port_bindings=ports, privileged=c.privileged,
-            restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
-            cap_add=cli_caps(c.cap_add), cap_drop=cli_caps(c.cap_drop),
-            devices=[":".join(parse_device(d)) for d in c.devices] or None,
-            dns=list(c.dns) or None, extra_hosts=list(c.extra_hosts) or None,
-            tmpfs=dict(parse_tmpfs(t) for t in c.tmpfs) or None,
-            shm_size=size_bytes(c.shm_size) if c.shm_size else None,
-            **memory_and_cpus(c.memory, c.cpus),
-            ulimits=[{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in c.ulimits] or None,
-            security_opt=list(c.security_opt) or None, network_mode=c.network,
-        )
-        created = self._call(
-            "create", self.api.create_container,
-            c.image, command=list(c.command) if c.command is not None else None, name=request.name,
-            hostname=c.hostname, detach=True,
-            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in ports] or None,
+        host_options, create_options = option_kwargs(c)
+        host_config = self._call("create", self.api.create_host_config, binds=binds, port_bindings=ports,
+                                 **host_options)
+        arguments = dict(
+            command=list(c.command) if c.command is not None else None, name=request.name, detach=True,
+            ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in ports],
             environment=[f"{k}={v}" for k, v in request.env.items()],
             volumes=[v.target for v in spec.volumes if v.kind == "anonymous"] or None,
             entrypoint=[c.entrypoint] if c.entrypoint is not None else None,
-            labels={**dict(c.labels), **request.labels}, stop_timeout=c.stop_timeout,
-            host_config=host_config,
+            labels={**dict(c.labels), **request.labels}, host_config=host_config,
         )
+        merge_into(arguments, create_options)  # --expose adds to the ports the published ones expose
+        arguments["ports"] = arguments["ports"] or None
+        created = self._call("create", self.api.create_container, c.image, **arguments)
         return created["Id"]
 
     def start(self, cid: str) -> None:

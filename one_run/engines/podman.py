@@ -9,12 +9,12 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
-from ..values import parse_security_opt, parse_tmpfs, size_bytes
+from ..options import podman_kwargs as option_kwargs
+from ..options import podman_spec as option_spec
 from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
                port_bindings, unreachable_reason)
 
 STOP_ATTEMPTS = 5
-CPU_PERIOD = 100_000  # microseconds, the CFS period `podman run --cpus` uses
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
 KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
 
@@ -24,59 +24,6 @@ def default_socket() -> str:
         return "unix:///run/podman/podman.sock"
     runtime_dir = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.geteuid()}")
     return f"unix://{runtime_dir}/podman/podman.sock"
-
-
-def rlimit(value: int) -> int:
-    """-1 (unlimited) as libpod takes it: RLIM_INFINITY, as `podman run --ulimit` sends it."""
-    return 2 ** 64 - 1 if value == -1 else value
-
-
-NETNS_MODES = ("host", "none", "bridge", "private", "slirp4netns", "pasta")
-
-
-def podman_network(network: str) -> dict:
-    """--network's value as the libpod create payload's netns/networks/network_options, as
-    podman's CLI sends it (ParseNetworkFlag): a namespace mode, or the bridge joined to the
-    network of that name."""
-    mode, _, value = network.partition(":")
-    if mode == "container" and value:
-        return {"netns": {"nsmode": "container", "value": value}}
-    if mode == "ns" and value:
-        return {"netns": {"nsmode": "path", "value": value}}
-    if mode in ("slirp4netns", "pasta") and value:
-        return {"netns": {"nsmode": mode}, "network_options": {mode: value.split(",")}}
-    if network in NETNS_MODES:
-        return {"netns": {"nsmode": network}}
-    return {"netns": {"nsmode": "bridge"}, "networks": {network: {}}}
-
-
-def podman_security(options) -> dict:
-    """--security-opt values (checked by validate, values.parse_security_opt) as the libpod
-    create payload's fields, as podman's CLI sends them (parseSecurityOpt); podman-py would
-    pass each whole value on as an SELinux option."""
-    out: dict = {}
-    annotations = {}
-    for key, value in map(parse_security_opt, options):
-        if key == "no-new-privileges":
-            out["no_new_privileges"] = value == "true"
-        elif key == "label":
-            out.setdefault("selinux_opts", []).append(value)
-            annotations["io.podman.annotations.label"] = ",label=".join(out["selinux_opts"])
-        elif key == "apparmor":
-            out["apparmor_profile"] = annotations["io.podman.annotations.apparmor"] = value
-        elif key == "seccomp":
-            out["seccomp_profile_path"] = annotations["io.podman.annotations.seccomp"] = value
-        elif key == "mask":
-            out.setdefault("mask", []).extend(value.split(":"))
-        elif key == "unmask":
-            out.setdefault("unmask", []).append(value)
-        elif key == "systempaths":  # =unconfined, the only value it takes
-            out.setdefault("unmask", []).append("ALL")
-        elif key == "proc-opts":
-            out["procfs_opts"] = value.split(",")
-    if annotations:
-        out["annotations"] = annotations
-    return out
 
 
 class PodmanEngine(Engine):
@@ -156,50 +103,24 @@ class PodmanEngine(Engine):
         # podman-py takes it only in its dict form.
         ports = {key: [{"ip": b[0]} if isinstance(b, tuple) and b[1] is None else b for b in bindings]
                  for key, bindings in port_bindings(c.ports).items()}
-        volumes = {}
-        for vol in spec.volumes:
-            if vol.kind != "anonymous":
-                volumes[vol.source] = {"bind": vol.target, "extended_mode": list(vol.options)}
-        for name, target in request.carried_volumes:
-            volumes[name] = {"bind": target, "extended_mode": []}
-        kwargs = dict(
-            name=request.name, hostname=c.hostname, environment=request.env,
-            labels={**dict(c.labels), **request.labels}, ports=ports, volumes=volumes,
-            privileged=c.privileged, cap_add=list(c.cap_add), cap_drop=list(c.cap_drop),
-            devices=list(c.devices), dns=list(c.dns),
-            extra_hosts=dict(h.split(":", 1) for h in c.extra_hosts),
-            ulimits=[{"Name": u.name, "Soft": rlimit(u.soft), "Hard": rlimit(u.hard)} for u in c.ulimits],
-            stop_timeout=c.stop_timeout,
-            restart_policy={"Name": c.restart.name, "MaximumRetryCount": c.restart.retries},
-        )
-        if c.shm_size:
-            kwargs["shm_size"] = size_bytes(c.shm_size)
-        if c.memory:
-            kwargs["mem_limit"] = size_bytes(c.memory)
-            kwargs["memswap_limit"] = 2 * kwargs["mem_limit"]  # as `podman run --memory` makes it
-        if c.cpus:  # as `podman run --cpus` sends it; podman-py drops nano_cpus
-            kwargs["cpu_period"] = CPU_PERIOD
-            kwargs["cpu_quota"] = round(c.cpus * CPU_PERIOD)
+        kwargs = dict(name=request.name, environment=request.env, labels={**dict(c.labels), **request.labels},
+                      ports=ports, **option_kwargs(c))
         if c.entrypoint is not None:
             kwargs["entrypoint"] = [c.entrypoint]
         payload = self.client.containers._render_payload(
             {"image": c.image, "command": list(c.command) if c.command is not None else None, **kwargs})
-        # As `podman run --network` sends it: podman-py's network_mode makes every value a netns
-        # mode, so a network's name (and container:<id>) would be refused as an invalid one.
-        if c.network:
-            payload.update(podman_network(c.network))
-        security = podman_security(c.security_opt)
-        annotations = {**(payload.get("annotations") or {}), **security.pop("annotations", {})}
-        payload.update(security, **({"annotations": annotations} if annotations else {}))
-        # As `podman run --tmpfs PATH:OPTS` sends it: podman-py's mounts keep only size and mode.
         payload["mounts"] = payload.get("mounts") or []
-        payload["mounts"] += [{"destination": path, "type": "tmpfs", "source": "tmpfs",
-                               **({"options": opts.split(",")} if opts else {})}
-                              for path, opts in (parse_tmpfs(t) for t in c.tmpfs)]
-        # podman-py cannot express anonymous volumes; libpod takes them as unnamed named volumes.
+        option_spec(c, payload)
+        # As `podman run -v` sends them, one entry per mount: podman-py's volumes dict is keyed by
+        # the source, so a source mounted twice would keep one mount; anonymous volumes are
+        # named volumes without a name.
+        payload["mounts"] += [{"destination": v.target, "type": "bind", "source": v.source, "options": list(v.options)}
+                              for v in spec.volumes if v.kind == "bind"]
         payload["volumes"] = payload.get("volumes") or []
-        payload["volumes"] += [{"Name": "", "Dest": v.target, "Options": []}
-                               for v in spec.volumes if v.kind == "anonymous"]
+        payload["volumes"] += [{"Name": "" if v.kind == "anonymous" else v.source, "Dest": v.target,
+                                "Options": list(v.options)} for v in spec.volumes if v.kind != "bind"]
+        payload["volumes"] += [{"Name": name, "Dest": target, "Options": []}
+                               for name, target in request.carried_volumes]
         if request.create_command:  # as `podman create` records it (see CreateRequest)
             payload["containerCreateCommand"] = list(request.create_command)
         from podman import api

@@ -1,0 +1,126 @@
+"""Capture fidelity on the real engines: containers made with the engine's own CLI, captured,
+applied under another name, and compared by their normalised inspect documents.
+
+A case is exact when the copy's normalised configuration (and the options the profile has
+no key for) equals the original's. A case that is not exact must have been named by capture:
+nothing may be lost silently. The counts are printed (`pytest -s`) for the report.
+"""
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import STANDIN, run_cli
+from one_run.engines import get_engine
+from one_run.normalize import from_inspect
+
+DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x one refuses some options
+
+# (case, run arguments, runtimes); {dir}, {volume}, {network}, {prefix} are filled in per run.
+CASES = [
+    ("plain", [], "docker podman"),
+    ("hostname", ["--hostname", "one.example.com"], "docker podman"),
+    ("restart", ["--restart", "on-failure:3"], "docker podman"),
+    ("env", ["-e", "A=1", "-e", "B=two words"], "docker podman"),
+    ("named volume", ["-v", "{volume}:/data"], "docker podman"),
+    ("source mounted twice", ["-v", "{dir}:/a", "-v", "{dir}:/b:ro", "-v", "{volume}:/c", "-v", "{volume}:/d:ro"],
+     "docker podman"),
+    ("label", ["--label", "org.example.owner=cloud"], "docker podman"),
+    ("caps", ["--cap-add", "NET_ADMIN", "--cap-drop", "SETFCAP"], "docker podman"),
+    ("dns", ["--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2"], "docker podman"),
+    ("add-host", ["--add-host", "db.example.com:192.0.2.10"], "docker podman"),
+    ("tmpfs", ["--tmpfs", "/scratch:size=16m"], "docker podman"),
+    ("shm-size", ["--shm-size", "128m"], "docker podman"),
+    ("memory", ["--memory", "512m", "--memory-reservation", "256m"], "docker podman"),
+    ("memory-swap", ["--memory", "512m", "--memory-swap", "768m"], "docker podman"),
+    ("cpus", ["--cpus", "0.5"], "docker podman"),
+    ("cpu shares and set", ["--cpu-shares", "512", "--cpuset-cpus", "0"], "docker podman"),
+    ("pids-limit", ["--pids-limit", "512"], "docker podman"),
+    ("oom-score-adj", ["--oom-score-adj", "100"], "docker podman"),
+    ("ulimit", ["--ulimit", "nofile=1024:2048", "--ulimit", "nproc=1024:1024"], "docker podman"),
+    ("stop", ["--stop-timeout", "33", "--stop-signal", "SIGINT"], "docker podman"),
+    ("user and workdir", ["--user", "root", "--workdir", "/tmp"], "docker podman"),
+    ("tty", ["-t", "-i"], "docker podman"),
+    ("init", ["--init"], "docker"),
+    ("log-opt (silent 3)", ["--log-opt", "max-size=10m"], "docker podman"),
+    ("log-driver", ["--log-driver", "none"], "docker podman"),
+    ("expose (silent 4)", ["--expose", "9999"], "docker podman"),
+    ("sysctl", ["--sysctl", "net.ipv4.tcp_keepalive_time=600"], "docker podman"),
+    ("group-add", ["--group-add", "42"], "docker podman"),
+    ("pid host", ["--pid", "host"], "docker podman"),
+    ("ipc none", ["--ipc", "none"], "docker podman"),
+    ("uts host", ["--uts", "host"], "docker podman"),
+    ("device", ["--device", "/dev/null:/dev/one-null:r"], "docker podman"),
+    ("security-opt", ["--security-opt", "no-new-privileges"], "docker podman"),
+    ("domainname", ["--domainname", "example.com"], "docker"),
+    ("mac-address", ["--mac-address", "02:42:ac:11:00:98"], "docker"),
+    ("privileged", ["--privileged"], "podman"),
+    ("ip and alias (silent 2)", ["--network", "{network}", "--ip", "{prefix}.10", "--network-alias", "frontend"],
+     "docker podman"),
+    ("bare env (silent 5)", ["-e", "ONE_RUN_UNSET"], "docker"),
+    ("--mount volume (silent 6)", ["--mount", "type=volume,source={volume},target=/data"], "docker podman"),
+]
+
+
+def _fill(args, values):
+    return [a.format(**values) for a in args]
+
+
+def _network(engine):
+    import random
+
+    name = f"onerun-fid-{uuid.uuid4().hex[:6]}"
+    for _ in range(20):
+        prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
+        if engine.cli("network", "create", "--subnet", f"{prefix}.0/24", name, check=False).returncode == 0:
+            return name, prefix
+    pytest.fail("no free subnet")
+
+
+def _configuration(runtime: str, name: str):
+    backend = get_engine(runtime)
+    info = backend.get(name)
+    normal = from_inspect(info.attrs, backend.image_attrs(info.image_id), runtime)
+    return normal.fields, normal.extras
+
+
+def test_capture_then_apply_recreates_what_the_cli_made(engine, tmp_path):
+    network, prefix = _network(engine)
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    cli = DOCKER_CLI if engine.runtime == "docker" else "podman"
+    env = {k: v for k, v in os.environ.items() if k != "ONE_RUN_UNSET"}
+    results = []
+    try:
+        for case, args, runtimes in CASES:
+            if engine.runtime not in runtimes.split():
+                continue
+            name, volume = engine.container_name(), engine.volume_name()
+            run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix})
+            subprocess.run([cli, "run", "-d", "--name", name, *run_args, f"{STANDIN}:1"], check=True,
+                           capture_output=True, text=True, env=env)
+            out = tmp_path / case.replace(" ", "-") / "one-run.toml"
+            captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
+            assert captured.code == 0, (case, captured.err)
+            engine.cli("stop", name)
+            copy = engine.container_name()
+            text = out.read_text().replace(f'name = "{name}"', f'name = "{copy}"', 1)
+            out.write_text(text + "\n[watch]\nsettle_time = 1\n")
+            applied = run_cli("apply", out)
+            if applied.code != 0:
+                results.append((case, "apply failed", applied.err.strip().splitlines()[-1:]))
+                continue
+            (a, a_extras), (b, b_extras) = _configuration(engine.runtime, name), _configuration(engine.runtime, copy)
+            differing = sorted({k for k in a if a[k] != b.get(k)} | {k for k in a_extras if a_extras[k] != b_extras.get(k)})
+            named = [k for k in differing if k in captured.err]
+            results.append((case, "exact" if not differing else "named" if named == differing else "SILENT",
+                            differing))
+    finally:
+        engine.cli("network", "rm", "-f", network, check=False)
+    exact = sum(1 for _, outcome, _ in results if outcome == "exact")
+    print(f"\n{engine.runtime}: capture -> apply exact on {exact} of {len(results)} cases")
+    for case, outcome, detail in results:
+        if outcome != "exact":
+            print(f"  {case}: {outcome} {detail}")
+    assert not [r for r in results if r[1] in ("SILENT", "apply failed")], results

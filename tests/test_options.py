@@ -1,0 +1,118 @@
+"""Every option of the table (one_run.options), tested from its own entry: an option without
+these tests cannot exist, because they are generated from OPTIONS.
+
+For each option: its sample value validates and its bad value is refused at its key (exit 2);
+the sample renders to the entry's words on both runtimes; applied on the real engines, inspect
+reads back what the profile says (diff: in sync); capture writes it back so that the captured
+profile is in sync too; and a profile without it makes diff name it.
+"""
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from conftest import STANDIN, run_cli
+from one_run.errors import ProfileError
+from one_run.options import OPTIONS
+from one_run.profile import load_profile, tomllib
+from one_run.render import run_argv, run_groups
+from one_run.runspec import build_runspec
+
+# Options the container does not keep (pull: when apply pulls) have no engine side.
+ON_ENGINES = [o for o in OPTIONS if o.kept]
+# What the stand-in image cannot run with, on which runtime ("*": both); render and validation still run.
+CANNOT_START = {
+    ("privileged", "docker"): "a privileged container cannot start under Docker in this sandbox",
+    ("read_only", "*"): "the stand-in writes its bootstrap report to /",
+}
+# What this machine's engine cannot even create.
+CANNOT_CREATE = {("init", "podman"): "no catatonit (Podman's init) on this machine"}
+
+
+def write_profile(folder: Path, runtime: str, name: str, **options) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "one-run.toml"
+    data = {"runtime": runtime, "container": {"name": name, "image": f"{STANDIN}:1", **options},
+            "watch": {"settle_time": 1}}
+    path.write_text(tomli_w.dumps(data))
+    return path
+
+
+def test_every_option_has_a_sample_a_bad_value_and_documentation():
+    from one_run.docs import render
+
+    docs = render()
+    for option in OPTIONS:
+        assert option.sample is not None and option.bad is not None, option.key
+        assert option.kind[1](option.sample), option.key
+        assert f"| `{option.key}` |" in docs
+
+
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.key)
+def test_option_validates_and_renders(option, runtime, tmp_path):
+    good = write_profile(tmp_path / "good", runtime, "one-opt", **option.needs, **{option.key: option.sample})
+    if runtime not in option.runtimes:
+        with pytest.raises(ProfileError) as refused:
+            load_profile(good)
+        assert f"[container.{option.key}]" in str(refused.value) and runtime in str(refused.value)
+        return
+    profile = load_profile(good)
+    groups = run_groups(build_runspec(profile))
+    for group in option.words(option.model(option.sample)):
+        assert group in groups, (group, groups)
+
+    bad = write_profile(tmp_path / "bad", runtime, "one-opt", **option.needs, **{option.key: option.bad})
+    with pytest.raises(ProfileError) as refused:
+        load_profile(bad)
+    assert f"[container.{option.key}]" in str(refused.value)
+    assert run_cli("validate", bad).code == 2
+
+
+def created_matches(option, engine, tmp_path):
+    """Create (not start) the container as apply would, and read the option back from inspect."""
+    from one_run.engines import CreateRequest, get_engine
+    from one_run.normalize import from_inspect, from_spec
+
+    name = engine.container_name()
+    spec = build_runspec(load_profile(write_profile(tmp_path / "created", engine.runtime, name, **option.needs,
+                                                    **{option.key: option.sample})))
+    backend = get_engine(engine.runtime)
+    cid = backend.create(CreateRequest(spec, name, {}, {}, create_command=tuple(run_argv(spec))))
+    info = backend.get(cid)
+    image = backend.image_attrs(info.image_id)
+    assert from_inspect(info.attrs, image, engine.runtime).fields[option.key] == \
+        from_spec(spec, image).fields[option.key] is not None
+
+
+def _changed_lines(diff_out: str, key: str):
+    return [line for line in diff_out.splitlines() if line.strip().startswith((f"{key}:", f"{key}.", f"{key} "))]
+
+
+@pytest.mark.parametrize("option", ON_ENGINES, ids=lambda o: o.key)
+def test_option_on_the_engine_reads_back_captures_and_diffs(option, engine, tmp_path):
+    if (option.key, engine.runtime) in CANNOT_CREATE:
+        pytest.skip(CANNOT_CREATE[(option.key, engine.runtime)])
+    reason = CANNOT_START.get((option.key, engine.runtime)) or CANNOT_START.get((option.key, "*"))
+    if reason:
+        created_matches(option, engine, tmp_path)
+        pytest.skip(f"created and read back only: {reason}")
+    if engine.runtime not in option.runtimes:
+        pytest.skip(f"{option.key} is refused for {engine.runtime} (see test_option_validates_and_renders)")
+    name = engine.container_name()
+    path = write_profile(tmp_path / "profile", engine.runtime, name, **option.needs, **{option.key: option.sample})
+    applied = run_cli("apply", path)
+    assert applied.code == 0, applied.err
+    diff = run_cli("diff", path)
+    assert (diff.code, diff.out.split(":")[0]) == (0, "in sync"), diff.out
+
+    out = tmp_path / "captured" / "one-run.toml"
+    captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
+    assert captured.code == 0, captured.err
+    assert option.key in tomllib.loads(out.read_text())["container"], out.read_text()
+    again = run_cli("diff", out)
+    assert (again.code, again.out.split(":")[0]) == (0, "in sync"), again.out
+
+    without = write_profile(tmp_path / "without", engine.runtime, name, **option.needs)
+    changed = run_cli("diff", without)
+    assert changed.code == 1 and _changed_lines(changed.out, option.key), changed.out
