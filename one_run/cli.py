@@ -208,7 +208,8 @@ def _cmd_diff(args) -> int:
 
 
 def _add_status(sub, common):
-    p = sub.add_parser("status", parents=[common], help="container state, image, applied hash, bootstrap outcome, reboot survival",
+    p = sub.add_parser("status", parents=[common],
+                       help="container state, image, applied hash, bootstrap outcome, reboot survival",
                        description="Container state and health, image, applied hash, sync with the profile, "
                                    "bootstrap outcome, and what one-run left beside it. Exit 0: it runs and is "
                                    "healthy (or has no health check); 1: missing, stopped, restarting, unhealthy or "
