@@ -471,11 +471,12 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
     if len(networks) > 1:
         out["networks"] = ", ".join(sorted(networks))
-    out.update(_network_extras(attrs, runtime, networks))
-    out.update(_log_extras(attrs, runtime))
-    exposed = _exposed(attrs, image, runtime)
-    if exposed:
-        out["expose"] = ", ".join(exposed)
+    if runtime == "docker":  # --ip6 (not a key yet); Podman's is in its create command only
+        found = [((s or {}).get("IPAMConfig") or {}).get("IPv6Address") for s in networks.values()]
+        if any(found):
+            out["ip6"] = ", ".join(f for f in found if f)
+    elif create_command_values(attrs, "--ip6"):
+        out["ip6"] = ", ".join(create_command_values(attrs, "--ip6"))
     runtime_name = host.get("Runtime") if runtime == "docker" else attrs.get("OCIRuntime")
     if runtime_name not in (None, "", "runc", "crun"):
         out["runtime"] = runtime_name
@@ -485,57 +486,3 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
         if (mount.get("Type") or "").lower() not in ("bind", "volume"):
             out[f"mount {mount.get('Target')}"] = json.dumps(mount)
     return {name: value for name, value in out.items() if name not in BY_KEY}  # the table's are read above
-
-
-def _network_extras(attrs: dict, runtime: str, networks: dict) -> Dict[str, str]:
-    """--ip, --ip6 and --network-alias: Docker keeps them per network (its aliases with the
-    container's short ID, which it adds), Podman only in its create command (its aliases too)."""
-    out: Dict[str, str] = {}
-    own = {attrs.get("Id", "")[:12], (attrs.get("Name") or "").lstrip("/")}
-    aliases = sorted({a for settings in networks.values() for a in (settings or {}).get("Aliases") or ()} - own)
-    if runtime == "docker":
-        for key, name in (("IPv4Address", "ip"), ("IPv6Address", "ip6")):
-            found = [((s or {}).get("IPAMConfig") or {}).get(key) for s in networks.values()]
-            found = [f for f in found if f]
-            if found:
-                out[name] = ", ".join(found)
-    else:
-        for flag, name in (("--ip", "ip"), ("--ip6", "ip6")):
-            found = create_command_values(attrs, flag)
-            if found:
-                out[name] = ", ".join(found)
-    if aliases:
-        out["network_aliases"] = ", ".join(aliases)
-    return out
-
-
-def _log_extras(attrs: dict, runtime: str) -> Dict[str, str]:
-    """--log-driver and --log-opt; Podman reports max-size as LogConfig.Size ("0B" when unset)
-    and keeps the rest only in its create command."""
-    log = (attrs.get("HostConfig") or {}).get("LogConfig") or {}
-    out: Dict[str, str] = {}
-    if runtime == "docker":
-        if log.get("Type") not in (None, "", "json-file"):
-            out["log_driver"] = log["Type"]
-        options = [f"{k}={v}" for k, v in sorted((log.get("Config") or {}).items())]
-    else:
-        driver = create_command_values(attrs, "--log-driver")
-        if driver:
-            out["log_driver"] = driver[-1]
-        options = create_command_values(attrs, "--log-opt")
-        if not options and log.get("Size") not in (None, "", "0B"):
-            options = [f"max-size={log['Size']}"]
-        if not options and log.get("Tag"):
-            options = [f"tag={log['Tag']}"]
-    if options:
-        out["log_opts"] = ", ".join(options)
-    return out
-
-
-def _exposed(attrs: dict, image: Optional[dict], runtime: str) -> List[str]:
-    """--expose: ports exposed beyond the image's and those published (Podman: its create command)."""
-    if runtime == "podman":
-        return create_command_values(attrs, "--expose")
-    published = set(((attrs.get("HostConfig") or {}).get("PortBindings") or {}))
-    ports = set((attrs.get("Config") or {}).get("ExposedPorts") or {})
-    return sorted(ports - published - set(_image_config(image).get("ExposedPorts") or {}), key=lambda k: _port_order((k,)))

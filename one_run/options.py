@@ -97,6 +97,8 @@ class Option(NamedTuple):
     default_text: str = ""        # docs, where the model's default does not say it
     runtimes: Tuple[str, ...] = RUNTIMES
     kept: bool = True             # the container keeps it (inspect shows it); pull is apply's only
+    # Another option whose value the engine hooks need: they then take (value, that value).
+    joined: str = ""
     runtimes_text: str = ""       # docs, where "docker, podman" does not say it
     # profile value -> model value (ValueError: a problem at the key)
     model: Callable[[Any], Any] = lambda v: v
@@ -719,6 +721,70 @@ def _sysctls_inspect(seen: Seen):
     return dict(sorted((seen.host.get("Sysctls") or {}).items()))
 
 
+def user_network(network: Optional[str]) -> bool:
+    """Whether --network names a network of its own (where a static address and aliases apply)."""
+    return bool(network) and network not in NETNS_MODES and network not in ("default", "podman") and \
+        not network.startswith(("container:", "ns:", "slirp4netns:", "pasta:"))
+
+
+def _endpoint_docker(field: str, wrap: Callable[[Any], Any]):
+    """A docker-py create_container() networking_config entry on the joined network."""
+    def hook(joined):
+        value, network = joined
+        if not value:
+            return {}
+        return {"networking_config": {"EndpointsConfig": {network: wrap(value)}}}
+    return hook
+
+
+def _endpoint_podman(field: str, wrap: Callable[[Any], Any]):
+    def hook(joined):
+        value, network = joined
+        return {"networks": {network: {field: wrap(value)}}} if value else {}
+    return hook
+
+
+def _network_settings(seen: Seen) -> dict:
+    return (seen.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+
+
+def _address_inspect(ipam_key: str, flag: str):
+    def inspect(seen: Seen):
+        if seen.runtime == "podman":  # Podman's inspect does not tell a given address from a picked one
+            found = create_command_values(seen.attrs, flag)
+            return found[-1] if found else None
+        found = [((s or {}).get("IPAMConfig") or {}).get(ipam_key) for s in _network_settings(seen).values()]
+        return next((f for f in found if f), None)
+    return inspect
+
+
+def _aliases_inspect(seen: Seen):
+    # Both engines add the container's short ID (Docker also its name on some versions).
+    own = {seen.attrs.get("Id", "")[:12], (seen.attrs.get("Name") or "").lstrip("/")}
+    return tuple(sorted({a for s in _network_settings(seen).values() for a in (s or {}).get("Aliases") or ()} - own))
+
+
+def _address_option(key: str, flag: str, meaning: str, example: str, ipam_key: str, version: int,
+                    sample: str) -> Option:
+    def check(v, runtime):
+        try:
+            import ipaddress
+
+            if ipaddress.ip_address(v).version == version:
+                return []
+        except ValueError:
+            pass
+        return [(f"{key} {v!r} is not an IPv{version} address", None)]
+
+    return Option(
+        key, STRING, meaning + " (needs network = a user-defined network)", f'"{example}"', f"`{flag}`",
+        default_text="the engine's pick", check=check, words=_flag(flag), joined="network",
+        docker_create=_endpoint_docker(key, lambda v: {"IPAMConfig": {ipam_key: v}}),
+        podman_spec=_endpoint_podman("static_ips", lambda v: [v]), spec=lambda v, runtime: v or None,
+        inspect=_address_inspect(ipam_key, flag), text=lambda v: v or "(the engine's pick)", sample=sample,
+        bad="10.0.0", needs={"network": "{network}"})
+
+
 OPTIONS: Tuple[Option, ...] = (
     Option(
         "hostname", STRING, "the container's host name", '"one.example.com"', "`--hostname`",
@@ -985,6 +1051,16 @@ OPTIONS: Tuple[Option, ...] = (
         spec=lambda v, runtime: tuple(sorted({_expose_normal(p) for p in v})), inspect=_expose_inspect,
         capture=lambda v, say: [p[:-4] if p.endswith("/tcp") else p for p in v] or None, text=_list_text,
         sample=["9999", "9998/udp"], bad=["port"]),
+    _address_option("ip", "--ip", "a static IPv4 address on the network", "172.20.0.10", "IPv4Address", 4,
+                    "{prefix}.10"),
+    Option(
+        "network_aliases", STRINGS, "more names of the container on the network (needs network = a user-defined "
+        "network)", '["opennebula"]', "`--network-alias` each", default=(), model=tuple, joined="network",
+        check=lambda v, runtime: _not_an_option(*v), words=_each("--network-alias"),
+        docker_create=_endpoint_docker("network_aliases", lambda v: {"Aliases": list(v)}),
+        podman_spec=_endpoint_podman("aliases", list), spec=lambda v, runtime: tuple(sorted(set(v))),
+        inspect=_aliases_inspect, capture=lambda v, say: list(v) or None, text=_list_text, sample=["frontend"],
+        bad=["-x"], needs={"network": "{network}"}),
     # --- namespaces
     _namespace_option("pid", "--pid", "the PID namespace: host, or container:NAME", "pid_mode", "pidns", "PidMode",
                       ("host", "private"), ("", "private"), "host"),
@@ -1025,12 +1101,28 @@ def groups(c) -> List[List[str]]:
     return [group for option in OPTIONS for group in option.words(getattr(c, option.key))]
 
 
+def engine_value(option: Option, c):
+    """What an option's engine hooks take: its value, or (its value, the joined option's)."""
+    value = getattr(c, option.key)
+    return (value, getattr(c, option.joined)) if option.joined else value
+
+
+def joined_problems(option: Option, value, options: Dict[str, Any]) -> Problems:
+    """An option joined to the network needs a network of its own."""
+    if option.joined == "network" and value and not user_network(options.get("network")):
+        return [(f"`{option.key}` applies to a user-defined network, and network is "
+                 f"{options.get('network') or 'the default bridge'}",
+                 "set network = \"NAME\" to a network made with `docker network create NAME` or "
+                 "`podman network create NAME`")]
+    return []
+
+
 def docker_kwargs(c) -> Tuple[dict, dict]:
     """(create_host_config kwargs, create_container kwargs) of the table's options."""
     host: dict = {}
     create: dict = {}
     for option in OPTIONS:
-        value = getattr(c, option.key)
+        value = engine_value(option, c)
         merge_into(host, option.docker_host(value))
         merge_into(create, option.docker_create(value))
     return host, create
@@ -1039,13 +1131,13 @@ def docker_kwargs(c) -> Tuple[dict, dict]:
 def podman_kwargs(c) -> dict:
     out: dict = {}
     for option in OPTIONS:
-        out.update(option.podman_kwargs(getattr(c, option.key)))
+        out.update(option.podman_kwargs(engine_value(option, c)))
     return out
 
 
 def podman_spec(c, payload: dict) -> None:
     for option in OPTIONS:
-        merge_into(payload, option.podman_spec(getattr(c, option.key)))
+        merge_into(payload, option.podman_spec(engine_value(option, c)))
 
 
 KEPT = tuple(o for o in OPTIONS if o.kept)

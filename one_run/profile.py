@@ -13,7 +13,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 from . import values
 from .errors import Problem, ProfileError
 from .options import (BOOL, INT, NUMBER, OPTIONS, RUNTIMES, STRING, STRING_TABLE, STRINGS, _is_int, _is_str_list,
-                      supported)
+                      joined_problems, supported)
 from .files import MAX_INPUT_BYTES, NotReadable, read_regular_file
 
 if sys.version_info >= (3, 11):
@@ -435,6 +435,9 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
         for message, fix in supported(option, runtime) + option.check(value, runtime):
             r.add(key, message, fix)
         options[option.key] = value
+    for option in OPTIONS:
+        for message, fix in joined_problems(option, options[option.key], options):
+            r.add(f"container.{option.key}", message, fix)
     _not_an_option(r, "container.entrypoint", c.get("entrypoint"))
     for label in c.get("labels", {}):
         _not_an_option(r, f"container.labels.{label}", label)

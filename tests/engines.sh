@@ -16,6 +16,7 @@ install_missing() {
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
     [ -x /bin/busybox ] || missing+=(busybox-static)
+    [ -x /usr/libexec/podman/catatonit ] || [ -x /usr/bin/catatonit ] || missing+=(catatonit)  # podman's --init
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
         echo "engines.sh: missing ${missing[*]} and not root to install them" >&2

@@ -45,6 +45,7 @@ CASES = [
     ("init", ["--init"], "docker"),
     ("log-opt (silent 3)", ["--log-opt", "max-size=10m"], "docker podman"),
     ("log-driver", ["--log-driver", "none"], "docker podman"),
+    ("log-driver with options", ["--log-driver", "local", "--log-opt", "max-size=10m"], "docker"),
     ("expose (silent 4)", ["--expose", "9999"], "docker podman"),
     ("sysctl", ["--sysctl", "net.ipv4.tcp_keepalive_time=600"], "docker podman"),
     ("group-add", ["--group-add", "42"], "docker podman"),
