@@ -22,7 +22,7 @@ from .interrupts import deferred, shielded
 from .lock import Journal, apply_lock
 from .profile import Profile, SecretRef
 from .render import run_argv, secret_value
-from .runspec import RunSpec, prune_staged, staged_in_use, write_generated_files
+from .runspec import RunSpec, prune_staged, staged_in_use, unused_staged, write_generated_files
 from .watch import Watcher, has_health_check
 
 NEW_SUFFIX = "-one-run-new"
@@ -445,13 +445,16 @@ class Applier:
 
     def prune_staged(self) -> None:
         """Remove the staged customization folders no container of the deployment mounts any
-        more, on either runtime (a switch keeps its source on the other one); nothing when the
-        other runtime cannot be asked."""
+        more, on either runtime (a switch keeps its source on the other one). The other runtime
+        is asked only when this one leaves something to remove, and nothing is removed when it
+        cannot be asked."""
         from .engines import endpoint_named, get_engine
 
-        keep = set(staged_in_use(self.engine, self.name))
-        other = "podman" if self.engine.runtime == "docker" else "docker"
         try:
+            keep = set(staged_in_use(self.engine, self.name))
+            if not unused_staged(self.profile.path, keep):
+                return
+            other = "podman" if self.engine.runtime == "docker" else "docker"
             if endpoint_named(other):
                 keep |= staged_in_use(get_engine(other), self.name)
             removed = prune_staged(self.profile.path, keep)

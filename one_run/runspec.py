@@ -224,28 +224,29 @@ def write_generated_files(spec: RunSpec) -> None:
         raise
 
 
-def prune_staged(profile_path: str, keep: Iterable[str]) -> List[str]:
-    """Remove this profile's staged folders that no path of `keep` is in (the folders, or the
-    mount sources, that containers and history revisions still use); the removed, returned.
-    A staging in progress is left alone."""
-    import shutil
+def unused_staged(profile_path: str, keep: Iterable[str]) -> List[str]:
+    """This profile's staged folders that no path of `keep` is in (the folders, or the mount
+    sources, that containers and history revisions still use). A staging in progress (another
+    render's) is not one of them."""
     import time
 
     root = staged_root(profile_path)
     kept = {os.path.relpath(os.path.abspath(p), root).split(os.sep)[0] for p in keep}
-    removed = []
     try:
         entries = os.listdir(root)
     except FileNotFoundError:
-        return removed
-    for entry in entries:
-        path = os.path.join(root, entry)
-        if entry in kept:
-            continue
-        if entry.startswith(TMP_PREFIX) and time.time() - os.lstat(path).st_mtime < TMP_KEPT:
-            continue
+        return []
+    return [os.path.join(root, entry) for entry in entries if entry not in kept and not (
+        entry.startswith(TMP_PREFIX) and time.time() - os.lstat(os.path.join(root, entry)).st_mtime < TMP_KEPT)]
+
+
+def prune_staged(profile_path: str, keep: Iterable[str]) -> List[str]:
+    """Remove unused_staged(profile_path, keep); the removed, returned."""
+    import shutil
+
+    removed = unused_staged(profile_path, keep)
+    for path in removed:
         shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
     return removed
 
 
