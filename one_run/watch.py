@@ -121,7 +121,7 @@ class Watcher:
                     return (f"{what} was not ready after {w.timeout:g} s (waiting for "
                             f"{' and '.join(self.pending(log_matched, command_ok, health))})"
                             + self.last_words(last_line))
-            elif now - ready_at >= w.settle_time and health in (None, "healthy"):
+            if ready_at is not None and now - ready_at >= w.settle_time and health in (None, "healthy"):
                 return None
             if now >= next_progress:
                 next_progress = now + PROGRESS_EVERY
