@@ -44,7 +44,11 @@ NO_PATH_IMAGE = "localhost/one-run-ops-nopath:1"
 
 def test_podman_capture_of_an_image_without_path_writes_no_path(podman_engine, tmp_path):
     if podman_engine.cli("image", "inspect", NO_PATH_IMAGE, check=False).returncode:
-        podman_engine.cli("import", "--change", 'ENTRYPOINT ["/entrypoint.sh"]', "/tmp/eng/standin.tar", NO_PATH_IMAGE)
+        # the stand-in's file system, imported again without its ENV PATH
+        made = podman_engine.cli("create", f"{STANDIN}:1").stdout.strip()
+        podman_engine.cli("export", "-o", tmp_path / "rootfs.tar", made)
+        podman_engine.cli("rm", made)
+        podman_engine.cli("import", "--change", 'ENTRYPOINT ["/entrypoint.sh"]', tmp_path / "rootfs.tar", NO_PATH_IMAGE)
     image_env = json.loads(podman_engine.cli("image", "inspect", NO_PATH_IMAGE).stdout)[0]["Config"].get("Env") or []
     assert not any(e.startswith("PATH=") for e in image_env)
     name = podman_engine.container_name()
