@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
 from . import adoption, history, interrupts, snapshot, watch
-from .boot import reboot_survival
+from .boot import Survival, reboot_survival
 from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
 from .engines import ContainerInfo, CreateRequest, Engine
 from .errors import ApplyFailedRestored, EngineError, EngineUnavailable, RestoreFailed, UsageError
@@ -145,7 +145,7 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
     return Plan("noop", [], current, env, labels, health_check=health)
 
 
-def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile) -> List[str]:
+def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile, survival: Survival) -> List[str]:
     lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
     lines += [f"  because: {reason}" for reason in plan.reasons]
     if plan.action == "adopt":
@@ -172,7 +172,6 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile) -
     elif plan.action == "start":
         lines += [f"  start it; {line}" for line in watch.describe(profile.watch, profile.maintenance,
                                                                      plan.health_check)]
-    survival = reboot_survival(engine.runtime, spec.container.restart.name, spec.name, plan.labels[PROFILE_LABEL])
     lines.append(f"  after a host reboot: {survival.summary()}")
     if survival.fix:
         lines.append(f"    to fix: {survival.fix}")
@@ -213,6 +212,8 @@ class Applier:
         self.record: dict = {}
         self.data_note = ""  # what undo did to the data, for the message
         self.watcher = Watcher(engine, profile.watch, profile.maintenance, self.say)
+        # For the plan and apply's warning alike: it asks systemctl, once.
+        self.survival = reboot_survival(engine.runtime, spec.container.restart.name, spec.name, profile.path)
         # Set by `rollback`: the text the revision was applied from, and the data snapshot to
         # restore into the volumes before the new container starts (--with-data).
         self.profile_text: Optional[str] = None
@@ -226,7 +227,7 @@ class Applier:
         with apply_lock(self.engine.runtime, self.name, LOCK_TIMEOUT):
             if dry_run:
                 plan = make_plan(self.engine, self.profile, self.spec, force, explain)
-                for line in self.leftovers() + describe_plan(plan, self.spec, self.engine, self.profile):
+                for line in self.leftovers() + describe_plan(plan, self.spec, self.engine, self.profile, self.survival):
                     self.say(line)
                 self.plan_data(plan)
                 self.say("dry run: nothing was changed")
@@ -240,7 +241,7 @@ class Applier:
     def change(self, force: bool, keep_previous: bool, explain: Callable[[ContainerInfo], List[str]]) -> int:
         write_generated_files(self.spec)
         plan = make_plan(self.engine, self.profile, self.spec, force, explain)
-        for line in describe_plan(plan, self.spec, self.engine, self.profile):
+        for line in describe_plan(plan, self.spec, self.engine, self.profile, self.survival):
             self.say(line)
         if plan.pull:
             try:
@@ -426,10 +427,11 @@ class Applier:
         self.journal.clear()
         self.record_revision(record["new"], record.get("snapshot"))
         self.prune_staged()
-        try:
-            snapshot.prune(self.engine, self.name, self.profile.snapshot.keep, self.say)
-        except EngineError as exc:
-            print(f"warning: could not prune the old snapshots: {exc}", file=sys.stderr)
+        if record.get("snapshot"):  # only a new snapshot can take the count beyond `keep`
+            try:
+                snapshot.prune(self.engine, self.name, self.profile.snapshot.keep, self.say)
+            except EngineError as exc:
+                print(f"warning: could not prune the old snapshots: {exc}", file=sys.stderr)
 
     def record_revision(self, cid: str, taken: Optional[dict]) -> None:
         """The history's record of what now runs, with the snapshot taken before it."""
@@ -450,8 +452,12 @@ class Applier:
         cannot be asked."""
         from .engines import endpoint_named, get_engine
 
+        # The new container mounts the spec's own folder: with no other, there is nothing to ask.
+        keep = {self.spec.staged_folder} if self.spec.staged_folder else set()
+        if not unused_staged(self.profile.path, keep):
+            return
         try:
-            keep = set(staged_in_use(self.engine, self.name))
+            keep |= staged_in_use(self.engine, self.name)
             if not unused_staged(self.profile.path, keep):
                 return
             other = "podman" if self.engine.runtime == "docker" else "docker"
@@ -656,6 +662,9 @@ class Applier:
     def record_from_names(self) -> Optional[dict]:
         """A journal for leftovers whose journal is lost (its folder emptied by a reboot): what
         the temporary names say, read on the safe side — the new container never counts as passed."""
+        left = {found for found, _ in self.engine.names_starting(self.name)}
+        if not left & {self.name + NEW_SUFFIX, self.name + OLD_SUFFIX}:
+            return None  # one list call, the common case
         new = self.engine.get(self.name + NEW_SUFFIX)
         old = self.engine.get(self.name + OLD_SUFFIX)
         if old:

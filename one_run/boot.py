@@ -198,13 +198,11 @@ def reboot_survival(runtime: str, policy: str, name: str, profile_path: str, run
     return Survival(False, f"restart policy {policy}: {because}, and no one-run boot unit {unit} is enabled", install)
 
 
-def apply_warning(runtime: str, policy: str, name: str, profile_path: str, run=systemctl) -> Optional[str]:
+def apply_warning(runtime: str, policy: str, name: str, profile_path: str, survival: Survival) -> Optional[str]:
     """The warning apply prints (once, on stderr) when a Podman container's restart policy
-    (unless-stopped, on-failure) will not bring it back after a reboot; None otherwise."""
-    if runtime != "podman" or policy not in ("unless-stopped", "on-failure"):
-        return None
-    survival = reboot_survival(runtime, policy, name, profile_path, run)
-    if survival.comes_back:
+    (unless-stopped, on-failure) will not bring it back after a reboot (`survival`, of
+    reboot_survival); None otherwise."""
+    if runtime != "podman" or policy not in ("unless-stopped", "on-failure") or survival.comes_back:
         return None
     will = "will not" if survival.comes_back is False else "may not"
     return (f"warning: the podman container {name} {will} come back after a host reboot ({survival.why}); "

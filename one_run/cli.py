@@ -124,11 +124,12 @@ def _apply(args, profile, spec, engine=None) -> int:
     check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
     # So is a named volume that a running container of another deployment mounts.
     check_not_shared(spec, engine, getattr(args, "allow_shared_volume", False))
-    warning = apply_warning(engine.runtime, spec.container.restart.name, spec.name, profile.path)
+    applier = Applier(engine, profile, spec)
+    warning = apply_warning(engine.runtime, spec.container.restart.name, spec.name, profile.path, applier.survival)
     if warning:
         print(warning, file=sys.stderr)
     with as_keyboard_interrupt():
-        return Applier(engine, profile, spec).run(force=args.force, dry_run=args.dry_run,
+        return applier.run(force=args.force, dry_run=args.dry_run,
                                                   keep_previous=args.keep_previous, explain=explainer(engine, spec))
 
 

@@ -74,6 +74,15 @@ class TestEngine:
     def exists(self, name: str) -> bool:
         return self.cli("container", "inspect", name, check=False).returncode == 0
 
+    def running_id(self, name: str) -> "str | None":
+        """The ID of the running container of that name, in one look (between two looks, an
+        apply may have moved the name)."""
+        found = self.cli("container", "inspect", name, check=False)
+        if found.returncode:
+            return None
+        state = json.loads(found.stdout)[0]
+        return state["Id"] if state["State"]["Running"] else None
+
     def report(self, name: str, timeout: float = 10) -> str:
         """What the stand-in's bootstrap printed (TLS/SSH/patch/hooks read, outcome), once it
         has printed its outcome: a container just started may not have got that far."""

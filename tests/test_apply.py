@@ -252,7 +252,7 @@ def test_an_apply_interrupted_while_it_watches_puts_the_old_container_back(engin
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     # (between its two renames, no container carries the name)
-    while not engine.exists(name) or engine.inspect(name)["Id"] == old or not engine.inspect(name)["State"]["Running"]:
+    while engine.running_id(name) in (None, old):
         assert time.monotonic() < deadline and apply.poll() is None, "the new container never started"
         time.sleep(0.2)
 

@@ -297,8 +297,9 @@ def test_a_newer_podman_restart_that_starts_unless_stopped_counts():
     newer = PODMAN_RESTART_43.replace("restart-policy=always", "restart-policy=always --filter restart-policy=unless-stopped", 1)
     assert boot.restart_policies_started(newer) == {"always", "unless-stopped"}
     run = answers({"podman-restart.service": "enabled"}, {"podman-restart.service": newer})
-    assert boot.reboot_survival("podman", "unless-stopped", "one", "/p.toml", run=run, user=False).comes_back
-    assert boot.apply_warning("podman", "unless-stopped", "one", "/p.toml", run=run) is None
+    survival = boot.reboot_survival("podman", "unless-stopped", "one", "/p.toml", run=run, user=False)
+    assert survival.comes_back
+    assert boot.apply_warning("podman", "unless-stopped", "one", "/p.toml", survival) is None
 
 
 def test_rootless_needs_lingering(monkeypatch, tmp_path):

@@ -193,7 +193,7 @@ def switch_caught_while_the_target_is_watched(docker: TestEngine, podman: TestEn
     switch = subprocess.Popen([sys.executable, "-m", "one_run", "switch", str(profile), "--to", "podman"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
-    while not (podman.exists(name) and status(podman, name) == "running"):
+    while podman.running_id(name) is None:
         assert time.monotonic() < deadline and switch.poll() is None, "the target never started"
         time.sleep(0.2)
     return name, volumes, profile, source_id, switch

@@ -31,6 +31,9 @@ class DockerEngine(Engine):
         import requests
 
         self._errors = docker.errors
+        # One command looks an image up several times (plan, snapshot, diff, history); within
+        # it only pull changes what a reference names.
+        self._images: Dict[str, Optional[dict]] = {}
         # A daemon that goes away between calls: docker-py lets requests' errors through, and
         # a streamed request's raw socket errors too.
         self._transport = (requests.RequestException, OSError)
@@ -73,11 +76,17 @@ class DockerEngine(Engine):
         )
 
     def image_attrs(self, ref: str) -> Optional[dict]:
-        return self._lookup(f"inspect image {ref}", self.api.inspect_image, ref)
+        if ref not in self._images:
+            attrs = self._lookup(f"inspect image {ref}", self.api.inspect_image, ref)
+            self._images[ref] = attrs
+            if attrs:
+                self._images[attrs["Id"]] = attrs
+        return self._images[ref]
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         from docker.utils import parse_repository_tag
 
+        self._images.clear()
         repo, tag = parse_repository_tag(ref)
         events = self._call(f"pull {ref}", self.api.pull, repo, tag or "latest", stream=True, decode=True)
         while True:

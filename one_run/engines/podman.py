@@ -37,6 +37,9 @@ class PodmanEngine(Engine):
         import podman.errors
 
         self._errors = podman.errors
+        # One command looks an image up several times (plan, snapshot, diff, history); within
+        # it only pull changes what a reference names.
+        self._images: Dict[str, Optional[dict]] = {}
         self.endpoint = os.environ.get("CONTAINER_HOST") or default_socket()
         try:
             # ValueError for an endpoint it cannot parse; requests' and its own errors from ping.
@@ -84,12 +87,17 @@ class PodmanEngine(Engine):
         return response.json().get("Status") or None
 
     def image_attrs(self, ref: str) -> Optional[dict]:
-        image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
-        return None if image is None else image.attrs
+        if ref not in self._images:
+            image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
+            self._images[ref] = None if image is None else image.attrs
+            if image is not None:
+                self._images[image.attrs["Id"]] = image.attrs
+        return self._images[ref]
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         # podman-py sends tlsVerify=true unless told otherwise, which overrides an `insecure = true`
         # registry in registries.conf; None leaves the choice to the engine, as `podman pull` does.
+        self._images.clear()
         for event in self._call(f"pull {ref}", self.client.images.pull, ref, tls_verify=None,
                                 stream=True, decode=True):
             if isinstance(event, dict):
