@@ -124,6 +124,8 @@ class Option(NamedTuple):
     keyed: str = ""               # diff: a table compared entry by entry, "name." or "name " first
     # image config -> the normal value the image gives (folded to None on both sides, as unset)
     image_default: Optional[Callable[[dict], Any]] = None
+    # normal value, image config, runtime -> the normal value as the engine completes it from the image
+    image_fill: Optional[Callable[[Any, dict, str], Any]] = None
     sample: Any = None            # tests: a valid profile value the stand-in image runs with
     bad: Any = None               # tests: a value validation refuses
     needs: Dict[str, Any] = {}    # tests: other keys the sample needs (memory_swap needs memory)
@@ -913,6 +915,14 @@ def _health_spec(v, runtime):
     return health_normal(engine)
 
 
+def _health_fill(v, image: dict, runtime: str):
+    """Docker fills a start period of 0 from the image's HEALTHCHECK (Podman does not)."""
+    image_start = ((image.get("Healthcheck") or {}).get("StartPeriod")) or 0
+    if runtime == "docker" and v and "start_period" in v and not duration_ns(v["start_period"]) and image_start:
+        return {**v, "start_period": duration_text(image_start)}
+    return v
+
+
 def _health_capture(v, say):
     if v is None:
         return None
@@ -1108,8 +1118,9 @@ OPTIONS: Tuple[Option, ...] = (
     Option(
         "healthcheck", ("a table (test, interval, timeout, retries, start_period), or false", _is_health),
         "the container's health check, instead of the image's HEALTHCHECK; false turns the image's off. test is "
-        "[\"CMD-SHELL\", COMMAND]; interval and timeout (default 30s), start_period (default 0s) are durations "
-        "such as \"1m30s\"; retries defaults to 3. apply waits for it to pass ([watch] timeout)",
+        "[\"CMD-SHELL\", COMMAND]; interval and timeout (default 30s), start_period (default 0s; Docker then "
+        "takes the image's) are durations such as \"1m30s\"; retries defaults to 3. apply waits for it to pass "
+        "([watch] timeout)",
         '{ test = ["CMD-SHELL", "curl -f http://localhost/ || exit 1"], interval = "1m" }',
         "`--health-cmd`, `--health-interval`, `--health-timeout`, `--health-retries` (and `--health-start-period` "
         "when set); false: `--no-healthcheck`", default_text="the image's", model=_health_model, check=_health_check,
@@ -1119,8 +1130,8 @@ OPTIONS: Tuple[Option, ...] = (
         podman_spec=lambda v: {} if v is None else
         {"healthconfig": _health_engine(v, ("Test", "Interval", "Timeout", "Retries", "StartPeriod"))},
         spec=_health_spec, inspect=lambda seen: health_normal(seen.cfg.get("Healthcheck")),
-        image_default=lambda image: health_normal(image.get("Healthcheck")), capture=_health_capture,
-        text=lambda v: "(none)" if v is None else v, keyed="healthcheck.",
+        image_default=lambda image: health_normal(image.get("Healthcheck")), image_fill=_health_fill,
+        capture=_health_capture, text=lambda v: "(none)" if v is None else v, keyed="healthcheck.",
         sample={"test": ["CMD-SHELL", "true"], "interval": "1s", "timeout": "5s", "retries": 4, "start_period": "10s"},
         bad={"test": ["CMD-SHELL", "true"], "interval": "soon"}),
     # --- resources
@@ -1338,8 +1349,13 @@ def _unless_image(option: Option, value, image_cfg: dict):
     return value
 
 
+def _spec_value(option: Option, c, runtime: str, image_cfg: dict):
+    value = option.spec(getattr(c, option.key), runtime)
+    return option.image_fill(value, image_cfg, runtime) if option.image_fill else value
+
+
 def spec_fields(c, runtime: str, image_cfg: dict) -> Dict[str, Any]:
-    return {o.key: _unless_image(o, o.spec(getattr(c, o.key), runtime), image_cfg) for o in KEPT}
+    return {o.key: _unless_image(o, _spec_value(o, c, runtime, image_cfg), image_cfg) for o in KEPT}
 
 
 def inspect_fields(seen: Seen) -> Dict[str, Any]:

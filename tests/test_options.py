@@ -109,6 +109,17 @@ def test_option_validates_and_renders(option, runtime, tmp_path):
     assert run_cli("validate", bad).code == 2
 
 
+def test_docker_fills_a_zero_start_period_from_the_images_health_check(tmp_path):
+    """Measured on Docker 20.10: `--health-start-period 0s` on an image whose HEALTHCHECK has a start
+    period keeps the image's; Podman keeps 0. The profile's side reads the same, or diff never settles."""
+    from one_run.normalize import from_spec
+
+    image = {"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"], "StartPeriod": 7 * 10 ** 9}}}
+    for runtime, start in (("docker", "7s"), ("podman", "0s")):
+        path = write_profile(tmp_path / runtime, runtime, "one-hc", healthcheck={"test": ["CMD-SHELL", "false"]})
+        assert from_spec(build_runspec(load_profile(path)), image).fields["healthcheck"]["start_period"] == start
+
+
 def created_matches(option, engine, tmp_path):
     """Create (not start) the container as apply would, and read the option back from inspect."""
     from one_run.engines import CreateRequest, get_engine
