@@ -788,7 +788,6 @@ def _address_option(key: str, flag: str, meaning: str, example: str, ipam_key: s
         bad="10.0.0", needs={"network": "{network}"})
 
 
-
 # --- health check ---------------------------------------------------------------
 
 HEALTH_KEYS = ("test", "interval", "timeout", "retries", "start_period")
