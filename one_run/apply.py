@@ -23,7 +23,7 @@ from .lock import Journal, apply_lock
 from .profile import Profile, SecretRef
 from .render import run_argv, secret_value
 from .runspec import RunSpec, prune_staged, staged_in_use, unused_staged, write_generated_files
-from .watch import Watcher, has_health_check
+from .watch import Watcher, expects_health_check
 
 NEW_SUFFIX = "-one-run-new"
 OLD_SUFFIX = "-one-run-old"
@@ -44,7 +44,7 @@ class Plan:
     labels: Dict[str, str]
     carried: Tuple[Tuple[str, str], ...] = ()
     pull: bool = False
-    health_check: bool = False  # the image declares one
+    health_check: bool = False  # the profile or the image declares one
     updates: Dict[str, object] = field(default_factory=dict)  # action "update": Engine.update's fields
 
 
@@ -108,7 +108,7 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
     labels = {HASH_LABEL: config_hash(spec, secrets, salt), SALT_LABEL: salt, PROFILE_LABEL: str(profile.path)}
     if spec.inputs:  # which customization file changed, for diff (salted digests, as the hash)
         labels[INPUTS_LABEL] = input_label(spec, salt)
-    health = has_health_check(image)
+    health = expects_health_check(spec.container.healthcheck, image)
     if current is None:
         return Plan("create", [f"no container named {spec.name}"], None, env, labels, pull=pull, health_check=health)
     reasons = []

@@ -128,7 +128,7 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
         else:
             env_table[name] = value
 
-    c: Dict[str, object] = {"name": current.name, "image": current.image, **capture_values(f, messages.append)}
+    c: Dict[str, object] = {"name": current.name, "image": current.image, **capture_values(f, messages.append, runtime)}
     ports = [Port.of(key, *b).format() for key, bindings in f["ports"].items() for b in bindings]
     if ports:
         c["ports"] = ports

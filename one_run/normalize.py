@@ -106,7 +106,10 @@ def normalize_image(ref: str) -> str:
 
 
 def _image_config(image: Optional[dict]) -> dict:
-    return (image or {}).get("Config") or {}
+    cfg = (image or {}).get("Config") or {}
+    if "Healthcheck" not in cfg and (image or {}).get("Healthcheck"):  # Podman's is beside Config, not in it
+        cfg = {**cfg, "Healthcheck": image["Healthcheck"]}
+    return cfg
 
 
 def env_dict(items: Iterable[str]) -> Dict[str, str]:
@@ -418,8 +421,6 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     """Run options set on the container that the profile model has no key for."""
     cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
     icfg = _image_config(image)
-    # Podman's image inspect holds the image's HEALTHCHECK beside Config, not in it.
-    image_health = icfg.get("Healthcheck") or (image or {}).get("Healthcheck")
     out: Dict[str, str] = {}
 
     def note(name, value):
@@ -434,8 +435,6 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     note("domainname", cfg.get("Domainname"))
     note("tty", cfg.get("Tty"))
     note("interactive", cfg.get("OpenStdin"))
-    if cfg.get("Healthcheck") and cfg.get("Healthcheck") != image_health:
-        out["healthcheck"] = json.dumps(cfg["Healthcheck"])
     if not (runtime == "podman" and host.get("NanoCpus")):  # Podman keeps --cpus as a quota and period too
         note("cpu_quota", host.get("CpuQuota"))
         note("cpu_period", host.get("CpuPeriod"))
@@ -471,15 +470,6 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
     if len(networks) > 1:
         out["networks"] = ", ".join(sorted(networks))
-    if runtime == "docker":  # --ip6 (not a key yet); Podman's is in its create command only
-        found = [((s or {}).get("IPAMConfig") or {}).get("IPv6Address") for s in networks.values()]
-        if any(found):
-            out["ip6"] = ", ".join(f for f in found if f)
-    elif create_command_values(attrs, "--ip6"):
-        out["ip6"] = ", ".join(create_command_values(attrs, "--ip6"))
-    runtime_name = host.get("Runtime") if runtime == "docker" else attrs.get("OCIRuntime")
-    if runtime_name not in (None, "", "runc", "crun"):
-        out["runtime"] = runtime_name
     for name in bare_env_names(attrs):
         out[f"env {name}"] = "(named without a value: the container has it unset)"
     for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above

@@ -15,6 +15,7 @@ Adding an option: one entry in OPTIONS, built with the helpers below; tests/test
 generates its tests (validation, render on both runtimes, apply and inspect read back,
 capture round trip, diff) from the entry's `sample` and `bad` values.
 """
+import json
 import re
 import socket
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
@@ -123,6 +124,8 @@ class Option(NamedTuple):
     keyed: str = ""               # diff: a table compared entry by entry, "name." or "name " first
     # image config -> the normal value the image gives (folded to None on both sides, as unset)
     image_default: Optional[Callable[[dict], Any]] = None
+    # normal value, image config, runtime -> the normal value as the engine completes it from the image
+    image_fill: Optional[Callable[[Any, dict, str], Any]] = None
     sample: Any = None            # tests: a valid profile value the stand-in image runs with
     bad: Any = None               # tests: a value validation refuses
     needs: Dict[str, Any] = {}    # tests: other keys the sample needs (memory_swap needs memory)
@@ -785,6 +788,170 @@ def _address_option(key: str, flag: str, meaning: str, example: str, ipam_key: s
         bad="10.0.0", needs={"network": "{network}"})
 
 
+# --- health check ---------------------------------------------------------------
+
+HEALTH_KEYS = ("test", "interval", "timeout", "retries", "start_period")
+# The engines' defaults for what a health check leaves out. Rendered and sent every time: left
+# out, Docker takes the image's HEALTHCHECK values instead and Podman's CLI these.
+HEALTH_DEFAULTS = {"interval": "30s", "timeout": "30s", "retries": 3, "start_period": "0s"}
+_DURATION_UNITS = {"h": 3600 * 10 ** 9, "m": 60 * 10 ** 9, "s": 10 ** 9, "ms": 10 ** 6}
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+class Health(NamedTuple):
+    """A [container] healthcheck table, its left-out durations and retries the engines' defaults."""
+
+    test: Tuple[str, ...]
+    interval: str = HEALTH_DEFAULTS["interval"]
+    timeout: str = HEALTH_DEFAULTS["timeout"]
+    retries: int = HEALTH_DEFAULTS["retries"]
+    start_period: str = HEALTH_DEFAULTS["start_period"]
+
+    def nanoseconds(self, key: str) -> int:
+        return duration_ns(getattr(self, key))
+
+
+def _is_health(v):
+    return v is False or isinstance(v, dict)
+
+
+def duration_ns(text: str) -> int:
+    """A duration as both CLIs read it (Go's time.ParseDuration), in the units h, m, s, ms."""
+    if not isinstance(text, str) or not text or _DURATION_RE.sub("", text):
+        raise ValueError(f"{text!r} is not a duration")
+    return round(sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_RE.findall(text)))
+
+
+def duration_text(ns: int) -> str:
+    """Nanoseconds as the shortest duration text: 90 s is 1m30s."""
+    if ns % 10 ** 9:
+        return f"{ns // 10 ** 6}ms" if ns % 10 ** 6 == 0 else f"{ns / 1e9:g}s"
+    seconds = ns // 10 ** 9
+    parts = [(seconds // 3600, "h"), (seconds // 60 % 60, "m"), (seconds % 60, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
+
+
+def _health_model(v):
+    if v is False:
+        return False
+    unknown = [k for k in v if k not in HEALTH_KEYS]
+    if unknown:
+        raise ValueError(f"unknown key `{unknown[0]}` in healthcheck: it takes {', '.join(HEALTH_KEYS)}")
+    if "test" not in v:
+        raise ValueError("the healthcheck has no test: write test = [\"CMD-SHELL\", \"COMMAND\"], or "
+                         "healthcheck = false to turn the image's off")
+    if not _is_str_list(v["test"]):
+        raise ValueError("healthcheck test must be an array of strings, such as [\"CMD-SHELL\", \"COMMAND\"]")
+    if "retries" in v and not _is_int(v["retries"]):
+        raise ValueError(f"healthcheck retries must be a whole number, not {v['retries']!r}")
+    return Health(tuple(v["test"]), **{k: v[k] for k in HEALTH_KEYS[1:] if k in v})
+
+
+def _health_check(v, runtime) -> Problems:
+    if v is False:
+        return []
+    problems: Problems = []
+    test = v.test
+    if test[:1] == ("CMD",):
+        problems.append((f"healthcheck test {json.dumps(list(test))}: the exec form has no `run` option (`--health-cmd` "
+                         "runs its command with a shell)", "write it as [\"CMD-SHELL\", \"COMMAND\"]"))
+    elif test[:1] == ("NONE",):
+        problems.append(("healthcheck test [\"NONE\"] turns the health check off", "write healthcheck = false"))
+    elif len(test) != 2 or test[0] != "CMD-SHELL" or not test[1].strip():
+        problems.append((f"healthcheck test {json.dumps(list(test))} is not [\"CMD-SHELL\", \"COMMAND\"]",
+                         "write test = [\"CMD-SHELL\", \"curl -f http://localhost/ || exit 1\"]"))
+    for key in ("interval", "timeout", "start_period"):
+        text = getattr(v, key)
+        try:
+            ns = duration_ns(text)
+        except ValueError as exc:
+            problems.append((f"healthcheck {key}: {exc}", "write a duration such as \"30s\" or \"1m30s\" "
+                             "(units h, m, s, ms)"))
+            continue
+        if ns < 10 ** 6 and (key != "start_period" or ns):  # what Docker refuses
+            problems.append((f"healthcheck {key} {text!r} is below 1ms", "write e.g. \"30s\""))
+    if v.retries < 1:
+        problems.append((f"healthcheck retries = {v.retries}", "write 1 or more (the engines' default is 3)"))
+    return problems
+
+
+def _health_words(v) -> List[List[str]]:
+    if v is None:
+        return []
+    if v is False:
+        return [["--no-healthcheck"]]
+    words = [["--health-cmd", v.test[1]], ["--health-interval", v.interval], ["--health-timeout", v.timeout],
+             ["--health-retries", str(v.retries)]]
+    return words + ([["--health-start-period", v.start_period]] if v.nanoseconds("start_period") else [])
+
+
+def _health_engine(v, names: Tuple[str, ...]) -> Optional[dict]:
+    """The health check in an engine's fields (docker-py's or libpod's names), durations in ns."""
+    if v is None:
+        return None
+    if v is False:
+        return {names[0]: ["NONE"]}
+    return {names[0]: list(v.test), names[1]: v.nanoseconds("interval"), names[2]: v.nanoseconds("timeout"),
+            names[3]: v.retries, names[4]: v.nanoseconds("start_period")}
+
+
+def health_normal(check: Optional[dict]) -> Optional[dict]:
+    """An inspect's Healthcheck as diff shows it, entry by entry; what it leaves at 0 is the
+    engines' default. None without one."""
+    test = (check or {}).get("Test") or []
+    if not test:
+        return None
+    if test[0] == "NONE":
+        return {"test": '["NONE"]'}
+    defaults = {k: duration_ns(x) if isinstance(x, str) else x for k, x in HEALTH_DEFAULTS.items()}
+    ns = {key: check.get(field) or defaults[key] for key, field in
+          (("interval", "Interval"), ("timeout", "Timeout"), ("retries", "Retries"), ("start_period", "StartPeriod"))}
+    return {"test": json.dumps(list(test)), **{k: str(x) if k == "retries" else duration_text(x) for k, x in ns.items()}}
+
+
+def _health_spec(v, runtime):
+    engine = _health_engine(v, ("Test", "Interval", "Timeout", "Retries", "StartPeriod"))
+    return health_normal(engine)
+
+
+def _health_fill(v, image: dict, runtime: str):
+    """Docker fills a start period of 0 from the image's HEALTHCHECK (Podman does not)."""
+    image_start = ((image.get("Healthcheck") or {}).get("StartPeriod")) or 0
+    if runtime == "docker" and v and "start_period" in v and not duration_ns(v["start_period"]) and image_start:
+        return {**v, "start_period": duration_text(image_start)}
+    return v
+
+
+def _health_capture(v, say):
+    if v is None:
+        return None
+    test = json.loads(v["test"])
+    if test == ["NONE"]:
+        return False
+    if test[0] != "CMD-SHELL":
+        say(f"not captured: healthcheck test = {v['test']} (a profile's test is [\"CMD-SHELL\", \"COMMAND\"]: "
+            "`--health-cmd` runs its command with a shell; a recreate drops it)")
+        return None
+    table: Dict[str, Any] = {"test": test}
+    for key in HEALTH_KEYS[1:]:
+        value = int(v[key]) if key == "retries" else v[key]
+        if value != HEALTH_DEFAULTS[key]:
+            table[key] = value
+    return table
+
+
+# --- OCI runtime ----------------------------------------------------------------
+
+# What each engine runs a container with when it is not told (Docker's default-runtime;
+# Podman's containers.conf runtime, crun or runc by distribution).
+OCI_DEFAULTS = {"docker": ("runc",), "podman": ("runc", "crun")}
+
+
+def _oci_runtime_inspect(seen: Seen):
+    found = seen.host.get("Runtime") if seen.runtime == "docker" else seen.attrs.get("OCIRuntime")
+    return None if found in (None, "", *OCI_DEFAULTS[seen.runtime]) else found
+
+
 OPTIONS: Tuple[Option, ...] = (
     Option(
         "hostname", STRING, "the container's host name", '"one.example.com"', "`--hostname`",
@@ -947,6 +1114,25 @@ OPTIONS: Tuple[Option, ...] = (
         spec=lambda v, runtime: None if v in (None, "SIGTERM") else v, inspect=_stop_signal_inspect,
         image_default=lambda image: _signal_name(image["StopSignal"]) if image.get("StopSignal") else None,
         text=lambda v: v or "(SIGTERM)", sample="SIGINT", bad="SIGNOTHING"),
+    Option(
+        "healthcheck", ("a table (test, interval, timeout, retries, start_period), or false", _is_health),
+        "the container's health check, instead of the image's HEALTHCHECK; false turns the image's off. test is "
+        "[\"CMD-SHELL\", COMMAND]; interval and timeout (default 30s), start_period (default 0s; Docker then "
+        "takes the image's) are durations such as \"1m30s\"; retries defaults to 3. apply waits for it to pass "
+        "([watch] timeout)",
+        '{ test = ["CMD-SHELL", "curl -f http://localhost/ || exit 1"], interval = "1m" }',
+        "`--health-cmd`, `--health-interval`, `--health-timeout`, `--health-retries` (and `--health-start-period` "
+        "when set); false: `--no-healthcheck`", default_text="the image's", model=_health_model, check=_health_check,
+        words=_health_words,
+        docker_create=lambda v: {} if v is None else
+        {"healthcheck": _health_engine(v, ("test", "interval", "timeout", "retries", "start_period"))},
+        podman_spec=lambda v: {} if v is None else
+        {"healthconfig": _health_engine(v, ("Test", "Interval", "Timeout", "Retries", "StartPeriod"))},
+        spec=_health_spec, inspect=lambda seen: health_normal(seen.cfg.get("Healthcheck")),
+        image_default=lambda image: health_normal(image.get("Healthcheck")), image_fill=_health_fill,
+        capture=_health_capture, text=lambda v: "(none)" if v is None else v, keyed="healthcheck.",
+        sample={"test": ["CMD-SHELL", "true"], "interval": "1s", "timeout": "5s", "retries": 4, "start_period": "10s"},
+        bad={"test": ["CMD-SHELL", "true"], "interval": "soon"}),
     # --- resources
     _size_option("memory_reservation", "--memory-reservation", "a soft memory limit, below memory", "2g",
                  "mem_reservation", ("memory", "reservation"), "MemoryReservation", "256m"),
@@ -994,6 +1180,17 @@ OPTIONS: Tuple[Option, ...] = (
                     "DnsOptions", ["ndots:2"], ["-x"]),
     _bool_option("init", "--init", "an init process (docker-init, catatonit) that reaps zombies and forwards "
                  "signals", lambda seen: seen.host.get("Init"), docker_host="init", podman="init"),
+    Option(
+        "oci_runtime", STRING, "the OCI runtime Docker runs the container with, by its name in the daemon's "
+        "runtimes (`docker info`); not the top-level runtime, which picks the engine", '"runc"', "`--runtime`",
+        default_text="the daemon's (runc)", runtimes=("docker",),
+        runtimes_text="docker (`podman run` has no --runtime: Podman's is containers.conf's)",
+        check=lambda v, runtime: [] if re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v) else
+        [(f"oci_runtime {v!r} is not a runtime name", "write the name `docker info` lists under Runtimes, "
+          "e.g. \"runc\" (Docker takes no path)")],
+        words=_flag("--runtime"), docker_host=lambda v: {"runtime": v} if v else {},
+        spec=lambda v, runtime: None if v in (None, *OCI_DEFAULTS[runtime]) else v, inspect=_oci_runtime_inspect,
+        text=lambda v: v or "(the engine's)", sample="io.containerd.runc.v2", bad="/usr/sbin/runc"),
     # --- logging
     Option(
         "log_driver", STRING, "the log driver (`docker logs` and one-run's watch need one that keeps logs)",
@@ -1053,6 +1250,8 @@ OPTIONS: Tuple[Option, ...] = (
         sample=["9999", "9998/udp"], bad=["port"]),
     _address_option("ip", "--ip", "a static IPv4 address on the network", "172.20.0.10", "IPv4Address", 4,
                     "{prefix}.10"),
+    _address_option("ip6", "--ip6", "a static IPv6 address on the network (made with --ipv6)", "fd00:1::10",
+                    "IPv6Address", 6, "{prefix6}::10"),
     Option(
         "network_aliases", STRINGS, "more names of the container on the network (needs network = a user-defined "
         "network)", '["opennebula"]', "`--network-alias` each", default=(), model=tuple, joined="network",
@@ -1149,17 +1348,27 @@ def _unless_image(option: Option, value, image_cfg: dict):
     return value
 
 
+def _spec_value(option: Option, c, runtime: str, image_cfg: dict):
+    value = option.spec(getattr(c, option.key), runtime)
+    return option.image_fill(value, image_cfg, runtime) if option.image_fill else value
+
+
 def spec_fields(c, runtime: str, image_cfg: dict) -> Dict[str, Any]:
-    return {o.key: _unless_image(o, o.spec(getattr(c, o.key), runtime), image_cfg) for o in KEPT}
+    return {o.key: _unless_image(o, _spec_value(o, c, runtime, image_cfg), image_cfg) for o in KEPT}
 
 
 def inspect_fields(seen: Seen) -> Dict[str, Any]:
     return {o.key: _unless_image(o, o.inspect(seen), seen.image_cfg) for o in KEPT}
 
 
-def capture_values(fields: Dict[str, Any], say: Callable[[str], None]) -> Dict[str, Any]:
+def capture_values(fields: Dict[str, Any], say: Callable[[str], None], runtime: str) -> Dict[str, Any]:
     out = {}
     for option in KEPT:
+        if runtime not in option.runtimes:  # set by other means (e.g. the engine's configuration)
+            if fields[option.key] is not None:
+                say(f"not captured: {option.key} = {option.text(fields[option.key])} ({runtime} takes no "
+                    f"{option.key}; a recreate drops it)")
+            continue
         value = option.capture(fields[option.key], say)
         if value is not None:
             out[option.key] = value

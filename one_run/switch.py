@@ -38,7 +38,7 @@ from .profile import Profile, load_profile
 from .runspec import RunSpec, write_generated_files
 from .volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
 from .watch import describe as describe_watch
-from .watch import has_health_check
+from .watch import expects_health_check
 
 OTHER = {"docker": "podman", "podman": "docker"}
 SRC_ROOT, DST_ROOT, PROBE_ROOT = "/one-run-switch/src", "/one-run-switch/dst", "/one-run-switch/probe"
@@ -355,8 +355,8 @@ class Switcher:
         for name in missing:
             lines.append(f"    volume {name}: not on {src}; apply creates it empty on {dst}")
         lines.append(f"  apply the profile on {dst}: create, start; on failure start the {src} container again")
-        lines += [f"    {line}" for line in describe_watch(self.profile.watch, self.profile.maintenance,
-                                                            has_health_check(self.dst.image_attrs(self.spec.image)))]
+        health = expects_health_check(self.spec.container.healthcheck, self.dst.image_attrs(self.spec.image))
+        lines += [f"    {line}" for line in describe_watch(self.profile.watch, self.profile.maintenance, health)]
         lines.append(f"  set runtime = \"{self.to}\" in {self.profile.path}")
         if cleanup:
             lines.append(f"  then remove the stopped {src} container; its volumes are kept")

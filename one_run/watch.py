@@ -30,6 +30,14 @@ def has_health_check(attrs: Optional[dict]) -> bool:
     return bool(test) and test[0] != "NONE"
 
 
+def expects_health_check(healthcheck, image: Optional[dict]) -> bool:
+    """Whether the container will have a health check that runs: the profile's own
+    ([container] healthcheck; false turns the image's off), else the image's."""
+    if healthcheck is not None:
+        return healthcheck is not False
+    return has_health_check(image)
+
+
 def health_interval(attrs: dict) -> float:
     """Seconds between health checks, as the engines read the image's HEALTHCHECK (0: 30 s)."""
     return ((attrs["Config"].get("Healthcheck") or {}).get("Interval") or 30e9) / 1e9

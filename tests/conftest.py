@@ -24,6 +24,11 @@ BOOTSTRAP_ENDS = ("BOOTSTRAP OK", "BOOTSTRAP FAILED", "MAINTENANCE MODE")  # tes
 ENGINES = [e for e in os.environ.get("ONE_RUN_TEST_ENGINES", "").split(",") if e]
 
 
+def ipv6_prefix(prefix: str) -> str:
+    """The IPv6 subnet of a test network, after its IPv4 one: 10.99.99(.0/24) -> fd00:10:99:99(::/64)."""
+    return "fd00:" + prefix.replace(".", ":")
+
+
 class Result(NamedTuple):
     code: int
     out: str

@@ -11,13 +11,14 @@ import uuid
 
 import pytest
 
-from conftest import STANDIN, run_cli
+from conftest import STANDIN, ipv6_prefix, run_cli
 from one_run.engines import get_engine
 from one_run.normalize import from_inspect
 
 DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x one refuses some options
 
-# (case, run arguments, runtimes); {dir}, {volume}, {network}, {prefix} are filled in per run.
+# (case, run arguments, runtimes); {dir}, {volume}, {network}, {prefix}, {prefix6} are filled in per run
+# (the network's subnets are {prefix}.0/24 and {prefix6}::/64).
 CASES = [
     ("plain", [], "docker podman"),
     ("hostname", ["--hostname", "one.example.com"], "docker podman"),
@@ -59,6 +60,11 @@ CASES = [
     ("privileged", ["--privileged"], "podman"),
     ("ip and alias (silent 2)", ["--network", "{network}", "--ip", "{prefix}.10", "--network-alias", "frontend"],
      "docker podman"),
+    ("ip6 (silent 2)", ["--network", "{network}", "--ip6", "{prefix6}::10"], "docker podman"),
+    ("healthcheck", ["--health-cmd", "true", "--health-interval", "1s", "--health-timeout", "5s",
+                     "--health-retries", "4", "--health-start-period", "10s"], "docker podman"),
+    ("no-healthcheck", ["--no-healthcheck"], "docker podman"),
+    ("runtime runc", ["--runtime", "runc"], "docker"),
     ("bare env (silent 5)", ["-e", "ONE_RUN_UNSET"], "docker"),
     ("--mount volume (silent 6)", ["--mount", "type=volume,source={volume},target=/data"], "docker podman"),
 ]
@@ -74,7 +80,8 @@ def _network(engine):
     name = f"onerun-fid-{uuid.uuid4().hex[:6]}"
     for _ in range(20):
         prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
-        if engine.cli("network", "create", "--subnet", f"{prefix}.0/24", name, check=False).returncode == 0:
+        if engine.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
+                      f"{ipv6_prefix(prefix)}::/64", name, check=False).returncode == 0:
             return name, prefix
     pytest.fail("no free subnet")
 
@@ -98,7 +105,8 @@ def test_capture_then_apply_recreates_what_the_cli_made(engine, tmp_path):
             if engine.runtime not in runtimes.split():
                 continue
             name, volume = engine.container_name(), engine.volume_name()
-            run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix})
+            run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix,
+                                    "prefix6": ipv6_prefix(prefix)})
             subprocess.run([cli, "run", "-d", "--name", name, *run_args, f"{STANDIN}:1"], check=True,
                            capture_output=True, text=True, env=env)
             out = tmp_path / case.replace(" ", "-") / "one-run.toml"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from conftest import STANDIN, run_cli
+from conftest import STANDIN, ipv6_prefix, run_cli
 from one_run.errors import ProfileError
 from one_run.options import OPTIONS
 from one_run.profile import load_profile, tomllib
@@ -28,9 +28,10 @@ CANNOT_START = {
 
 
 def filled(value, network: str = "onerun-net", prefix: str = "10.99.99"):
-    """A sample with its {network} and {prefix} placeholders filled in (options joined to a network)."""
+    """A sample with its {network}, {prefix} and {prefix6} placeholders filled in (options joined to a
+    network): the network's IPv4 subnet is {prefix}.0/24, its IPv6 subnet {prefix6}::/64."""
     if isinstance(value, str):
-        return value.format(network=network, prefix=prefix)
+        return value.format(network=network, prefix=prefix, prefix6=ipv6_prefix(prefix))
     if isinstance(value, list):
         return [filled(v, network, prefix) for v in value]
     if isinstance(value, dict):
@@ -60,14 +61,15 @@ def networks(engine):
 
 
 def test_network(engine):
-    """A user-defined network with a subnet of its own: (name, first three octets)."""
+    """A user-defined network with subnets of its own, IPv4 and IPv6: (name, first three octets)."""
     import random
     import uuid
 
     name = f"onerun-net-{uuid.uuid4().hex[:6]}"
     for _ in range(20):
         prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
-        if engine.cli("network", "create", "--subnet", f"{prefix}.0/24", name, check=False).returncode == 0:
+        if engine.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
+                      f"{ipv6_prefix(prefix)}::/64", name, check=False).returncode == 0:
             engine.networks.append(name)
             return name, prefix
     pytest.fail("no free subnet for a test network")
@@ -105,6 +107,17 @@ def test_option_validates_and_renders(option, runtime, tmp_path):
         load_profile(bad)
     assert f"[container.{option.key}]" in str(refused.value)
     assert run_cli("validate", bad).code == 2
+
+
+def test_docker_fills_a_zero_start_period_from_the_images_health_check(tmp_path):
+    """Measured on Docker 20.10: `--health-start-period 0s` on an image whose HEALTHCHECK has a start
+    period keeps the image's; Podman keeps 0. The profile's side reads the same, or diff never settles."""
+    from one_run.normalize import from_spec
+
+    image = {"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"], "StartPeriod": 7 * 10 ** 9}}}
+    for runtime, start in (("docker", "7s"), ("podman", "0s")):
+        path = write_profile(tmp_path / runtime, runtime, "one-hc", healthcheck={"test": ["CMD-SHELL", "false"]})
+        assert from_spec(build_runspec(load_profile(path)), image).fields["healthcheck"]["start_period"] == start
 
 
 def created_matches(option, engine, tmp_path):

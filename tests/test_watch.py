@@ -124,3 +124,20 @@ def test_an_engine_that_never_answers_is_exit_3_within_15_s(tmp_path, monkeypatc
     result = run_cli("status", profile)
     assert result.code == 3 and str(silent_socket) in result.err
     assert time.monotonic() - started < 15
+
+
+def test_the_profiles_health_check_is_waited_for_and_false_turns_the_images_off(engine, tmp_path):
+    name = engine.container_name()
+    failing = 'healthcheck = { test = ["CMD-SHELL", "false"], interval = "1s", retries = 1 }\n'
+    profile = standin_profile(tmp_path, engine, name, container=failing, watch="settle_time = 1\ntimeout = 30\n")
+    assert "for its health check to pass" in run_cli("apply", profile, "--dry-run").out
+    result = run_cli("apply", profile)
+    assert result.code == 1 and "reports unhealthy" in result.err, result.out + result.err
+
+    # The :health image's own check fails with STANDIN_HEALTH=bad: turned off, it is not waited for.
+    off = standin_profile(tmp_path / "off", engine, name, tag="health", container="healthcheck = false\n",
+                          body='[env]\nSTANDIN_HEALTH = "bad"\n')
+    assert "health check" not in run_cli("apply", off, "--dry-run").out
+    applied = run_cli("apply", off)
+    assert applied.code == 0, applied.out + applied.err
+    assert engine.inspect(name)["Config"]["Healthcheck"]["Test"] == ["NONE"]
