@@ -21,4 +21,6 @@ else
     echo "tests/run.sh: no engines here; the engine tests will be skipped" >&2
 fi
 
-.venv/bin/python -m pytest -q -p no:cacheprovider tests "$@"
+# Two workers: most engine tests wait on a container (a stop, a bootstrap, a settle time), and
+# names, volumes and state folders are unique per test, so two never meet.
+.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 tests "$@"
