@@ -81,6 +81,12 @@ def _env_problems(profile: Profile, full: bool) -> List[Problem]:
             message = _param_value_problem(param, value)
             if message:
                 problems.append(profile.problem(key, message[0], message[1]))
+    for name in profile.container.pass_env if full else ():
+        if name not in os.environ:
+            problems.append(profile.problem(
+                "container.pass_env", f"{name} is not set in this environment: the container gets it named without "
+                "a value (Docker; Podman leaves it out)", f"export {name}=... before running one-run, or remove it "
+                "from pass_env", warning=True))
     return problems
 
 

@@ -147,6 +147,14 @@ def test_apply_makes_what_the_rendered_command_makes_and_capture_and_diff_follow
     assert applied.code == 0, applied.err
     for output in (plan.out, plan.err, applied.out, applied.err):
         assert SECRET not in output
+    from one_run.lock import state_dir
+
+    for folder in (tmp_path, state_dir()):  # history and the staged files beside the profile; journals
+        for where, _, files in os.walk(folder):
+            for file in files:
+                with open(os.path.join(where, file), "rb") as f:
+                    assert SECRET.encode() not in f.read(), os.path.join(where, file)
+    assert SECRET not in json.dumps(engine.inspect(name)["Config"]["Labels"])
 
     attrs = engine.inspect(name)
     env = attrs["Config"]["Env"]
@@ -191,3 +199,11 @@ def test_apply_makes_what_the_rendered_command_makes_and_capture_and_diff_follow
     # The same container: only the wording differs (the set value is written in [env] now).
     diff = run_cli("diff", out)
     assert [line.split(":")[0] for line in diff.out.splitlines()] == ["one-run.hash"], diff.out
+
+
+def test_validate_warns_of_a_passed_name_not_set_here(tmp_path, monkeypatch):
+    monkeypatch.delenv("ONE_RUN_UNSET", raising=False)
+    result = run_cli("validate", write(tmp_path, 'pass_env = ["ONE_RUN_UNSET"]\n'))
+    assert result.code == 0
+    assert "[container.pass_env]: ONE_RUN_UNSET is not set in this environment" in result.err
+    assert "export ONE_RUN_UNSET=... before running one-run" in result.err

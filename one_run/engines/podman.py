@@ -9,6 +9,7 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
+from ..options import human_size
 from ..options import podman_kwargs as option_kwargs
 from ..options import podman_spec as option_spec
 from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
@@ -132,7 +133,7 @@ class PodmanEngine(Engine):
                 payload["mounts"].append({"destination": m.target, "type": "bind", "source": m.source,
                                           "options": options})
             else:
-                options += ([f"size={m.size}"] if m.size is not None else []) + \
+                options += ([f"size={human_size(m.size)}"] if m.size is not None else []) + \
                     ([f"mode={m.mode:o}"] if m.mode is not None else [])
                 payload["mounts"].append({"destination": m.target, "type": "tmpfs", "source": "tmpfs",
                                           "options": options})
