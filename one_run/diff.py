@@ -147,8 +147,10 @@ def normals(engine: Engine, spec: RunSpec, current: ContainerInfo):
         for side in (running, profile):
             side.fields["volumes"] = {t: (kind, source, tuple(o for o in options if o not in ("z", "Z")))
                                       for t, (kind, source, options) in side.fields["volumes"].items()}
-        # Nor can a --mount be told from a -v or --tmpfs: the profile's mounts say which are.
+        # Nor can a --mount be told from a -v or --tmpfs (the profile's mounts say which are), nor
+        # a name given without a value that Podman left out.
         move_to_mounts(running.fields, profile.fields["mounts"])
+        profile.fields["env"] = {k: v for k, v in profile.fields["env"].items() if v is not UNSET}
     return running, profile
 
 

@@ -348,6 +348,12 @@ def anonymous_long_mounts(attrs: dict) -> List[dict]:
             if (m.get("Type") or "").lower() == "volume" and not m.get("Source")]
 
 
+# The fields of Docker's HostConfig.Mounts entries that docker_mounts reads (and, for the
+# tables, which of their keys).
+MOUNT_READ = {"Type": (), "Source": (), "Target": (), "ReadOnly": (), "BindOptions": ("Propagation",),
+              "VolumeOptions": ("NoCopy",), "TmpfsOptions": ("SizeBytes", "Mode")}
+
+
 def docker_mounts(attrs: dict) -> List[Mount]:
     """Docker's --mount binds, named volumes and tmpfs (HostConfig.Mounts), as a profile's mounts."""
     out = []
@@ -459,7 +465,7 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
             ports[key] = _bindings(pairs)
 
     image_volumes = set(icfg.get("Volumes") or {})
-    mounts = {m.target.rstrip("/") or "/": mount_normal(m, runtime) for m in docker_mounts(attrs)} \
+    mounts = dict(sorted((m.target.rstrip("/") or "/", mount_normal(m, runtime)) for m in docker_mounts(attrs))) \
         if runtime == "docker" else {}
     volumes, anonymous = _mounts(attrs, runtime, image_volumes, set(mounts))
 
@@ -587,4 +593,12 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     for mount in host.get("Mounts") or ():  # docker --mount: binds, volumes and tmpfs are read above
         if (mount.get("Type") or "").lower() not in ("bind", "volume", "tmpfs"):
             out[f"mount {mount.get('Target')}"] = json.dumps(mount)
+            continue
+        unread = {key: value for key, value in mount.items() if key not in MOUNT_READ and value}
+        for key, read in MOUNT_READ.items():
+            rest = {k: v for k, v in (mount.get(key) or {}).items() if k not in read and v} if read else {}
+            if rest:
+                unread[key] = rest
+        if unread:  # e.g. volume-opt, volume-label, consistency: a profile's mounts do not take them
+            out[f"mount {mount.get('Target')} options"] = json.dumps(unread)
     return {name: value for name, value in out.items() if name not in BY_KEY}  # the table's are read above
