@@ -207,3 +207,15 @@ def test_validate_warns_of_a_passed_name_not_set_here(tmp_path, monkeypatch):
     assert result.code == 0
     assert "[container.pass_env]: ONE_RUN_UNSET is not set in this environment" in result.err
     assert "export ONE_RUN_UNSET=... before running one-run" in result.err
+
+
+def test_what_a_docker_mount_sets_beyond_a_profiles_mounts_is_named_not_dropped():
+    attrs = {"Config": {"Env": ["ONE_RUN_UNSET"]}, "HostConfig": {"Mounts": [
+        {"Type": "bind", "Source": "/", "Target": "/x", "ReadOnly": True, "Consistency": "cached"},
+        {"Type": "volume", "Source": "v1", "Target": "/v",
+         "VolumeOptions": {"NoCopy": True, "DriverConfig": {"Options": {"type": "tmpfs"}}}}]}}
+    normal = from_inspect(attrs, None, "docker")
+    assert normal.fields["mounts"] == {"/x": ("bind", "/", ("ro",)), "/v": ("volume", "v1", ("nocopy",))}
+    assert normal.extras == {"mount /x options": '{"Consistency": "cached"}',
+                             "mount /v options": '{"VolumeOptions": {"DriverConfig": {"Options": {"type": "tmpfs"}}}}'}
+    assert repr(normal.fields["env"]["ONE_RUN_UNSET"]) == "UNSET"
