@@ -48,12 +48,18 @@ class Plan:
     updates: Dict[str, object] = field(default_factory=dict)  # action "update": Engine.update's fields
 
 
-def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, str], Dict[str, str]]:
+def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, Optional[str]], Dict[str, str]]:
     """The container's environment with secrets read, and the secrets alone (for the hash).
-    A secret that cannot be read is a UsageError, or left out when not `strict`."""
-    env, secrets = {}, {}
+    A secret that cannot be read is a UsageError, or left out when not `strict`. A pass_env
+    name not set here is None: each engine does with it what its CLI does with `-e NAME`."""
+    env: Dict[str, Optional[str]] = {}
+    secrets: Dict[str, str] = {}
     for name, value in spec.env:
-        if isinstance(value, SecretRef):
+        if isinstance(value, SecretRef) and value.source == "pass":
+            env[name] = secret_value(value)
+            if env[name] is not None:
+                secrets[name] = env[name]
+        elif isinstance(value, SecretRef):
             try:
                 env[name] = secrets[name] = secret_value(value)
             except KeyError:
@@ -71,7 +77,7 @@ def carried_volumes(current: ContainerInfo, spec: RunSpec, image: Optional[dict]
     """The old container's volumes at paths that would otherwise get a new, empty anonymous volume."""
     image_volumes = set(((image or {}).get("Config") or {}).get("Volumes") or {})
     anonymous = image_volumes | {v.target for v in spec.volumes if v.kind == "anonymous"}
-    covered = {v.target for v in spec.volumes if v.kind != "anonymous"}
+    covered = {v.target for v in spec.volumes if v.kind != "anonymous"} | {m.target for m in spec.container.mounts}
     out = []
     for mount in current.attrs.get("Mounts") or []:
         target = mount.get("Destination")
@@ -581,7 +587,7 @@ class Applier:
     def volumes_made_by(self, new: ContainerInfo, record: dict) -> List[str]:
         """The anonymous volumes the engine made for the new container (the image's VOLUMEs
         that nothing was carried to): empty when it was created, used by nothing else."""
-        named = {v.source for v in self.spec.volumes if v.kind == "volume"} | set(record.get("carried") or ())
+        named = {v.source for v in self.spec.all_volumes if v.kind == "volume"} | set(record.get("carried") or ())
         return [m["Name"] for m in new.attrs.get("Mounts") or []
                 if m.get("Type") == "volume" and m.get("Name") and m["Name"] not in named]
 

@@ -130,7 +130,7 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, s
             os.replace(partial, os.path.join(out, archive))
             written[-1] = os.path.join(out, archive)
             entries.append({"name": name, "path": path, "anonymous": name not in
-                            {v.source for v in spec.volumes if v.kind == "volume"},
+                            {v.source for v in spec.all_volumes if v.kind == "volume"},
                             "archive": archive, "archive_bytes": size, "sha256": digest,
                             "data_bytes": sizes[name]})
     except BaseException as exc:

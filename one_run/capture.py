@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 
 from .engines import ContainerInfo
 from .errors import UsageError
-from .normalize import from_inspect, has_create_command, is_secret_name
+from .normalize import UNSET, from_inspect, has_create_command, is_secret_name, mount_spec
 from .options import capture_values
 from .files import ensure_gitignore
 from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
@@ -82,7 +82,9 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
     folder relative to it (None: secrets become { env = NAME } references)."""
     normal = from_inspect(current.attrs, image, runtime)
     f = normal.fields
-    env: Dict[str, str] = dict(f["env"])
+    env: Dict[str, str] = {name: value for name, value in f["env"].items() if value is not UNSET}
+    # Named without a value: what pass_env renders, and what apply makes when the name is not set.
+    pass_env = [name for name, value in f["env"].items() if value is UNSET]
     volumes = dict(f["volumes"])
     messages: List[str] = []
     header = [f"Captured by `one-run capture` from {runtime} container {current.name} ({current.id[:12]}) "
@@ -136,6 +138,14 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
             for target, (kind, source, options) in volumes.items()]
     if vols:
         c["volumes"] = vols
+    if f["mounts"]:
+        c["mounts"] = [mount_spec(target, value) for target, value in f["mounts"].items()]
+    for name in [n for n in pass_env if not ENV_NAME_RE.match(n)]:
+        messages.append(f"not captured: env {name}, named without a value (pass_env takes names of letters, "
+                        "digits and _ only)")
+        pass_env.remove(name)
+    if pass_env:
+        c["pass_env"] = pass_env
     entrypoint, command = f["entrypoint"], f["command"]
     if entrypoint and entrypoint[0].lstrip().startswith("["):  # the profile refuses it: Podman's CLI reads JSON
         messages.append(f"not captured: the entrypoint {list(entrypoint)} (a profile's entrypoint cannot start "

@@ -13,7 +13,8 @@ from .apply import resolve_env
 from .confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
                          parse_input_label)
 from .engines import ContainerInfo, Engine
-from .normalize import FIELDS, Normal, from_inspect, from_spec, is_secret_name, normalize_image, podman_default_caps
+from .normalize import (FIELDS, UNSET, Normal, from_inspect, from_spec, is_secret_name, mount_spec, move_to_mounts,
+                        normalize_image, podman_default_caps)
 from .options import BY_KEY, PODMAN_INJECTED_ULIMITS, has_create_command
 from .profile import SecretRef
 from .runspec import RunSpec, staged_digest
@@ -27,7 +28,7 @@ FILE_KEYS = {
     "OPENNEBULA_PREBOOTSTRAP_HOOK": "config.pre_bootstrap_hook",
     "OPENNEBULA_POSTBOOTSTRAP_HOOK": "config.post_bootstrap_hook",
 }
-KEYED = {"env": "env.", "labels": "labels.", "ports": "ports ", "volumes": "volumes ",
+KEYED = {"env": "env.", "labels": "labels.", "ports": "ports ", "volumes": "volumes ", "mounts": "mounts ",
          **{o.key: o.keyed for o in BY_KEY.values() if o.keyed}}
 
 
@@ -69,6 +70,10 @@ def _text(name: str, value, key: str = "") -> str:
         return ", ".join(Port.of(key, *b).format() for b in value) if value else "(none)"
     if name == "volumes":
         return _volume_text(key, value) if value else "(none)"
+    if name == "mounts":
+        return mount_spec(key, value) if value else "(none)"
+    if name == "env" and value is UNSET:
+        return "(named without a value)"
     if name == "env":
         return "(unset)" if value is None else repr(value) if (not value or value != value.strip()) else value
     if name == "labels":
@@ -81,6 +86,11 @@ def _text(name: str, value, key: str = "") -> str:
 
 
 # --- comparison -----------------------------------------------------------------
+
+def _secret_side(value) -> Optional[str]:
+    """A secret's side of a difference: whether it is there, never its value (None)."""
+    return "(unset)" if value is None else "(named without a value)" if value is UNSET else None
+
 
 def _ports_equal(running, profile) -> bool:
     """A profile binding without a host port matches whichever port the engine picked, once
@@ -110,8 +120,7 @@ def compare(running: Normal, profile: Normal, secret_names=frozenset()) -> List[
                     continue
                 label = f"{KEYED[name]}{key}"
                 if name == "env" and (key in secret_names or is_secret_name(key)):
-                    out.append(Difference(label, None if x is not None else "(unset)",
-                                          None if y is not None else "(unset)", True))
+                    out.append(Difference(label, _secret_side(x), _secret_side(y), True))
                 else:
                     out.append(Difference(label, _text(name, x, key), _text(name, y, key)))
         elif a != b:
@@ -138,6 +147,10 @@ def normals(engine: Engine, spec: RunSpec, current: ContainerInfo):
         for side in (running, profile):
             side.fields["volumes"] = {t: (kind, source, tuple(o for o in options if o not in ("z", "Z")))
                                       for t, (kind, source, options) in side.fields["volumes"].items()}
+        # Nor can a --mount be told from a -v or --tmpfs (the profile's mounts say which are), nor
+        # a name given without a value that Podman left out.
+        move_to_mounts(running.fields, profile.fields["mounts"])
+        profile.fields["env"] = {k: v for k, v in profile.fields["env"].items() if v is not UNSET}
     return running, profile
 
 

@@ -45,6 +45,20 @@ KEYS: Dict[str, KeyDoc] = {
                                 "nosuid, dev, nodev, copy on Podman only",
                                 '["opennebula_db:/var/lib/mysql"]', "`-v` each", runtimes="docker, podman "
                                 "(Podman-only options refused for docker)"),
+    "container.mounts": KeyDoc("long-form mounts, kept as written in `--mount` syntax (one CSV record): type=bind "
+                               "(source an absolute host path), type=volume (source a volume name: its data counts "
+                               "as the deployment's, as for volumes) or type=tmpfs; keys source/src, "
+                               "target/dst/destination, ro/readonly, bind-propagation, volume-nocopy, tmpfs-size, "
+                               "tmpfs-mode; a container path is mounted once across volumes, tmpfs and mounts",
+                               '["type=volume,source=onedata,target=/var/lib/one", '
+                               '"type=tmpfs,target=/scratch,tmpfs-size=64m"]', "`--mount` each, unchanged",
+                               runtimes="docker, podman (Podman 4.3 refuses volume-nocopy, and readonly except on "
+                               "a bind: write ro)"),
+    "container.pass_env": KeyDoc("names of variables passed from the environment one-run (or the printed command) "
+                                 "runs in, as `-e NAME` does: the way to keep a secret out of the profile, its "
+                                 "value is never printed or stored (the hash holds a salted digest); diff compares "
+                                 "it with the value here; unset, Docker keeps NAME without a value (and so unsets "
+                                 "the image's), Podman leaves it out", '["ONE_PASSWORD"]', "`-e NAME` each"),
     "container.labels": KeyDoc("labels; keys starting with `one-run.` are one-run's own", '{ "org.example.owner" = '
                                '"cloud-team" }', "`--label KEY=VALUE` each"),
     "container.entrypoint": KeyDoc("the program to run instead of the image's (one executable; its arguments go "

@@ -33,15 +33,16 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .options import BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields, spec_fields
+from .options import (BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, human_size,
+                      inspect_fields, spec_fields)
 from .profile import SecretRef
 from .render import secret_value
 from .runspec import RunSpec
-from .values import parse_ports
+from .values import PROPAGATION_OPTIONS, Mount, parse_mount, parse_ports
 
 # The table's options the container keeps, then those of a shape of their own.
 FIELDS = ("image", "maintenance", *(o.key for o in KEPT),
-          "ports", "env", "volumes", "labels", "entrypoint", "command")
+          "ports", "env", "volumes", "mounts", "labels", "entrypoint", "command")
 
 PODMAN_ENV = {"container": "podman", "TERM": "xterm", "HOME": "/root"}
 # What Podman sets PATH to when the image has none (containers/common's DefaultEnvVariables).
@@ -62,6 +63,18 @@ VOLUME_DEFAULT_OPTIONS = {
 PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
 _ANONYMOUS_RE = re.compile(r"^[0-9a-f]{64}$")
 SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")  # PASS: PASSWORD, PASSWD
+
+
+class _Unset:
+    """An env name given without a value that the container keeps so: Docker's `-e NAME` with NAME
+    unset, which also takes away the image's NAME (measured on 20.10); Podman 4.3 leaves such a
+    name out, and only its create command still names it."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
 
 
 @dataclass
@@ -159,9 +172,26 @@ def _labels(labels: Dict[str, str], image_labels: Dict[str, str]) -> Dict[str, s
 
 # --- the profile side ---------------------------------------------------------
 
-def spec_env_values(spec: RunSpec) -> Dict[str, str]:
-    """The spec's environment with secrets read (the callers have read them strictly first)."""
+def spec_env_values(spec: RunSpec) -> Dict[str, Optional[str]]:
+    """The spec's environment with secrets read (the callers have read them strictly first);
+    None for a pass_env name not set here."""
     return {name: secret_value(value) if isinstance(value, SecretRef) else value for name, value in spec.env}
+
+
+def _unset_names(env: Dict[str, Optional[str]], image_env: Dict[str, str], runtime: str) -> Dict[str, Any]:
+    """pass_env names not set here, as the engine keeps them (see _Unset)."""
+    return {name: UNSET if value is None else value for name, value in env.items()
+            if value is not None or runtime == "docker" or name not in image_env}
+
+
+def mount_normal(m: Mount, runtime: str) -> Tuple[str, str, Tuple[str, ...]]:
+    """A --mount as (kind, source, options without the engine's defaults)."""
+    if m.kind == "tmpfs":
+        options = (["ro"] if m.read_only else []) + ([f"size={human_size(m.size)}"] if m.size else []) + \
+            ([f"mode={m.mode:o}"] if m.mode is not None else [])
+        return ("tmpfs", "", tuple(sorted(options)))
+    vol = m.as_volume()
+    return (m.kind, vol.source, _volume_options(vol.options, runtime, m.kind))
 
 
 def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] = None) -> Normal:
@@ -171,7 +201,8 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
     cfg = _image_config(image)
     image_env = env_dict(cfg.get("Env"))
     hostname = c.hostname
-    env, maintenance = _common_env(spec_env_values(spec), image_env, runtime, hostname)
+    env, maintenance = _common_env(_unset_names(spec_env_values(spec), image_env, runtime), image_env, runtime,
+                                   hostname)
 
     ports: Dict[str, list] = {}
     for text in c.ports:
@@ -188,6 +219,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
         else:
             source = os.path.realpath(vol.source) if vol.kind == "bind" else vol.source
             volumes[target] = (vol.kind, source, _volume_options(vol.options, runtime, vol.kind))
+    mounts = {m.target.rstrip("/") or "/": mount_normal(m, runtime) for m in c.mounts}
 
     options = spec_fields(c, runtime, cfg)
     if runtime == "podman":
@@ -211,6 +243,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
         "ports": {k: _bindings(v) for k, v in sorted(ports.items(), key=_port_order)},
         "env": env,
         "volumes": dict(sorted(volumes.items())),
+        "mounts": dict(sorted(mounts.items())),
         "labels": _labels(dict(c.labels), cfg.get("Labels") or {}),
         "entrypoint": None if entrypoint == tuple(cfg.get("Entrypoint") or ()) else entrypoint,
         "command": _command(command, cfg.get("Cmd")),
@@ -269,8 +302,9 @@ def _podman_entrypoint(value, attrs: dict, image_ep: Sequence[str]) -> Tuple[str
     return tuple(value.split(" ")) if value else ()
 
 
-def _mounts(attrs: dict, runtime: str, image_volumes: set):
-    """volumes dict and the anonymous volumes list from the inspect document."""
+def _mounts(attrs: dict, runtime: str, image_volumes: set, skip=frozenset()):
+    """volumes dict and the anonymous volumes list from the inspect document; `skip`: the
+    targets of Docker's --mount mounts, read apart."""
     host = attrs.get("HostConfig") or {}
     binds = {}
     if runtime == "docker":
@@ -278,16 +312,16 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
             parts = text.split(":")
             if len(parts) >= 2:
                 binds[parts[1].rstrip("/") or "/"] = parts[2].split(",") if len(parts) > 2 else []
-        # A --mount's options are in its spec: the Mode Docker reports for it ("z" for a volume)
-        # is no option the user gave.
-        for mount in long_mounts(attrs):
+        # An anonymous --mount volume (a profile's mounts name theirs) is read as a -v one; its
+        # options are in its spec: the Mode Docker reports for it ("z") is no option the user gave.
+        for mount in anonymous_long_mounts(attrs):
             binds[(mount.get("Target") or "").rstrip("/") or "/"] = _long_mount_options(mount)
     relabels = (create_command_relabels(attrs) or {}) if runtime == "podman" else {}
     volumes, anonymous = {}, []
     for mount in attrs.get("Mounts") or ():
         kind = mount.get("Type")
         target = (mount.get("Destination") or "").rstrip("/") or "/"
-        if kind not in ("bind", "volume"):
+        if kind not in ("bind", "volume") or target in skip:
             continue
         if target in binds:
             options = binds[target]
@@ -311,10 +345,76 @@ def _mounts(attrs: dict, runtime: str, image_volumes: set):
     return dict(sorted(volumes.items())), sorted(anonymous, key=lambda a: a[1])
 
 
-def long_mounts(attrs: dict) -> List[dict]:
-    """Docker's --mount binds and volumes (HostConfig.Mounts), which a profile writes as -v."""
+def anonymous_long_mounts(attrs: dict) -> List[dict]:
+    """Docker's anonymous --mount volumes (HostConfig.Mounts), which a profile writes as -v."""
     return [m for m in (attrs.get("HostConfig") or {}).get("Mounts") or ()
-            if (m.get("Type") or "").lower() in ("bind", "volume")]
+            if (m.get("Type") or "").lower() == "volume" and not m.get("Source")]
+
+
+# The fields of Docker's HostConfig.Mounts entries that docker_mounts reads (and, for the
+# tables, which of their keys).
+MOUNT_READ = {"Type": (), "Source": (), "Target": (), "ReadOnly": (), "BindOptions": ("Propagation",),
+              "VolumeOptions": ("NoCopy",), "TmpfsOptions": ("SizeBytes", "Mode")}
+
+
+def docker_mounts(attrs: dict) -> List[Mount]:
+    """Docker's --mount binds, named volumes and tmpfs (HostConfig.Mounts), as a profile's mounts."""
+    out = []
+    for m in (attrs.get("HostConfig") or {}).get("Mounts") or ():
+        kind = (m.get("Type") or "").lower()
+        if kind not in ("bind", "volume", "tmpfs") or (kind == "volume" and not m.get("Source")):
+            continue
+        tmpfs = m.get("TmpfsOptions") or {}
+        source = os.path.realpath(m["Source"]) if kind == "bind" else m.get("Source") or ""
+        out.append(Mount("", kind, m.get("Target") or "", source, bool(m.get("ReadOnly")),
+                         (m.get("BindOptions") or {}).get("Propagation") or "",
+                         bool((m.get("VolumeOptions") or {}).get("NoCopy")), tmpfs.get("SizeBytes") or None,
+                         tmpfs.get("Mode")))
+    return out
+
+
+def podman_mount_targets(attrs: dict) -> List[str]:
+    """The targets of the --mount options of a Podman create command: its inspect reports them
+    exactly as it reports -v and --tmpfs (measured on 4.3), so only the create command tells."""
+    targets = []
+    for text in create_command_values(attrs, "--mount"):
+        try:
+            targets.append(parse_mount(text, "podman").target.rstrip("/") or "/")
+        except ValueError:
+            continue
+    return targets
+
+
+MOUNT_WORDS = {"ro": "ro", "nocopy": "volume-nocopy", "size": "tmpfs-size", "mode": "tmpfs-mode"}
+
+
+def mount_spec(target: str, value: Tuple[str, str, Tuple[str, ...]]) -> str:
+    """A normal mount as the profile's mounts write it (ro, which both engines take on every kind)."""
+    kind, source, options = value
+    words = [f"type={kind}"] + ([f"source={source}"] if source else []) + [f"target={target}"]
+    for opt in options:
+        name, eq, rest = opt.partition("=")
+        if opt in PROPAGATION_OPTIONS:
+            words.append(f"bind-propagation={opt}")
+        else:
+            words.append(MOUNT_WORDS.get(name, name) + eq + rest)
+    return ",".join(words)
+
+
+def move_to_mounts(fields: Dict[str, Any], targets: Iterable[str]) -> None:
+    """Podman: the volumes and tmpfs at `targets` are read as the --mount mounts they were made by."""
+    for target in targets:
+        if target in fields["volumes"] and fields["volumes"][target][0] != "anonymous":
+            fields["mounts"][target] = fields["volumes"].pop(target)
+        elif target in (fields.get("tmpfs") or {}):
+            options = []
+            for opt in fields["tmpfs"].pop(target).split(","):
+                if opt.startswith("mode="):
+                    opt = f"mode={int(opt[5:], 8):o}"
+                if opt:
+                    options.append(opt)
+            fields["mounts"][target] = ("tmpfs", "", tuple(sorted(options)))
+    fields["mounts"] = dict(sorted(fields["mounts"].items()))
 
 
 def _long_mount_options(mount: dict) -> List[str]:
@@ -327,9 +427,14 @@ def _long_mount_options(mount: dict) -> List[str]:
     return options
 
 
-def bare_env_names(attrs: dict) -> List[str]:
-    """Env entries without "=": Docker unsets such a variable in the container (the image's too)."""
-    return [item for item in (attrs.get("Config") or {}).get("Env") or () if "=" not in item]
+def bare_env_names(attrs: dict, runtime: str) -> List[str]:
+    """The env names given without a value that the container keeps so (see _Unset): Docker's
+    Config.Env entries without "=", Podman's create command's that Config.Env lacks."""
+    env = (attrs.get("Config") or {}).get("Env") or ()
+    if runtime == "docker":
+        return [item for item in env if "=" not in item]
+    named = {item.partition("=")[0] for item in env}
+    return [value for value in create_command_values(attrs, "-e", "--env") if "=" not in value and value not in named]
 
 
 def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
@@ -342,12 +447,12 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
 
     # Podman's HOSTNAME is the host's own in the host's UTS namespace.
     hostname = socket.gethostname() if host.get("UTSMode") == "host" else cfg.get("Hostname")
-    env, maintenance = _common_env(env_dict(e for e in cfg.get("Env") or () if "=" in e), env_dict(icfg.get("Env")),
-                                   runtime, hostname)
-    for mount in long_mounts(attrs):
-        notes.append(f"the --mount at {mount.get('Target')} ({(mount.get('Type') or '').lower()} "
-                     f"{mount.get('Source') or '(anonymous)'}) is written as a -v volume: the same mount, "
-                     "but a profile has no long-form mounts")
+    given = {**env_dict(e for e in cfg.get("Env") or () if "=" in e),
+             **{name: UNSET for name in bare_env_names(attrs, runtime)}}
+    env, maintenance = _common_env(given, env_dict(icfg.get("Env")), runtime, hostname)
+    for mount in anonymous_long_mounts(attrs):
+        notes.append(f"the --mount at {mount.get('Target')} (an anonymous volume) is written as a -v volume: the "
+                     "same mount, but a profile's mounts name their volumes")
 
     if runtime == "podman":
         env = _create_command_order(env, attrs)
@@ -363,7 +468,9 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
             ports[key] = _bindings(pairs)
 
     image_volumes = set(icfg.get("Volumes") or {})
-    volumes, anonymous = _mounts(attrs, runtime, image_volumes)
+    mounts = dict(sorted((m.target.rstrip("/") or "/", mount_normal(m, runtime)) for m in docker_mounts(attrs))) \
+        if runtime == "docker" else {}
+    volumes, anonymous = _mounts(attrs, runtime, image_volumes, set(mounts))
 
     options = inspect_fields(Seen(attrs, cfg, host, icfg, runtime, notes))
     implied_security(options, runtime)
@@ -381,10 +488,13 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
         "ports": ports,
         "env": env,
         "volumes": volumes,
+        "mounts": mounts,
         "labels": _labels(cfg.get("Labels") or {}, icfg.get("Labels") or {}),
         "entrypoint": None if entrypoint == image_ep else entrypoint,
         "command": _command(cfg.get("Cmd"), icfg.get("Cmd")),
     }
+    if runtime == "podman":
+        move_to_mounts(fields, podman_mount_targets(attrs))
     return Normal(fields, _extras(attrs, image, runtime), anonymous, notes)
 
 
@@ -470,9 +580,15 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
     if len(networks) > 1:
         out["networks"] = ", ".join(sorted(networks))
-    for name in bare_env_names(attrs):
-        out[f"env {name}"] = "(named without a value: the container has it unset)"
-    for mount in host.get("Mounts") or ():  # docker --mount: only binds and volumes are read above
-        if (mount.get("Type") or "").lower() not in ("bind", "volume"):
+    for mount in host.get("Mounts") or ():  # docker --mount: binds, volumes and tmpfs are read above
+        if (mount.get("Type") or "").lower() not in ("bind", "volume", "tmpfs"):
             out[f"mount {mount.get('Target')}"] = json.dumps(mount)
+            continue
+        unread = {key: value for key, value in mount.items() if key not in MOUNT_READ and value}
+        for key, read in MOUNT_READ.items():
+            rest = {k: v for k, v in (mount.get(key) or {}).items() if k not in read and v} if read else {}
+            if rest:
+                unread[key] = rest
+        if unread:  # e.g. volume-opt, volume-label, consistency: a profile's mounts do not take them
+            out[f"mount {mount.get('Target')} options"] = json.dumps(unread)
     return {name: value for name, value in out.items() if name not in BY_KEY}  # the table's are read above

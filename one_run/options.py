@@ -7,8 +7,8 @@ folded away), how capture writes it back and how diff shows it. profile, render,
 engine backends, normalize, capture, diff and docs loop over OPTIONS and name no option
 themselves.
 
-The options with a shape of their own (name, image, ports, env, volumes, labels,
-entrypoint, command) and the rules that tie options together (Podman reports the caps and
+The options with a shape of their own (name, image, ports, env, pass_env, volumes, mounts,
+labels, entrypoint, command) and the rules that tie options together (Podman reports the caps and
 security options of a privileged container as its own) stay where they are.
 
 Adding an option: one entry in OPTIONS, built with the helpers below; tests/test_options.py

@@ -27,9 +27,10 @@ MAX_DEPTH = 32  # tables and arrays within each other; a profile needs 3
 
 
 class SecretRef(NamedTuple):
-    """A value read at apply time from the caller's environment or from a file."""
+    """A value read at apply time from the caller's environment or from a file. "pass" is a
+    name of [container] pass_env: the value of that same name, which may be unset."""
 
-    source: str  # "env" or "file"
+    source: str  # "env", "file" or "pass"
     ref: str     # the variable name, or the path as written in the profile
     path: Optional[str] = None  # absolute, for "file"
 
@@ -42,9 +43,10 @@ EnvValue = Union[str, SecretRef]
 
 # The [container] keys of their own shape, then every option of the table (one_run.options).
 Container = collections.namedtuple(
-    "Container", ["name", "image", "ports", "volumes", "labels", "entrypoint", "command"] + [o.key for o in OPTIONS],
-    defaults=[(), (), (), None, None] + [o.default for o in OPTIONS])
-Container.__doc__ = "The [container] table: name, image, ports, volumes, labels, entrypoint, command and OPTIONS."
+    "Container", ["name", "image", "ports", "volumes", "labels", "entrypoint", "command", "pass_env", "mounts"]
+    + [o.key for o in OPTIONS], defaults=[(), (), (), None, None, (), ()] + [o.default for o in OPTIONS])
+Container.__doc__ = ("The [container] table: name, image, ports, volumes, labels, entrypoint, command, pass_env, "
+                     "mounts and OPTIONS.")
 
 
 class Tls(NamedTuple):
@@ -127,6 +129,7 @@ TABLES = ("container", "env", "tls", "ssh", "config", "watch", "snapshot")
 CONTAINER_KEYS = {
     "name": STRING, "image": STRING, **{o.key: o.kind for o in OPTIONS},
     "ports": STRINGS, "volumes": STRINGS, "labels": STRING_TABLE, "entrypoint": STRING, "command": STRINGS,
+    "pass_env": STRINGS, "mounts": STRINGS,
 }
 TLS_KEYS = {"cert": STRING, "key": STRING}
 SSH_KEYS = {"private_key": STRING, "public_key": STRING}
@@ -356,6 +359,11 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
 
     container = _container(r, r.table(tables.get("container", {}), "container", CONTAINER_KEYS), runtime)
     env = _env(r, tables.get("env", {}))
+    for name in container.pass_env if container else ():
+        if name in dict(env):
+            r.add("container.pass_env", f"{name} is in pass_env and in [env]: one value would hide the other",
+                  f"remove it from [env] to take {name} from the environment one-run runs in, or from pass_env "
+                  "to set it in the profile")
     tls = ssh = config = None
     if "tls" in tables:
         t = r.table(tables["tls"], "tls", TLS_KEYS)
@@ -471,6 +479,30 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     targets = [v.target.rstrip("/") for v in volumes]
     for target in sorted({t for t in targets if targets.count(t) > 1}):
         r.add("container.volumes", f"two volumes are mounted at {target}", "keep one mount per container path")
+    mounts = []
+    for text in c.get("mounts", ()):
+        mount = r.parsed("container.mounts", lambda s: values.parse_mount(s, runtime), text)
+        if mount and mount.kind == "bind":
+            mount = mount._replace(source=os.path.realpath(mount.source))  # what validate judges, as for volumes
+        if mount:
+            mounts.append(mount)
+    taken = {t: "volumes" for t in targets}
+    taken.update({values.parse_tmpfs(t)[0].rstrip("/"): "tmpfs" for t in options.get("tmpfs") or ()
+                  if _parses(values.parse_tmpfs, t)})
+    for mount in mounts:
+        target = mount.target.rstrip("/")
+        if target in taken:
+            where = "an earlier mount" if taken[target] == "mounts" else f"`{taken[target]}`"
+            r.add("container.mounts", f"{mount.text!r} mounts at {target}, and so does {where}",
+                  "keep one mount per container path")
+        taken[target] = "mounts"
+    pass_env = c.get("pass_env", ())
+    for passed in pass_env:
+        if not values.ENV_NAME_RE.match(passed):
+            r.add("container.pass_env", f"{passed!r} is not an environment variable name",
+                  "use letters, digits and _, not starting with a digit")
+    for passed in sorted({n for n in pass_env if pass_env.count(n) > 1}):
+        r.add("container.pass_env", f"{passed} is named twice", "keep one")
     for label in c.get("labels", {}):
         if label.startswith("one-run."):
             r.add(f"container.labels.{label}", f"label {label!r} is reserved for one-run's own bookkeeping",
@@ -496,8 +528,22 @@ def _container(r: _Reader, c: dict, runtime: str) -> Optional[Container]:
     return Container(
         name=name, image=image, ports=tuple(c.get("ports", ())), volumes=tuple(volumes),
         labels=tuple(c.get("labels", {}).items()), entrypoint=entrypoint,
-        command=tuple(c["command"]) if "command" in c else None, **options,
+        command=tuple(c["command"]) if "command" in c else None, pass_env=tuple(pass_env), mounts=tuple(mounts),
+        **options,
     )
+
+
+def _parses(parse, text) -> bool:
+    try:
+        parse(text)
+        return True
+    except ValueError:
+        return False
+
+
+def container_volumes(c: Container) -> Tuple[values.Volume, ...]:
+    """Every bind and volume the container mounts: `volumes`, then those of `mounts`."""
+    return c.volumes + tuple(m.as_volume() for m in c.mounts if m.kind != "tmpfs")
 
 
 def _not_an_option(r: _Reader, key: str, value) -> None:
@@ -518,7 +564,7 @@ def _snapshot(r: _Reader, s: dict, container: Optional[Container]) -> SnapshotPo
         r.add("snapshot.keep", f"keep = {keep}: apply keeps at least the snapshot it has just taken",
               "write keep = 1 or more, or when = \"never\" for no snapshots")
     volumes = s.get("volumes")
-    mounted = container.volumes if container else ()
+    mounted = container_volumes(container) if container else ()
     for entry in volumes or ():
         if entry.startswith("/"):
             bind = next((v for v in mounted if v.kind == "bind" and v.target.rstrip("/") == entry.rstrip("/")), None)
@@ -528,9 +574,9 @@ def _snapshot(r: _Reader, s: dict, container: Optional[Container]) -> SnapshotPo
         elif not any(v.kind == "volume" and v.source == entry for v in mounted):
             names = [v.source for v in mounted if v.kind == "volume"]
             near = closest(entry, names)
-            r.add("snapshot.volumes", f"{entry!r} is not a named volume of [container] volumes",
+            r.add("snapshot.volumes", f"{entry!r} is not a named volume of [container] volumes or mounts",
                   f"did you mean {near!r}?" if near else
-                  "name a volume of [container] volumes, or the container path it is mounted at")
+                  "name a volume of [container] volumes or mounts, or the container path it is mounted at")
     return SnapshotPolicy(when=when, volumes=tuple(volumes) if volumes is not None else None, keep=keep)
 
 

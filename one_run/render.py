@@ -6,7 +6,7 @@ quoted by shlex, so pasting the text into bash passes exactly this argv.
 """
 import os
 import shlex
-from typing import List
+from typing import List, Optional
 
 from .files import NotReadable, read_regular_file
 from .options import groups as option_groups
@@ -26,11 +26,13 @@ def run_groups(spec: RunSpec, show_secrets: bool = False) -> Groups:
     groups += option_groups(c)
     opt("-p", *c.ports)
     for name, value in spec.env:
-        if isinstance(value, SecretRef) and not show_secrets:
+        # A pass_env name is the CLI's own `-e NAME`: its value comes from where the command runs.
+        if isinstance(value, SecretRef) and (not show_secrets or value.source == "pass"):
             opt("-e", name)
         else:
             opt("-e", f"{name}={secret_value(value) if isinstance(value, SecretRef) else value}")
     opt("-v", *(v.format() for v in spec.volumes))
+    opt("--mount", *(m.text for m in c.mounts))
     opt("--label", *(f"{k}={v}" for k, v in c.labels))
     if c.entrypoint is not None:
         opt("--entrypoint", c.entrypoint)
@@ -42,8 +44,11 @@ def run_argv(spec: RunSpec, show_secrets: bool = False) -> List[str]:
     return [word for group in run_groups(spec, show_secrets) for word in group]
 
 
-def secret_value(ref: SecretRef) -> str:
-    """The secret's value: the variable, or the file without its final newline."""
+def secret_value(ref: SecretRef) -> Optional[str]:
+    """The secret's value: the variable, or the file without its final newline; for a pass_env
+    name, the variable or None when it is not set."""
+    if ref.source == "pass":
+        return os.environ.get(ref.ref)
     if ref.source == "env":
         value = os.environ.get(ref.ref)
         if value is None:
@@ -69,7 +74,7 @@ def secret_exports(spec: RunSpec) -> List[str]:
     """Shell lines that export each secret under the name the command passes it by."""
     lines = []
     for name, value in spec.env:
-        if not isinstance(value, SecretRef):
+        if not isinstance(value, SecretRef) or value.source == "pass":
             continue
         if value.source == "env":
             source = f"\"${value.ref}\"" if value.ref != name else None

@@ -10,7 +10,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .errors import Problem, ProfileError
 from .files import NotReadable, read_regular_file, write_file
-from .profile import Container, EnvValue, Profile
+from .profile import Container, EnvValue, Profile, SecretRef
 from .values import Volume
 
 CERTS, SSH, CONFIG = "/certs", "/ssh", "/config"
@@ -60,6 +60,11 @@ class RunSpec(NamedTuple):
     @property
     def image(self) -> str:
         return self.container.image
+
+    @property
+    def all_volumes(self) -> Tuple[Volume, ...]:
+        """Every bind and volume mounted: `volumes`, the customizations', then those of `mounts`."""
+        return self.volumes + tuple(m.as_volume() for m in self.container.mounts if m.kind != "tmpfs")
 
     @property
     def inputs(self) -> Tuple[str, ...]:
@@ -151,21 +156,25 @@ def build_runspec(profile: Profile, recorded: Optional[Dict[str, Tuple[bytes, in
     if profile.maintenance:
         env.append(("MAINTENANCE_MODE", "yes"))
 
-    for name, _ in profile.env:
+    passed = [(name, "container.pass_env", "pass_env") for name in profile.container.pass_env]
+    for name, key, where in [(name, f"env.{name}", "[env]") for name, _ in profile.env] + passed:
         feature = CUSTOMIZATION_ENV.get(name)
         if feature == "maintenance":
-            problems.append(profile.problem(f"env.{name}", f"{name} is set by `maintenance`",
-                                            "remove it from [env] and write `maintenance = true` at the top"))
+            problems.append(profile.problem(key, f"{name} is set by `maintenance`",
+                                            f"remove it from {where} and write `maintenance = true` at the top"))
         elif feature and getattr(profile, feature) is not None:
-            problems.append(profile.problem(f"env.{name}", f"{name} is set by [{feature}] too",
-                                            f"remove it from [env]: [{feature}] sets it"))
+            problems.append(profile.problem(key, f"{name} is set by [{feature}] too",
+                                            f"remove it from {where}: [{feature}] sets it"))
+    env += [(name, SecretRef("pass", name)) for name in profile.container.pass_env]
     targets = list(dict.fromkeys(f.target for f in staged))
-    for vol in profile.container.volumes:
+    mounted = [("volumes", v.format(), v.target) for v in profile.container.volumes]
+    mounted += [("mounts", m.text, m.target) for m in profile.container.mounts]
+    for key, text, path in mounted:
         for target in targets:
-            if vol.target.rstrip("/") == target or vol.target.startswith(target + "/"):
-                problems.append(profile.problem("container.volumes", f"volume {vol.format()!r} mounts over {target}, "
+            if path.rstrip("/") == target or path.startswith(target + "/"):
+                problems.append(profile.problem(f"container.{key}", f"{text!r} mounts over {target}, "
                                                 f"which a customization mounts",
-                                                f"remove it from volumes: the [tls]/[ssh]/[config] table mounts {target}"))
+                                                f"remove it from {key}: the [tls]/[ssh]/[config] table mounts {target}"))
     if problems:
         raise ProfileError(problems)
     folder = os.path.join(staged_root(profile.path), staging_digest(staged)) if staged else None

@@ -22,7 +22,7 @@ def check_not_shared(spec: RunSpec, engine: Engine, allow: bool = False) -> None
     volume of the spec. Raises EngineError when the engine cannot list them."""
     if allow:
         return
-    for volume in sorted({v.source for v in spec.volumes if v.kind == "volume"}):
+    for volume in sorted({v.source for v in spec.all_volumes if v.kind == "volume"}):
         others = [name for name, labels in engine.volume_users(volume) if not is_own(spec, name, labels)]
         if others:
             raise UsageError(

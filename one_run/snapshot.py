@@ -152,7 +152,7 @@ def snapshot_volumes(spec: RunSpec, carried: Sequence[Tuple[str, str]], policy: 
     every named volume and carried-over anonymous volume except the datastores and logs.
     `carried` is apply's carried_volumes() of the current container. UsageError (exit 2) for
     an entry that names no volume of the deployment."""
-    mounted = [(v.source, v.target.rstrip("/") or "/") for v in spec.volumes if v.kind == "volume"]
+    mounted = [(v.source, v.target.rstrip("/") or "/") for v in spec.all_volumes if v.kind == "volume"]
     mounted += [(name, path.rstrip("/") or "/") for name, path in carried]
     if policy.volumes is None:
         return [(name, path) for name, path in mounted

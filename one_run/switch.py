@@ -107,7 +107,7 @@ def check_not_elsewhere(profile: Profile, spec: RunSpec, engine: Engine, allow_e
         return
     if here is not None:
         return
-    named = [v.source for v in spec.volumes if v.kind == "volume"]
+    named = [v.source for v in spec.all_volumes if v.kind == "volume"]
     elsewhere = [name for name in named if other.volume(name) is not None]
     if not elsewhere:
         return
@@ -301,7 +301,7 @@ class Switcher:
     def plan_moves(self, source: ContainerInfo, target: Optional[ContainerInfo]) -> Tuple[List[Move], List[str]]:
         """The profile's named volumes, then the source's anonymous ones (the volumes apply carries over)."""
         moves, missing = [], []
-        for vol in self.spec.volumes:
+        for vol in self.spec.all_volumes:
             if vol.kind == "volume":
                 if self.src.volume(vol.source) is None:
                     missing.append(vol.source)

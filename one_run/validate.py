@@ -81,6 +81,12 @@ def _env_problems(profile: Profile, full: bool) -> List[Problem]:
             message = _param_value_problem(param, value)
             if message:
                 problems.append(profile.problem(key, message[0], message[1]))
+    for name in profile.container.pass_env if full else ():
+        if name not in os.environ:
+            problems.append(profile.problem(
+                "container.pass_env", f"{name} is not set in this environment: the container gets it named without "
+                "a value (Docker; Podman leaves it out)", f"export {name}=... before running one-run, or remove it "
+                "from pass_env", warning=True))
     return problems
 
 
@@ -122,24 +128,24 @@ def _private_mode_problems(profile: Profile, key: str, path: str) -> List[Proble
 def _bind_problems(profile: Profile) -> List[Problem]:
     """Host paths (links already resolved by the profile): present, and not the host's own folders."""
     problems = []
-    for vol in profile.container.volumes:
-        if vol.kind != "bind":
-            continue
+    binds = [("container.volumes", v, repr(v.format())) for v in profile.container.volumes if v.kind == "bind"]
+    binds += [("container.mounts", m.as_volume(), repr(m.text)) for m in profile.container.mounts if m.kind == "bind"]
+    for key, vol, text in binds:
         if not os.path.exists(vol.source):
-            # Docker would silently create an empty directory here and hide the mistake.
-            problems.append(profile.problem("container.volumes", f"host path {vol.source} does not exist",
-                                            "create it, or fix the path in volumes"))
+            # Docker's -v would silently create an empty directory here and hide the mistake.
+            problems.append(profile.problem(key, f"host path {vol.source} does not exist",
+                                            f"create it, or fix the path in {key.split('.')[1]}"))
         if vol.source not in SYSTEM_PATHS:
             continue
         relabel = [o for o in vol.options if o in ("z", "Z")]
         if relabel:
             problems.append(profile.problem(
-                "container.volumes", f"volume {vol.format()!r}: :{relabel[0]} on {vol.source} would relabel the "
+                key, f"volume {text}: :{relabel[0]} on {vol.source} would relabel the "
                 f"host's {vol.source} for SELinux, recursively; on an SELinux host its own services could no "
                 "longer read it", f"remove {relabel[0]!r} from the options (allow_system_paths does not allow it)"))
         elif not profile.allow_system_paths:
             problems.append(profile.problem(
-                "container.volumes", f"volume {vol.format()!r} mounts the host's {vol.source} into the container",
+                key, f"volume {text} mounts the host's {vol.source} into the container",
                 "mount a folder of its own instead; if the container must see it, write "
                 "`allow_system_paths = true` at the top of the profile"))
     return problems

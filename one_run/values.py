@@ -216,6 +216,100 @@ def parse_volume(spec: str, runtime: str = "docker") -> Volume:
     return Volume(target, source, "volume", options)
 
 
+class Mount(NamedTuple):
+    """A `--mount` as the profile writes it (`text`, rendered unchanged), and what it says."""
+
+    text: str
+    kind: str  # "bind", "volume" or "tmpfs"
+    target: str
+    source: str = ""
+    read_only: bool = False
+    propagation: str = ""
+    nocopy: bool = False
+    size: Optional[int] = None  # tmpfs, bytes
+    mode: Optional[int] = None  # tmpfs, permission bits
+
+    def as_volume(self) -> Volume:
+        """The same bind or named volume as `-v` writes it (tmpfs: not a volume)."""
+        options = (("ro",) if self.read_only else ()) + ((self.propagation,) if self.propagation else ()) + \
+            (("nocopy",) if self.nocopy else ())
+        return Volume(self.target, self.source, self.kind, options)
+
+
+# The --mount keys both CLIs and SDKs take (Docker 20.10, Podman 4.3, measured), by type; each
+# alias under its one name. Podman 4.3 refuses volume-nocopy, and readonly except on a bind.
+MOUNT_KEYS = {"source": "source", "src": "source", "target": "target", "dst": "target", "destination": "target",
+              "readonly": "ro", "ro": "ro", "bind-propagation": "bind-propagation",
+              "volume-nocopy": "volume-nocopy", "tmpfs-size": "tmpfs-size", "tmpfs-mode": "tmpfs-mode"}
+MOUNT_TYPE_KEYS = {"bind": {"source", "target", "ro", "bind-propagation"},
+                   "volume": {"source", "target", "ro", "volume-nocopy"},
+                   "tmpfs": {"target", "ro", "tmpfs-size", "tmpfs-mode"}}
+_BOOL_WORDS = {"": True, "true": True, "false": False}
+
+
+def parse_mount(text: str, runtime: str = "docker") -> Mount:
+    """A `--mount` value, read as the Docker CLI reads it (one CSV record, quotes allowed)."""
+    import csv
+
+    try:
+        fields = next(csv.reader([text]), [])
+    except csv.Error as exc:
+        raise ValueError(f"is not one comma-separated record ({exc}); quote a field holding a comma") from None
+    given = {}
+    for item in fields:
+        key, eq, value = item.partition("=")
+        key = key.strip().lower()
+        if key == "type":
+            name = "type"
+        elif key in MOUNT_KEYS:
+            name = MOUNT_KEYS[key]
+        else:
+            raise ValueError(f"--mount key {key!r} is not one one-run takes ({', '.join(['type', *MOUNT_KEYS])}); "
+                             "remove it, or use `volumes` or `tmpfs` for the mount")
+        if name in given:
+            raise ValueError(f"{name} is given twice; keep one")
+        if not eq and name not in ("ro", "volume-nocopy"):
+            raise ValueError(f"{key} needs a value: write {key}=...")
+        given[name] = (key, value)
+    kind = given.pop("type", (None, ""))[1]
+    if kind not in MOUNT_TYPE_KEYS:
+        raise ValueError("a mount begins with type=bind, type=volume or type=tmpfs")
+    for name, (key, _) in given.items():
+        if name not in MOUNT_TYPE_KEYS[kind]:
+            raise ValueError(f"{key} does not apply to a {kind} mount; remove it")
+    if runtime == "podman" and "volume-nocopy" in given:
+        raise ValueError("Podman's --mount refuses volume-nocopy; remove it, or run the deployment on docker")
+    if runtime == "podman" and kind != "bind" and given.get("ro", ("",))[0] == "readonly":
+        raise ValueError(f"Podman's --mount takes readonly on a bind only; write ro on this {kind} mount")
+    flags = {}
+    for name in ("ro", "volume-nocopy"):
+        word = given.get(name, ("", "false"))[1].lower()
+        if word not in _BOOL_WORDS:
+            raise ValueError(f"{given[name][0]}={word!r} is not true or false")
+        flags[name] = _BOOL_WORDS[word]
+    target = given.get("target", ("", ""))[1]
+    if not target.startswith("/") or target.rstrip("/") == "":
+        raise ValueError("target must be an absolute container path other than /, e.g. target=/var/lib/one")
+    source = given.get("source", ("", ""))[1]
+    if kind == "bind" and not source.startswith("/"):
+        raise ValueError("a bind mount's source must be an absolute host path, e.g. source=/srv/one")
+    if kind == "volume" and not (NAME_RE.match(source) and len(source) >= 2):
+        raise ValueError("a volume mount's source must name the volume ([a-zA-Z0-9][a-zA-Z0-9_.-]+): an anonymous "
+                         "volume's data is not kept by a recreate; name one, or write it in `volumes`")
+    propagation = given.get("bind-propagation", ("", ""))[1]
+    if propagation and propagation not in PROPAGATION_OPTIONS:
+        raise ValueError(f"bind-propagation={propagation!r} is not one of {', '.join(PROPAGATION_OPTIONS)}")
+    size = mode = None
+    if "tmpfs-size" in given:
+        size = size_bytes(given["tmpfs-size"][1])
+    if "tmpfs-mode" in given:
+        try:
+            mode = int(given["tmpfs-mode"][1], 8)
+        except ValueError:
+            raise ValueError(f"tmpfs-mode={given['tmpfs-mode'][1]!r} is not octal permission bits, e.g. 1770") from None
+    return Mount(text, kind, target, source, flags["ro"], propagation, flags["volume-nocopy"], size, mode)
+
+
 class Restart(NamedTuple):
     name: str = "no"
     retries: int = 0

@@ -65,8 +65,12 @@ CASES = [
                      "--health-retries", "4", "--health-start-period", "10s"], "docker podman"),
     ("no-healthcheck", ["--no-healthcheck"], "docker podman"),
     ("runtime runc", ["--runtime", "runc"], "docker"),
-    ("bare env (silent 5)", ["-e", "ONE_RUN_UNSET"], "docker"),
+    ("bare env (silent 5)", ["-e", "ONE_RUN_UNSET"], "docker podman"),
+    ("bare env set", ["-e", "ONE_RUN_SET"], "docker podman"),
     ("--mount volume (silent 6)", ["--mount", "type=volume,source={volume},target=/data"], "docker podman"),
+    ("--mount volume read-only", ["--mount", "type=volume,source={volume},target=/data,ro"], "docker podman"),
+    ("--mount bind", ["--mount", "type=bind,source={dir},target=/x,readonly"], "docker podman"),
+    ("--mount tmpfs", ["--mount", "type=tmpfs,target=/scratch,tmpfs-size=16m,tmpfs-mode=1770"], "docker podman"),
 ]
 
 
@@ -93,12 +97,14 @@ def _configuration(runtime: str, name: str):
     return normal.fields, normal.extras
 
 
-def test_capture_then_apply_recreates_what_the_cli_made(engine, tmp_path):
+def test_capture_then_apply_recreates_what_the_cli_made(engine, tmp_path, monkeypatch):
+    monkeypatch.delenv("ONE_RUN_UNSET", raising=False)
+    monkeypatch.setenv("ONE_RUN_SET", "from the caller")  # for the CLI's -e ONE_RUN_SET and for apply
     network, prefix = _network(engine)
     folder = tmp_path / "dir"
     folder.mkdir()
     cli = DOCKER_CLI if engine.runtime == "docker" else "podman"
-    env = {k: v for k, v in os.environ.items() if k != "ONE_RUN_UNSET"}
+    env = dict(os.environ)
     results = []
     try:
         for case, args, runtimes in CASES:

@@ -43,7 +43,7 @@ class CreateRequest:
 
     spec: RunSpec
     name: str
-    env: Dict[str, str]
+    env: Dict[str, Optional[str]]  # None: a pass_env name not set where one-run runs
     labels: Dict[str, str]
     # (volume name, container path) of the old container's anonymous volumes, carried over.
     carried_volumes: Tuple[Tuple[str, str], ...] = ()

@@ -103,12 +103,16 @@ class DockerEngine(Engine):
         binds = [v.format() for v in spec.volumes if v.kind != "anonymous"]
         binds += [f"{name}:{target}" for name, target in request.carried_volumes]
         host_options, create_options = option_kwargs(c)
+        from docker.types import Mount
+
+        mounts = [Mount(m.target, m.source or None, m.kind, read_only=m.read_only, propagation=m.propagation or None,
+                        no_copy=m.nocopy, tmpfs_size=m.size, tmpfs_mode=m.mode) for m in c.mounts]
         host_config = self._call("create", self.api.create_host_config, binds=binds, port_bindings=ports,
-                                 **host_options)
+                                 mounts=mounts or None, **host_options)
         arguments = dict(
             command=list(c.command) if c.command is not None else None, name=request.name, detach=True,
             ports=[(int(key.split("/")[0]), key.split("/")[1]) for key in ports],
-            environment=[f"{k}={v}" for k, v in request.env.items()],
+            environment=[k if v is None else f"{k}={v}" for k, v in request.env.items()],  # as `-e NAME` unset
             volumes=[v.target for v in spec.volumes if v.kind == "anonymous"] or None,
             entrypoint=[c.entrypoint] if c.entrypoint is not None else None,
             labels={**dict(c.labels), **request.labels}, host_config=host_config,

@@ -9,6 +9,7 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..errors import EngineError, EngineUnavailable
+from ..options import human_size
 from ..options import podman_kwargs as option_kwargs
 from ..options import podman_spec as option_spec
 from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
@@ -111,7 +112,9 @@ class PodmanEngine(Engine):
         # podman-py takes it only in its dict form.
         ports = {key: [{"ip": b[0]} if isinstance(b, tuple) and b[1] is None else b for b in bindings]
                  for key, bindings in port_bindings(c.ports).items()}
-        kwargs = dict(name=request.name, environment=request.env, labels={**dict(c.labels), **request.labels},
+        # `podman run -e NAME` with NAME unset leaves it out (the image's value stays).
+        environment = {k: v for k, v in request.env.items() if v is not None}
+        kwargs = dict(name=request.name, environment=environment, labels={**dict(c.labels), **request.labels},
                       ports=ports, **option_kwargs(c))
         if c.entrypoint is not None:
             kwargs["entrypoint"] = [c.entrypoint]
@@ -129,6 +132,19 @@ class PodmanEngine(Engine):
                                 "Options": list(v.options)} for v in spec.volumes if v.kind != "bind"]
         payload["volumes"] += [{"Name": name, "Dest": target, "Options": []}
                                for name, target in request.carried_volumes]
+        # `podman run --mount` sends its binds and tmpfs as mounts and its named volumes as volumes.
+        for m in c.mounts:
+            options = (["ro"] if m.read_only else []) + ([m.propagation] if m.propagation else [])
+            if m.kind == "volume":
+                payload["volumes"].append({"Name": m.source, "Dest": m.target, "Options": options})
+            elif m.kind == "bind":
+                payload["mounts"].append({"destination": m.target, "type": "bind", "source": m.source,
+                                          "options": options})
+            else:
+                options += ([f"size={human_size(m.size)}"] if m.size is not None else []) + \
+                    ([f"mode={m.mode:o}"] if m.mode is not None else [])
+                payload["mounts"].append({"destination": m.target, "type": "tmpfs", "source": "tmpfs",
+                                          "options": options})
         if request.create_command:  # as `podman create` records it (see CreateRequest)
             payload["containerCreateCommand"] = list(request.create_command)
         from podman import api
