@@ -243,8 +243,9 @@ def podman_default_caps(attrs: dict) -> Optional[set]:
 
 
 def implied_security(options: Dict[str, Any], runtime: str) -> None:
-    """Docker adds label=disable to a container that shares the host's PID or IPC namespace."""
-    if runtime == "docker" and "host" in (options.get("pid"), options.get("ipc")):
+    """Docker adds label=disable to a privileged container and to one that shares the host's PID
+    or IPC namespace."""
+    if runtime == "docker" and (options.get("privileged") or "host" in (options.get("pid"), options.get("ipc"))):
         options["security_opt"] = tuple(o for o in options["security_opt"] if o != "label=disable")
 
 
