@@ -194,7 +194,17 @@ ENGINES_REFUSE = (
 
 
 def _bytes(size) -> Optional[int]:
-    return None if size is None else table.values.size_bytes(size)
+    return None if size is None else table.values.size_bytes(str(size))
+
+
+def _valid(option, runtime: str) -> Callable[[Any], bool]:
+    """The entry's own checks decide what is valid: a strategy may offer more (Podman's modes)."""
+    def valid(value) -> bool:
+        try:
+            return value is None or not option.check(option.model(value), runtime)
+        except ValueError:
+            return False
+    return valid
 
 
 def strategy_of(option, place: Place):
@@ -226,7 +236,8 @@ def containers(draw, place: Place) -> Drawn:
             continue
         if option.joined and not table.user_network(drawn.get(option.joined)):
             continue  # validate refuses it without a user-defined network
-        value = draw(strategy_of(option, place)(drawn, place), label=option.key)
+        value = draw(strategy_of(option, place)(drawn, place).filter(_valid(option, place.runtime)),
+                     label=option.key)
         if option.needs and option.key not in STRATEGIES and value not in (None, [], {}, False):
             needs = place.fill(option.needs, option.key)
             if any(drawn.get(k) not in (None, v) for k, v in needs.items()):
@@ -323,3 +334,16 @@ def test_random_options_survive_render_create_and_capture(engine, place):
 def test_privileged_docker_container_is_in_sync_without_the_label_docker_adds(docker_engine, tmp_path):
     """Docker reports label=disable on a privileged container, as with a host PID or IPC namespace."""
     round_trip(docker_engine, Place("docker", "", ""), {"privileged": True}, say=print)
+
+
+@pytest.mark.parametrize("key", ["pid", "uts"])
+def test_private_pid_or_uts_namespace_is_refused_for_docker(key, tmp_path):
+    """Docker's CLI refuses `--pid private` and `--uts private` ("invalid PID mode"), docker-py
+    `uts_mode="private"`; Podman takes both."""
+    path = tmp_path / "one-run.toml"
+    for runtime, code in (("docker", 2), ("podman", 0)):
+        path.write_text(tomli_w.dumps({"runtime": runtime, "container": {"name": "one-ns", "image": IMAGE,
+                                                                         key: "private"}}))
+        validated = run_cli("validate", path)
+        assert validated.code == code, validated.err
+        assert code == 0 or f"[container.{key}]" in validated.err
