@@ -664,11 +664,15 @@ def _log_driver_inspect(seen: Seen):
 
 def _namespace_option(key: str, flag: str, meaning: str, docker_host: str, libpod: str, inspect_key: str,
                       modes: Tuple[str, ...], defaults: Tuple[str, ...], sample: str,
-                      podman_inspect: Optional[Callable[[Seen], Any]] = None) -> Option:
+                      podman_inspect: Optional[Callable[[Seen], Any]] = None,
+                      podman_modes: Tuple[str, ...] = ()) -> Option:
+    """`podman_modes`: what only Podman takes (Docker's CLI and API refuse `--pid/--uts private`)."""
     def check(v, runtime):
-        if v in modes or (v.startswith("container:") and len(v) > len("container:")):
+        allowed = modes + (podman_modes if runtime == "podman" else ())
+        if v in allowed or (v.startswith("container:") and len(v) > len("container:")):
             return []
-        return [(f"{key} {v!r} is not a namespace mode", f"write one of {', '.join(modes)} or container:NAME")]
+        return [(f"{key} {v!r} is not a namespace mode {runtime} takes",
+                 f"write one of {', '.join(allowed)} or container:NAME")]
 
     def podman(v):
         if not v:
@@ -1063,7 +1067,7 @@ OPTIONS: Tuple[Option, ...] = (
         bad=["-x"], needs={"network": "{network}"}),
     # --- namespaces
     _namespace_option("pid", "--pid", "the PID namespace: host, or container:NAME", "pid_mode", "pidns", "PidMode",
-                      ("host", "private"), ("", "private"), "host"),
+                      ("host",), ("", "private"), "host", podman_modes=("private",)),
     _namespace_option("ipc", "--ipc", "the IPC namespace: host, none, private, shareable, or container:NAME",
                       "ipc_mode", "ipcns", "IpcMode", ("host", "none", "private", "shareable"),
                       ("", "private", "shareable"), "none",
@@ -1071,7 +1075,7 @@ OPTIONS: Tuple[Option, ...] = (
                       podman_inspect=lambda seen: next((v for v in reversed(create_command_values(
                           seen.attrs, "--ipc")) if v not in ("", "private", "shareable")), None)),
     _namespace_option("uts", "--uts", "the UTS namespace (host name): host, or container:NAME", "uts_mode",
-                      "utsns", "UTSMode", ("host", "private"), ("", "private"), "host"),
+                      "utsns", "UTSMode", ("host",), ("", "private"), "host", podman_modes=("private",)),
 )
 
 BY_KEY: Dict[str, Option] = {o.key: o for o in OPTIONS}
