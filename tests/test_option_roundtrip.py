@@ -347,3 +347,8 @@ def test_private_pid_or_uts_namespace_is_refused_for_docker(key, tmp_path):
         validated = run_cli("validate", path)
         assert validated.code == code, validated.err
         assert code == 0 or f"[container.{key}]" in validated.err
+
+
+def test_swap_twice_the_memory_is_the_engines_own_choice(engine, place):
+    """Both engines give a memory limit a swap limit of twice that: a profile that says so is in sync."""
+    round_trip(engine, place, {"memory": "6m", "memory_swap": "12m"}, say=print)
