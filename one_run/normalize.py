@@ -195,6 +195,8 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
             options["cap_drop"] = tuple(x for x in options["cap_drop"] if x in default_caps)
     implied_security(options, runtime)
+    if options["memory_swap"] is not None and options["memory_swap"] == 2 * (options["memory"] or 0):
+        options["memory_swap"] = None  # the engines' own swap limit, as inspect reads it (unset)
     entrypoint = tuple(cfg.get("Entrypoint") or ()) if c.entrypoint is None else (c.entrypoint,)
     if c.command is not None:
         command = c.command
