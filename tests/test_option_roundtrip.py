@@ -352,3 +352,9 @@ def test_private_pid_or_uts_namespace_is_refused_for_docker(key, tmp_path):
 def test_swap_twice_the_memory_is_the_engines_own_choice(engine, place):
     """Both engines give a memory limit a swap limit of twice that: a profile that says so is in sync."""
     round_trip(engine, place, {"memory": "6m", "memory_swap": "12m"}, say=print)
+
+
+def test_podman_privileged_container_has_no_devices_of_its_own(podman_engine):
+    """Podman ignores --device beside --privileged (measured: no /dev/one-zero inside, Devices [])."""
+    round_trip(podman_engine, Place("podman", "", ""), {"privileged": True, "devices": ["/dev/zero:/dev/one-zero:r"]},
+               say=print)
