@@ -13,7 +13,7 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
   create command (and not compared without one); the default network (Docker "default"/"bridge", Podman "bridge" on network
   "podman"); Podman's caps reported against its default set (and on a privileged container,
-  its computed caps and security options); the volume options a mount has by default, per
+  its computed caps and security options, and no devices: it ignores --device there); the volume options a mount has by default, per
   runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named volumes only, the
   rprivate propagation, never `private`); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
   labels and systemd's PODMAN_SYSTEMD_UNIT.
@@ -188,8 +188,9 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
 
     options = spec_fields(c, runtime, cfg)
     if runtime == "podman":
-        if c.privileged:  # Podman reports a privileged container's caps and security options as its own
-            options["cap_add"], options["cap_drop"] = (), ()
+        if c.privileged:  # Podman reports a privileged container's caps and security options as its own,
+            # and ignores its --device (it has all the host's devices, at their own paths)
+            options["cap_add"], options["cap_drop"], options["devices"] = (), (), ()
             options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
         elif default_caps is not None:
             options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
