@@ -15,7 +15,8 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   "podman"); Podman's caps reported against its default set (and on a privileged container,
   its computed caps and security options, and no devices: it ignores --device there); the volume options a mount has by default, per
   runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named volumes only, the
-  rprivate propagation, never `private`); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
+  rprivate propagation, never `private`); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup, and Podman's own tmpfs at
+  /run, /tmp, /var/tmp of a read-only container; one-run's own
   labels and systemd's PODMAN_SYSTEMD_UNIT.
 * Values are put in one spelling: caps without `CAP_`, image references with registry and
   tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
@@ -59,6 +60,7 @@ VOLUME_DEFAULT_OPTIONS = {
     ("podman", "bind"): {"rw", "rbind", "rprivate", "suid", "dev", "exec"},
     ("podman", "volume"): {"rw", "rbind", "rprivate", "nosuid", "nodev", "exec"},
 }
+PODMAN_READ_ONLY_TMPFS = ("/run", "/tmp", "/var/tmp")
 PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
 _ANONYMOUS_RE = re.compile(r"^[0-9a-f]{64}$")
 SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")  # PASS: PASSWORD, PASSWD
@@ -196,6 +198,7 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
             options["cap_drop"] = tuple(x for x in options["cap_drop"] if x in default_caps)
     implied_security(options, runtime)
+    implied_tmpfs(options, runtime)
     if options["memory_swap"] is not None and options["memory_swap"] == 2 * (options["memory"] or 0):
         options["memory_swap"] = None  # the engines' own swap limit, as inspect reads it (unset)
     entrypoint = tuple(cfg.get("Entrypoint") or ()) if c.entrypoint is None else (c.entrypoint,)
@@ -243,6 +246,14 @@ def podman_default_caps(attrs: dict) -> Optional[set]:
     host = attrs.get("HostConfig") or {}
     return ({cap_name(x) for x in bounding} - {cap_name(x) for x in host.get("CapAdd") or ()}) | \
         {cap_name(x) for x in host.get("CapDrop") or ()}
+
+
+def implied_tmpfs(options: Dict[str, Any], runtime: str) -> None:
+    """Podman mounts a plain tmpfs at /run, /tmp and /var/tmp of a read-only container (its
+    --read-only-tmpfs): one given there without options is the same mount."""
+    if runtime == "podman" and options.get("read_only"):
+        options["tmpfs"] = {path: opts for path, opts in options["tmpfs"].items()
+                            if opts or path not in PODMAN_READ_ONLY_TMPFS}
 
 
 def implied_security(options: Dict[str, Any], runtime: str) -> None:
@@ -368,6 +379,7 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
 
     options = inspect_fields(Seen(attrs, cfg, host, icfg, runtime, notes))
     implied_security(options, runtime)
+    implied_tmpfs(options, runtime)
     if runtime == "podman" and options["privileged"]:
         options["cap_add"], options["cap_drop"] = (), ()
         options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
