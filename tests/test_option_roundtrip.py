@@ -36,7 +36,8 @@ from one_run.profile import load_profile
 from one_run.runspec import build_runspec
 
 DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x one refuses some options
-EXAMPLES = 20  # per engine: about 0.5 s each, within CI's 30 minutes for the whole suite
+# per engine: about 0.5 s each, within CI's 30 minutes for the whole suite; more for a deeper search by hand
+EXAMPLES = int(os.environ.get("ONE_RUN_ROUNDTRIP_EXAMPLES", "20"))
 IMAGE = f"{STANDIN}:1"
 ABSENT = None  # a drawn None leaves the key out of the profile
 
@@ -369,3 +370,8 @@ def test_podman_privileged_container_has_no_devices_of_its_own(podman_engine):
 def test_podman_read_only_container_has_its_own_tmpfs(podman_engine, tmpfs):
     """Podman mounts a tmpfs at /run, /tmp and /var/tmp of a read-only container (--read-only-tmpfs)."""
     round_trip(podman_engine, Place("podman", "", ""), {"read_only": True, "tmpfs": tmpfs}, say=print)
+
+
+def test_podman_default_pids_limit_is_in_sync(podman_engine):
+    """Podman's default pids limit (2048, containers.conf) given in the profile is the same container."""
+    round_trip(podman_engine, Place("podman", "", ""), {"pids_limit": 2048}, say=print)
