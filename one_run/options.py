@@ -575,9 +575,11 @@ def _memory_swap_inspect(seen: Seen):
     return swap
 
 
-def _pids_inspect(seen: Seen):
-    pids = seen.host.get("PidsLimit")
-    if pids in (None, 0, -1) or (seen.runtime == "podman" and pids == 2048):  # Podman's default (containers.conf)
+PODMAN_PIDS_LIMIT = 2048  # Podman's default (containers.conf), which its inspect cannot tell from a choice
+
+
+def _pids_normal(pids, runtime: str):
+    if pids in (None, 0, -1) or (runtime == "podman" and pids == PODMAN_PIDS_LIMIT):
         return None
     return pids
 
@@ -983,7 +985,8 @@ OPTIONS: Tuple[Option, ...] = (
         default_text="the engine's (Podman 2048)", check=_int_check(-1), words=_flag("--pids-limit"),
         docker_host=lambda v: {"pids_limit": v} if v else {},
         podman_spec=lambda v: _resource(("pids", "limit"), v) if v else {},
-        spec=lambda v, runtime: None if v in (None, 0, -1) else v, inspect=_pids_inspect, sample=512, bad=-2),
+        spec=_pids_normal, inspect=lambda seen: _pids_normal(seen.host.get("PidsLimit"), seen.runtime), sample=512,
+        bad=-2),
     Option(
         "oom_score_adj", INT, "the kernel's OOM-killer preference, -1000 (never) to 1000", "-500",
         "`--oom-score-adj`", default_text="0", check=_int_check(-1000, 1000), words=_flag("--oom-score-adj"),
