@@ -375,3 +375,15 @@ def test_podman_read_only_container_has_its_own_tmpfs(podman_engine, tmpfs):
 def test_podman_default_pids_limit_is_in_sync(podman_engine):
     """Podman's default pids limit (2048, containers.conf) given in the profile is the same container."""
     round_trip(podman_engine, Place("podman", "", ""), {"pids_limit": 2048}, say=print)
+
+
+def test_unlimited_swap_is_refused_for_podman(tmp_path):
+    """Podman 4.3 cannot carry memory_swap = -1: its CLI makes it twice the memory (measured in the
+    container's cgroup), its API refuses it ("minimum memoryswap limit should be larger ...")."""
+    path = tmp_path / "one-run.toml"
+    for runtime, code in (("docker", 0), ("podman", 2)):
+        path.write_text(tomli_w.dumps({"runtime": runtime, "container": {"name": "one-swap", "image": IMAGE,
+                                                                         "memory": "64m", "memory_swap": "-1"}}))
+        validated = run_cli("validate", path)
+        assert validated.code == code, validated.err
+        assert code == 0 or "[container.memory_swap]" in validated.err
