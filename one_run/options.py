@@ -563,6 +563,9 @@ def _memory_swap_bytes(v: str) -> int:
 
 
 def _memory_swap_check(v, runtime) -> Problems:
+    if v == "-1" and runtime == "podman":
+        # Podman 4.3's CLI makes it twice the memory (measured in the cgroup); its API refuses it.
+        return [("podman cannot keep unlimited swap (-1)", "write a size, or leave memory_swap out for twice memory")]
     if v is None or v == "-1":
         return []
     return _size_check(v, runtime)
@@ -957,7 +960,7 @@ OPTIONS: Tuple[Option, ...] = (
     _size_option("memory_reservation", "--memory-reservation", "a soft memory limit, below memory", "2g",
                  "mem_reservation", ("memory", "reservation"), "MemoryReservation", "256m"),
     Option(
-        "memory_swap", ("a size such as \"8g\", or -1 for unlimited swap", _is_size),
+        "memory_swap", ("a size such as \"8g\", or -1 for unlimited swap (docker)", _is_size),
         "memory plus swap limit (needs memory)", '"8g"', "`--memory-swap`", default_text="twice memory",
         model=_size_model, check=_memory_swap_check, words=_flag("--memory-swap"),
         docker_host=lambda v: {"memswap_limit": _memory_swap_bytes(v)} if v else {},
