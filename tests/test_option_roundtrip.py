@@ -107,7 +107,8 @@ def _log_opts(drawn: Drawn, place: Place):
         names = {"max-size": _sizes("10m", "1k", "2g", "500", "1.5m"), "tag": st.sampled_from(["one", "{{.Name}}"]),
                  "path": st.just("/tmp/one-run-roundtrip.log")}
     elif drawn.get("log_driver") in (None, "json-file", "local"):
-        names = {"max-size": _sizes("10m", "1k", "2g", "500", "1.5m"), "max-file": st.sampled_from(["1", "3"])}
+        names = {"max-size": _sizes("10m", "1k", "2g", "500", "1.5m"), "max-file": st.sampled_from(["1", "3"]),
+                 "compress": st.sampled_from(["true", "false"])}
     else:
         return st.none()
     opts = st.fixed_dictionaries({}, optional=names)
@@ -118,7 +119,7 @@ def _log_opts(drawn: Drawn, place: Place):
 _hostname = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9](\.[a-z]{2,6}){0,2}", fullmatch=True)
 _domain = st.from_regex(r"[a-z][a-z0-9]{0,8}\.(com|org|example)", fullmatch=True)
 _caps = st.sampled_from(["NET_ADMIN", "net_admin", "CAP_SYS_TIME", "SYS_PTRACE", "MKNOD", "cap_chown", "SETFCAP",
-                         "NET_RAW", "AUDIT_WRITE"])
+                         "NET_RAW", "AUDIT_WRITE", "ALL"])
 
 STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
     "hostname": lambda d, p: st.none() | _hostname,
@@ -137,14 +138,16 @@ STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
                                                       "/dev/zero:/dev/z:rw", "/dev/full:/dev/full:rwm"]),
                                      max_size=3, unique_by=lambda d: (d.split(":") + [d])[1]),
     "security_opt": lambda d, p: st.lists(st.sampled_from(["no-new-privileges", "no-new-privileges=true",
+                                                           "no-new-privileges=false",
                                                            "label=disable", "seccomp=unconfined"]),
                                           max_size=2, unique_by=lambda o: o.partition("=")[0]),
     "shm_size": lambda d, p: st.none() | _sizes("64m", "128m", "1g", "65536k", "64000k", 32 * 2 ** 20),
-    "memory": lambda d, p: st.none() | _sizes("6m", "512m", "1g", "100m", 256 * 2 ** 20),
-    "cpus": lambda d, p: st.none() | st.integers(1, 200).map(lambda n: n / 100) | st.sampled_from([1, 2]),
+    "memory": lambda d, p: st.none() | _sizes("6m", "512m", "1g", "100m", 256 * 2 ** 20, "1.5g", "10000000"),
+    "cpus": lambda d, p: st.none() | st.sampled_from([1, 2]) | st.tuples(st.floats(0.01, 2.0), st.integers(2, 9)).map(
+        lambda t: max(0.01, round(t[0], t[1]))),
     "tmpfs": lambda d, p: st.lists(st.tuples(st.sampled_from(["/scratch", "/run/one", "/var/tmp"]),
                                              st.sampled_from(["", ":size=16m", ":size=16384k,mode=1777", ":noexec",
-                                                              ":rw,nosuid"])),
+                                                              ":rw,nosuid", ":exec,size=1g", ":mode=0700"])),
                                    max_size=2, unique_by=lambda t: t[0]).map(lambda ts: [a + b for a, b in ts]),
     "ulimits": lambda d, p: st.dictionaries(
         st.sampled_from(["nofile", "nproc", "core", "memlock"]),
@@ -387,3 +390,12 @@ def test_unlimited_swap_is_refused_for_podman(tmp_path):
         validated = run_cli("validate", path)
         assert validated.code == code, validated.err
         assert code == 0 or "[container.memory_swap]" in validated.err
+
+
+def test_cpus_render_every_digit(tmp_path):
+    """`--cpus` printed with 6 significant digits gave Docker 1.26562 for cpus = 1.265625."""
+    path = tmp_path / "one-run.toml"
+    path.write_text(tomli_w.dumps({"runtime": "docker", "container": {"name": "one-cpus", "image": IMAGE,
+                                                                      "cpus": 1.265625}}))
+    rendered = run_cli("render", "--format", "json", path)
+    assert '"--cpus", "1.265625"' in rendered.out, rendered.out
