@@ -449,6 +449,12 @@ def _cpus_podman(v):
     return {"cpu_period": CPU_PERIOD, "cpu_quota": round(v * CPU_PERIOD)} if v else {}
 
 
+def _cpus_text(v) -> str:
+    """The shortest spelling (2, 1.5) unless it loses digits, which %g does past six."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(float(v))
+
+
 def _cpus_capture(v, say):
     if v is None:
         return None
@@ -900,7 +906,7 @@ OPTIONS: Tuple[Option, ...] = (
         "is set back in place by apply", "1.5", "`--cpus`", default_text="no limit",
         check=lambda v, runtime: [(f"cpus = {v} is not a number of CPUs", "write a positive number such as 2 or 1.5")]
         if v is not None and v <= 0 else [],
-        words=lambda v: [["--cpus", f"{v:g}"]] if v else [],
+        words=lambda v: [["--cpus", _cpus_text(v)]] if v else [],
         docker_host=lambda v: {"nano_cpus": round(v * 1e9)} if v else {}, podman_kwargs=_cpus_podman,
         spec=lambda v, runtime: round(v * 1e9) if v else None,  # in billionths, as the engines keep it
         inspect=lambda seen: seen.host.get("NanoCpus") or None, capture=_cpus_capture,
