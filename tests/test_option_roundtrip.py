@@ -143,8 +143,11 @@ STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
                                           max_size=2, unique_by=lambda o: o.partition("=")[0]),
     "shm_size": lambda d, p: st.none() | _sizes("64m", "128m", "1g", "65536k", "64000k", 32 * 2 ** 20),
     "memory": lambda d, p: st.none() | _sizes("6m", "512m", "1g", "100m", 256 * 2 ** 20, "1.5g", "10000000"),
-    "cpus": lambda d, p: st.none() | st.sampled_from([1, 2]) | st.tuples(st.floats(0.01, 2.0), st.integers(2, 9)).map(
-        lambda t: max(0.01, round(t[0], t[1]))),
+    # Podman's CLI truncates cpus * 100000 in floating point (see test_podman_cli_truncates_cpus): there
+    # only binary fractions, which it keeps exactly, are drawn until that is settled.
+    "cpus": lambda d, p: st.none() | st.sampled_from([1, 2]) | (
+        st.tuples(st.floats(0.01, 2.0), st.integers(2, 9)).map(lambda t: max(0.01, round(t[0], t[1])))
+        if p.runtime == "docker" else st.integers(1, 64).map(lambda n: n / 32)),
     "tmpfs": lambda d, p: st.lists(st.tuples(st.sampled_from(["/scratch", "/run/one", "/var/tmp"]),
                                              st.sampled_from(["", ":size=16m", ":size=16384k,mode=1777", ":noexec",
                                                               ":rw,nosuid", ":exec,size=1g", ":mode=0700"])),
@@ -399,3 +402,10 @@ def test_cpus_render_every_digit(tmp_path):
                                                                       "cpus": 1.265625}}))
     rendered = run_cli("render", "--format", "json", path)
     assert '"--cpus", "1.265625"' in rendered.out, rendered.out
+
+
+@pytest.mark.xfail(strict=True, reason="open: Podman's CLI makes --cpus 1.16 a quota of int(1.16 * 100000) = 115999 "
+                   "(1.15999 CPUs), one-run's apply rounds to 116000; capture cannot write a number Podman's CLI "
+                   "reads back as 116000 without knowing the runtime")
+def test_podman_cli_truncates_cpus(podman_engine):
+    round_trip(podman_engine, Place("podman", "", ""), {"cpus": 1.16}, say=print)
