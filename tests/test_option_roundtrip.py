@@ -409,3 +409,9 @@ def test_cpus_render_every_digit(tmp_path):
                    "reads back as 116000 without knowing the runtime")
 def test_podman_cli_truncates_cpus(podman_engine):
     round_trip(podman_engine, Place("podman", "", ""), {"cpus": 1.16}, say=print)
+
+
+@pytest.mark.parametrize("cap_add", [[], ["NET_ADMIN"]])
+def test_podman_drop_all_capabilities(podman_engine, cap_add):
+    """Podman reports `--cap-drop ALL` as each of its default capabilities dropped (and BoundingCaps null)."""
+    round_trip(podman_engine, Place("podman", "", ""), {"cap_drop": ["ALL"], "cap_add": cap_add}, say=print)
