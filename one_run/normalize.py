@@ -196,7 +196,8 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
         elif default_caps is not None:
             options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
-            options["cap_drop"] = tuple(x for x in options["cap_drop"] if x in default_caps)
+            options["cap_drop"] = podman_drop_all(tuple(x for x in options["cap_drop"] if x in default_caps or x == "ALL"),
+                                                  default_caps)
     implied_security(options, runtime)
     implied_tmpfs(options, runtime)
     if options["memory_swap"] is not None and options["memory_swap"] == 2 * (options["memory"] or 0):
@@ -240,12 +241,19 @@ def create_command_relabels(attrs: dict) -> Optional[Dict[str, set]]:
 
 def podman_default_caps(attrs: dict) -> Optional[set]:
     """Podman reports CapAdd/CapDrop against its default set; this recovers that set."""
-    bounding = attrs.get("BoundingCaps")
-    if bounding is None or (attrs.get("HostConfig") or {}).get("Privileged"):
+    if "BoundingCaps" not in attrs or (attrs.get("HostConfig") or {}).get("Privileged"):
         return None
+    bounding = attrs["BoundingCaps"] or ()  # null when every capability is dropped
     host = attrs.get("HostConfig") or {}
     return ({cap_name(x) for x in bounding} - {cap_name(x) for x in host.get("CapAdd") or ()}) | \
         {cap_name(x) for x in host.get("CapDrop") or ()}
+
+
+def podman_drop_all(caps: Tuple[str, ...], default_caps: Optional[set]) -> Tuple[str, ...]:
+    """Podman reports `--cap-drop ALL` as each of its default capabilities dropped: one spelling, ALL."""
+    if "ALL" in caps or (default_caps and default_caps <= set(caps)):
+        return ("ALL",)
+    return caps
 
 
 def implied_tmpfs(options: Dict[str, Any], runtime: str) -> None:
@@ -380,6 +388,8 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
     options = inspect_fields(Seen(attrs, cfg, host, icfg, runtime, notes))
     implied_security(options, runtime)
     implied_tmpfs(options, runtime)
+    if runtime == "podman" and not options["privileged"]:
+        options["cap_drop"] = podman_drop_all(options["cap_drop"], podman_default_caps(attrs))
     if runtime == "podman" and options["privileged"]:
         options["cap_add"], options["cap_drop"] = (), ()
         options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
