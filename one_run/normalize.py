@@ -11,13 +11,14 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   characters); the default shm size (Docker 64 MiB, Podman 64000 KiB); Podman's
   RLIMIT_NOFILE/NPROC unless the create command named them; Podman's empty restart policy
   (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
-  create command (and not compared without one); the default network (Docker "default"/"bridge", Podman "bridge" on network
-  "podman"); Podman's caps reported against its default set (and on a privileged container,
-  its computed caps and security options, and no devices: it ignores --device there); the volume options a mount has by default, per
-  runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named volumes only, the
-  rprivate propagation, never `private`); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup, and Podman's own tmpfs at
-  /run, /tmp, /var/tmp of a read-only container; one-run's own
-  labels and systemd's PODMAN_SYSTEMD_UNIT.
+  create command (and not compared without one); the default network (Docker
+  "default"/"bridge", Podman "bridge" on network "podman"); Podman's caps reported against its
+  default set (`--cap-drop ALL` as each of them; on a privileged container, its computed caps
+  and security options, and no devices: it ignores --device there); the volume options a mount
+  has by default, per runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named
+  volumes only, the rprivate propagation, never `private`); the tmpfs options rw, rprivate,
+  nosuid, nodev, tmpcopyup, and Podman's own tmpfs at /run, /tmp, /var/tmp of a read-only
+  container; one-run's own labels and systemd's PODMAN_SYSTEMD_UNIT.
 * Values are put in one spelling: caps without `CAP_`, image references with registry and
   tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
   anonymous, device permissions `rwm` when empty, Podman's security options as its inspect
@@ -196,8 +197,8 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
         elif default_caps is not None:
             options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
-            options["cap_drop"] = podman_drop_all(tuple(x for x in options["cap_drop"] if x in default_caps or x == "ALL"),
-                                                  default_caps)
+            dropped = tuple(x for x in options["cap_drop"] if x in default_caps or x == "ALL")
+            options["cap_drop"] = podman_drop_all(dropped, default_caps)
     implied_security(options, runtime)
     implied_tmpfs(options, runtime)
     if options["memory_swap"] is not None and options["memory_swap"] == 2 * (options["memory"] or 0):

@@ -39,7 +39,6 @@ DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x on
 # per engine: about 0.5 s each, within CI's 30 minutes for the whole suite; more for a deeper search by hand
 EXAMPLES = int(os.environ.get("ONE_RUN_ROUNDTRIP_EXAMPLES", "20"))
 IMAGE = f"{STANDIN}:1"
-ABSENT = None  # a drawn None leaves the key out of the profile
 
 Drawn = Dict[str, Any]
 
@@ -134,8 +133,9 @@ STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
                                                           "ldap:192.0.2.12", "v6:2001:db8::1"]), max_size=3),
     "cap_add": lambda d, p: st.lists(_caps, max_size=3),
     "cap_drop": lambda d, p: st.lists(_caps, max_size=3),
-    "devices": lambda d, p: st.lists(st.sampled_from(["/dev/null", "/dev/zero:/dev/one-zero", "/dev/null:/dev/one-null:r",
-                                                      "/dev/zero:/dev/z:rw", "/dev/full:/dev/full:rwm"]),
+    "devices": lambda d, p: st.lists(st.sampled_from(["/dev/null", "/dev/zero:/dev/one-zero",
+                                                      "/dev/null:/dev/one-null:r", "/dev/zero:/dev/z:rw",
+                                                      "/dev/full:/dev/full:rwm"]),
                                      max_size=3, unique_by=lambda d: (d.split(":") + [d])[1]),
     "security_opt": lambda d, p: st.lists(st.sampled_from(["no-new-privileges", "no-new-privileges=true",
                                                            "no-new-privileges=false",
@@ -298,7 +298,8 @@ def round_trip(engine, place: Place, container: Drawn, say: Callable[[str], None
             running = from_inspect(info.attrs, image, place.runtime)
             caps = podman_default_caps(info.attrs) if place.runtime == "podman" else None
             profile = from_spec(spec, image, default_caps=caps).fields
-            assert _differences(profile, running.fields) == {}, "the drawn profile and inspect differ (diff: not in sync)"
+            assert _differences(profile, running.fields) == {}, \
+                "the drawn profile and inspect differ (diff: not in sync)"
             assert running.extras == {}, "inspect shows options outside the table"
 
             out = folder / "captured" / "one-run.toml"
