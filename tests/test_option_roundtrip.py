@@ -416,3 +416,8 @@ def test_podman_cli_truncates_cpus(podman_engine):
 def test_podman_drop_all_capabilities(podman_engine, cap_add):
     """Podman reports `--cap-drop ALL` as each of its default capabilities dropped (and BoundingCaps null)."""
     round_trip(podman_engine, Place("podman", "", ""), {"cap_drop": ["ALL"], "cap_add": cap_add}, say=print)
+
+
+def test_podman_drop_all_then_add_a_default_capability(podman_engine):
+    """`--cap-drop ALL --cap-add MKNOD` on Podman: its inspect lists the other default capabilities dropped."""
+    round_trip(podman_engine, Place("podman", "", ""), {"cap_drop": ["ALL"], "cap_add": ["MKNOD"]}, say=print)
