@@ -195,10 +195,11 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
             # and ignores its --device (it has all the host's devices, at their own paths)
             options["cap_add"], options["cap_drop"], options["devices"] = (), (), ()
             options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
-        elif default_caps is not None:
-            options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
-            dropped = tuple(x for x in options["cap_drop"] if x in default_caps or x == "ALL")
-            options["cap_drop"] = podman_drop_all(dropped, default_caps)
+        elif default_caps is not None:  # as it reports them: what the container has against the default set
+            dropped = default_caps if "ALL" in options["cap_drop"] else set(options["cap_drop"])
+            has = (default_caps - dropped) | set(options["cap_add"])
+            options["cap_add"] = tuple(sorted(has - default_caps))
+            options["cap_drop"] = podman_drop_all(tuple(sorted(default_caps - has)), default_caps)
     implied_security(options, runtime)
     implied_tmpfs(options, runtime)
     if options["memory_swap"] is not None and options["memory_swap"] == 2 * (options["memory"] or 0):
