@@ -131,7 +131,8 @@ STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
                                  max_size=3),
     "extra_hosts": lambda d, p: st.lists(st.sampled_from(["db.example.com:192.0.2.10", "db.example.com:192.0.2.11",
                                                           "ldap:192.0.2.12", "v6:2001:db8::1"]), max_size=3),
-    "cap_add": lambda d, p: st.lists(_caps, max_size=3),
+    # Podman's add ALL is open (test_podman_add_all_capabilities): not drawn there until it is settled
+    "cap_add": lambda d, p: st.lists(_caps.filter(lambda c: p.runtime == "docker" or c != "ALL"), max_size=3),
     "cap_drop": lambda d, p: st.lists(_caps, max_size=3),
     "devices": lambda d, p: st.lists(st.sampled_from(["/dev/null", "/dev/zero:/dev/one-zero",
                                                       "/dev/null:/dev/one-null:r", "/dev/zero:/dev/z:rw",
@@ -421,3 +422,10 @@ def test_podman_drop_all_capabilities(podman_engine, cap_add):
 def test_podman_drop_all_then_add_a_default_capability(podman_engine):
     """`--cap-drop ALL --cap-add MKNOD` on Podman: its inspect lists the other default capabilities dropped."""
     round_trip(podman_engine, Place("podman", "", ""), {"cap_drop": ["ALL"], "cap_add": ["MKNOD"]}, say=print)
+
+
+@pytest.mark.xfail(strict=True, reason="open: Podman reports --cap-add ALL as each capability beyond its default set "
+                   "(40 names on this kernel); the normal form would need the full capability list, or the create "
+                   "command's ALL")
+def test_podman_add_all_capabilities(podman_engine):
+    round_trip(podman_engine, Place("podman", "", ""), {"cap_add": ["ALL"]}, say=print)
