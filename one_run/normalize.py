@@ -11,12 +11,14 @@ Both sides go through the same rules (measured on Docker 20.10 and Podman 4.3):
   characters); the default shm size (Docker 64 MiB, Podman 64000 KiB); Podman's
   RLIMIT_NOFILE/NPROC unless the create command named them; Podman's empty restart policy
   (= "no"); Podman's z/Z, which it forgets once the container started, are taken from its
-  create command (and not compared without one); the default network (Docker "default"/"bridge", Podman "bridge" on network
-  "podman"); Podman's caps reported against its default set (and on a privileged container,
-  its computed caps and security options); the volume options a mount has by default, per
-  runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named volumes only, the
-  rprivate propagation, never `private`); the tmpfs options rw, rprivate, nosuid, nodev, tmpcopyup; one-run's own
-  labels and systemd's PODMAN_SYSTEMD_UNIT.
+  create command (and not compared without one); the default network (Docker
+  "default"/"bridge", Podman "bridge" on network "podman"); Podman's caps reported against its
+  default set (`--cap-drop ALL` as each of them; on a privileged container, its computed caps
+  and security options, and no devices: it ignores --device there); the volume options a mount
+  has by default, per runtime and kind (VOLUME_DEFAULT_OPTIONS: Podman's nosuid,nodev on named
+  volumes only, the rprivate propagation, never `private`); the tmpfs options rw, rprivate,
+  nosuid, nodev, tmpcopyup, and Podman's own tmpfs at /run, /tmp, /var/tmp of a read-only
+  container; one-run's own labels and systemd's PODMAN_SYSTEMD_UNIT.
 * Values are put in one spelling: caps without `CAP_`, image references with registry and
   tag, sizes in bytes, anonymous volumes (64 hex digits, also when carried over by name) as
   anonymous, device permissions `rwm` when empty, Podman's security options as its inspect
@@ -60,6 +62,7 @@ VOLUME_DEFAULT_OPTIONS = {
     ("podman", "bind"): {"rw", "rbind", "rprivate", "suid", "dev", "exec"},
     ("podman", "volume"): {"rw", "rbind", "rprivate", "nosuid", "nodev", "exec"},
 }
+PODMAN_READ_ONLY_TMPFS = ("/run", "/tmp", "/var/tmp")
 PRIVILEGED_SECURITY_OPT = {"label=disable", "seccomp=unconfined", "apparmor=unconfined"}
 _ANONYMOUS_RE = re.compile(r"^[0-9a-f]{64}$")
 SECRET_WORDS = ("PASS", "TOKEN", "SECRET", "KEY", "CREDENTIAL", "AUTH", "PRIVATE")  # PASS: PASSWORD, PASSWD
@@ -223,13 +226,19 @@ def from_spec(spec: RunSpec, image: Optional[dict], default_caps: Optional[set] 
 
     options = spec_fields(c, runtime, cfg)
     if runtime == "podman":
-        if c.privileged:  # Podman reports a privileged container's caps and security options as its own
-            options["cap_add"], options["cap_drop"] = (), ()
+        if c.privileged:  # Podman reports a privileged container's caps and security options as its own,
+            # and ignores its --device (it has all the host's devices, at their own paths)
+            options["cap_add"], options["cap_drop"], options["devices"] = (), (), ()
             options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))
-        elif default_caps is not None:
-            options["cap_add"] = tuple(x for x in options["cap_add"] if x not in default_caps)
-            options["cap_drop"] = tuple(x for x in options["cap_drop"] if x in default_caps)
+        elif default_caps is not None:  # as it reports them: what the container has against the default set
+            dropped = default_caps if "ALL" in options["cap_drop"] else set(options["cap_drop"])
+            has = (default_caps - dropped) | set(options["cap_add"])
+            options["cap_add"] = tuple(sorted(has - default_caps))
+            options["cap_drop"] = podman_drop_all(tuple(sorted(default_caps - has)), default_caps)
     implied_security(options, runtime)
+    implied_tmpfs(options, runtime)
+    if options["memory_swap"] is not None and options["memory_swap"] == 2 * (options["memory"] or 0):
+        options["memory_swap"] = None  # the engines' own swap limit, as inspect reads it (unset)
     entrypoint = tuple(cfg.get("Entrypoint") or ()) if c.entrypoint is None else (c.entrypoint,)
     if c.command is not None:
         command = c.command
@@ -270,17 +279,33 @@ def create_command_relabels(attrs: dict) -> Optional[Dict[str, set]]:
 
 def podman_default_caps(attrs: dict) -> Optional[set]:
     """Podman reports CapAdd/CapDrop against its default set; this recovers that set."""
-    bounding = attrs.get("BoundingCaps")
-    if bounding is None or (attrs.get("HostConfig") or {}).get("Privileged"):
+    if "BoundingCaps" not in attrs or (attrs.get("HostConfig") or {}).get("Privileged"):
         return None
+    bounding = attrs["BoundingCaps"] or ()  # null when every capability is dropped
     host = attrs.get("HostConfig") or {}
     return ({cap_name(x) for x in bounding} - {cap_name(x) for x in host.get("CapAdd") or ()}) | \
         {cap_name(x) for x in host.get("CapDrop") or ()}
 
 
+def podman_drop_all(caps: Tuple[str, ...], default_caps: Optional[set]) -> Tuple[str, ...]:
+    """Podman reports `--cap-drop ALL` as each of its default capabilities dropped: one spelling, ALL."""
+    if "ALL" in caps or (default_caps and default_caps <= set(caps)):
+        return ("ALL",)
+    return caps
+
+
+def implied_tmpfs(options: Dict[str, Any], runtime: str) -> None:
+    """Podman mounts a plain tmpfs at /run, /tmp and /var/tmp of a read-only container (its
+    --read-only-tmpfs): one given there without options is the same mount."""
+    if runtime == "podman" and options.get("read_only"):
+        options["tmpfs"] = {path: opts for path, opts in options["tmpfs"].items()
+                            if opts or path not in PODMAN_READ_ONLY_TMPFS}
+
+
 def implied_security(options: Dict[str, Any], runtime: str) -> None:
-    """Docker adds label=disable to a container that shares the host's PID or IPC namespace."""
-    if runtime == "docker" and "host" in (options.get("pid"), options.get("ipc")):
+    """Docker adds label=disable to a privileged container and to one that shares the host's PID
+    or IPC namespace."""
+    if runtime == "docker" and (options.get("privileged") or "host" in (options.get("pid"), options.get("ipc"))):
         options["security_opt"] = tuple(o for o in options["security_opt"] if o != "label=disable")
 
 
@@ -474,6 +499,9 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
 
     options = inspect_fields(Seen(attrs, cfg, host, icfg, runtime, notes))
     implied_security(options, runtime)
+    implied_tmpfs(options, runtime)
+    if runtime == "podman" and not options["privileged"]:
+        options["cap_drop"] = podman_drop_all(options["cap_drop"], podman_default_caps(attrs))
     if runtime == "podman" and options["privileged"]:
         options["cap_add"], options["cap_drop"] = (), ()
         options["security_opt"] = tuple(sorted(set(options["security_opt"]) - PRIVILEGED_SECURITY_OPT))

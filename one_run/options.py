@@ -452,6 +452,12 @@ def _cpus_podman(v):
     return {"cpu_period": CPU_PERIOD, "cpu_quota": round(v * CPU_PERIOD)} if v else {}
 
 
+def _cpus_text(v) -> str:
+    """The shortest spelling (2, 1.5) unless it loses digits, which %g does past six."""
+    short = f"{v:g}"
+    return short if float(short) == v else repr(float(v))
+
+
 def _cpus_capture(v, say):
     if v is None:
         return None
@@ -566,6 +572,9 @@ def _memory_swap_bytes(v: str) -> int:
 
 
 def _memory_swap_check(v, runtime) -> Problems:
+    if v == "-1" and runtime == "podman":
+        # Podman 4.3's CLI makes it twice the memory (measured in the cgroup); its API refuses it.
+        return [("podman cannot keep unlimited swap (-1)", "write a size, or leave memory_swap out for twice memory")]
     if v is None or v == "-1":
         return []
     return _size_check(v, runtime)
@@ -578,9 +587,11 @@ def _memory_swap_inspect(seen: Seen):
     return swap
 
 
-def _pids_inspect(seen: Seen):
-    pids = seen.host.get("PidsLimit")
-    if pids in (None, 0, -1) or (seen.runtime == "podman" and pids == 2048):  # Podman's default (containers.conf)
+PODMAN_PIDS_LIMIT = 2048  # Podman's default (containers.conf), which its inspect cannot tell from a choice
+
+
+def _pids_normal(pids, runtime: str):
+    if pids in (None, 0, -1) or (runtime == "podman" and pids == PODMAN_PIDS_LIMIT):
         return None
     return pids
 
@@ -667,11 +678,15 @@ def _log_driver_inspect(seen: Seen):
 
 def _namespace_option(key: str, flag: str, meaning: str, docker_host: str, libpod: str, inspect_key: str,
                       modes: Tuple[str, ...], defaults: Tuple[str, ...], sample: str,
-                      podman_inspect: Optional[Callable[[Seen], Any]] = None) -> Option:
+                      podman_inspect: Optional[Callable[[Seen], Any]] = None,
+                      podman_modes: Tuple[str, ...] = ()) -> Option:
+    """`podman_modes`: what only Podman takes (Docker's CLI and API refuse `--pid/--uts private`)."""
     def check(v, runtime):
-        if v in modes or (v.startswith("container:") and len(v) > len("container:")):
+        allowed = modes + (podman_modes if runtime == "podman" else ())
+        if v in allowed or (v.startswith("container:") and len(v) > len("container:")):
             return []
-        return [(f"{key} {v!r} is not a namespace mode", f"write one of {', '.join(modes)} or container:NAME")]
+        return [(f"{key} {v!r} is not a namespace mode {runtime} takes",
+                 f"write one of {', '.join(allowed)} or container:NAME")]
 
     def podman(v):
         if not v:
@@ -1058,7 +1073,7 @@ OPTIONS: Tuple[Option, ...] = (
         "is set back in place by apply", "1.5", "`--cpus`", default_text="no limit",
         check=lambda v, runtime: [(f"cpus = {v} is not a number of CPUs", "write a positive number such as 2 or 1.5")]
         if v is not None and v <= 0 else [],
-        words=lambda v: [["--cpus", f"{v:g}"]] if v else [],
+        words=lambda v: [["--cpus", _cpus_text(v)]] if v else [],
         docker_host=lambda v: {"nano_cpus": round(v * 1e9)} if v else {}, podman_kwargs=_cpus_podman,
         spec=lambda v, runtime: round(v * 1e9) if v else None,  # in billionths, as the engines keep it
         inspect=lambda seen: seen.host.get("NanoCpus") or None, capture=_cpus_capture,
@@ -1137,7 +1152,7 @@ OPTIONS: Tuple[Option, ...] = (
     _size_option("memory_reservation", "--memory-reservation", "a soft memory limit, below memory", "2g",
                  "mem_reservation", ("memory", "reservation"), "MemoryReservation", "256m"),
     Option(
-        "memory_swap", ("a size such as \"8g\", or -1 for unlimited swap", _is_size),
+        "memory_swap", ("a size such as \"8g\", or -1 for unlimited swap (docker)", _is_size),
         "memory plus swap limit (needs memory)", '"8g"', "`--memory-swap`", default_text="twice memory",
         model=_size_model, check=_memory_swap_check, words=_flag("--memory-swap"),
         docker_host=lambda v: {"memswap_limit": _memory_swap_bytes(v)} if v else {},
@@ -1165,7 +1180,8 @@ OPTIONS: Tuple[Option, ...] = (
         default_text="the engine's (Podman 2048)", check=_int_check(-1), words=_flag("--pids-limit"),
         docker_host=lambda v: {"pids_limit": v} if v else {},
         podman_spec=lambda v: _resource(("pids", "limit"), v) if v else {},
-        spec=lambda v, runtime: None if v in (None, 0, -1) else v, inspect=_pids_inspect, sample=512, bad=-2),
+        spec=_pids_normal, inspect=lambda seen: _pids_normal(seen.host.get("PidsLimit"), seen.runtime), sample=512,
+        bad=-2),
     Option(
         "oom_score_adj", INT, "the kernel's OOM-killer preference, -1000 (never) to 1000", "-500",
         "`--oom-score-adj`", default_text="0", check=_int_check(-1000, 1000), words=_flag("--oom-score-adj"),
@@ -1262,7 +1278,7 @@ OPTIONS: Tuple[Option, ...] = (
         bad=["-x"], needs={"network": "{network}"}),
     # --- namespaces
     _namespace_option("pid", "--pid", "the PID namespace: host, or container:NAME", "pid_mode", "pidns", "PidMode",
-                      ("host", "private"), ("", "private"), "host"),
+                      ("host",), ("", "private"), "host", podman_modes=("private",)),
     _namespace_option("ipc", "--ipc", "the IPC namespace: host, none, private, shareable, or container:NAME",
                       "ipc_mode", "ipcns", "IpcMode", ("host", "none", "private", "shareable"),
                       ("", "private", "shareable"), "none",
@@ -1270,7 +1286,7 @@ OPTIONS: Tuple[Option, ...] = (
                       podman_inspect=lambda seen: next((v for v in reversed(create_command_values(
                           seen.attrs, "--ipc")) if v not in ("", "private", "shareable")), None)),
     _namespace_option("uts", "--uts", "the UTS namespace (host name): host, or container:NAME", "uts_mode",
-                      "utsns", "UTSMode", ("host", "private"), ("", "private"), "host"),
+                      "utsns", "UTSMode", ("host",), ("", "private"), "host", podman_modes=("private",)),
 )
 
 BY_KEY: Dict[str, Option] = {o.key: o for o in OPTIONS}
