@@ -27,7 +27,7 @@ import tomli_w
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from conftest import STANDIN, run_cli
+from conftest import STANDIN, ipv6_prefix, run_cli
 from one_run import options as table
 from one_run.engines import get_engine
 from one_run.normalize import from_inspect, from_spec, podman_default_caps
@@ -45,7 +45,7 @@ Drawn = Dict[str, Any]
 
 class Place:
     """Where an example runs: its runtime, and the user-defined network options joined to a
-    network are drawn on (the samples' {network} and {prefix} placeholders)."""
+    network are drawn on (the samples' {network}, {prefix} and {prefix6} placeholders)."""
 
     def __init__(self, runtime: str, network: str, prefix: str):
         self.runtime, self.network, self.prefix = runtime, network, prefix
@@ -53,7 +53,7 @@ class Place:
     def fill(self, value, key: str):
         if isinstance(value, str):
             try:
-                return value.format(network=self.network, prefix=self.prefix)
+                return value.format(network=self.network, prefix=self.prefix, prefix6=ipv6_prefix(self.prefix))
             except KeyError as exc:
                 pytest.fail(f"option {key}: its sample names the placeholder {exc}, which "
                             "tests/test_option_roundtrip.py does not fill: teach Place.fill about it")
@@ -120,6 +120,13 @@ _domain = st.from_regex(r"[a-z][a-z0-9]{0,8}\.(com|org|example)", fullmatch=True
 _caps = st.sampled_from(["NET_ADMIN", "net_admin", "CAP_SYS_TIME", "SYS_PTRACE", "MKNOD", "cap_chown", "SETFCAP",
                          "NET_RAW", "AUDIT_WRITE", "ALL"])
 
+_duration = st.sampled_from(["1s", "30s", "1m", "1m30s", "2h", "500ms"])
+# the engines' defaults fill what is left out (interval and timeout 30s, retries 3, start_period 0s)
+_healthcheck = st.fixed_dictionaries(
+    {"test": st.sampled_from([["CMD-SHELL", "true"], ["CMD-SHELL", "test -e /etc/hostname || exit 1"]])},
+    optional={"interval": _duration, "timeout": _duration, "retries": st.integers(1, 10),
+              "start_period": st.sampled_from(["0s", "10s", "5m"])})
+
 STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
     "hostname": lambda d, p: st.none() | _hostname,
     "restart": lambda d, p: st.none() | st.sampled_from(["no", "always", "unless-stopped", "on-failure",
@@ -182,6 +189,8 @@ STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
     "expose": lambda d, p: st.lists(st.tuples(st.integers(1, 65535), st.sampled_from(["", "/tcp", "/udp"])),
                                     max_size=3, unique_by=lambda t: t[0]).map(lambda ts: [f"{n}{s}" for n, s in ts]),
     "ip": lambda d, p: st.none() | st.integers(2, 254).map(lambda n: f"{p.prefix}.{n}"),
+    "ip6": lambda d, p: st.none() | st.integers(2, 0xfffe).map(lambda n: f"{ipv6_prefix(p.prefix)}::{n:x}"),
+    "healthcheck": lambda d, p: st.none() | st.just(False) | _healthcheck,
     "network_aliases": lambda d, p: st.lists(_hostname, max_size=2, unique=True),
     "pid": lambda d, p: st.none() | st.sampled_from(["host", "private"]),
     "ipc": lambda d, p: st.none() | st.sampled_from(["host", "none", "private", "shareable"]),
@@ -320,7 +329,8 @@ def place(engine):
     network = f"onerun-rt-{uuid.uuid4().hex[:6]}"
     for _ in range(20):
         prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
-        if engine.cli("network", "create", "--subnet", f"{prefix}.0/24", network, check=False).returncode == 0:
+        if engine.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
+                      f"{ipv6_prefix(prefix)}::/64", network, check=False).returncode == 0:
             break
     else:
         pytest.fail("no free subnet for the round trip's network")
