@@ -47,6 +47,9 @@ class BrokenEngine(Engine):
     def logs(self, cid, tail):
         return ""
 
+    def names_starting(self, prefix):
+        return sorted((c.name, c.status) for c in self.containers.values() if c.name.startswith(prefix))
+
 
 def test_a_failure_that_cannot_be_undone_exits_4_with_recovery_commands(tmp_path, monkeypatch):
     profile = tmp_path / "p.toml"
