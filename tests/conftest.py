@@ -13,7 +13,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Tuple
 
 import pytest
 
@@ -55,6 +55,7 @@ class TestEngine:
         self.runtime = runtime
         self.containers: List[str] = []
         self.volumes: List[str] = []
+        self.networks: List[str] = []
 
     def cli(self, *args, check=True, input=None) -> subprocess.CompletedProcess:
         return subprocess.run([self.runtime, *map(str, args)], capture_output=True, text=True,
@@ -72,6 +73,20 @@ class TestEngine:
         name = self.unique("vol")
         self.volumes.append(name)
         return name
+
+    def network(self) -> Tuple[str, str]:
+        """A user-defined network with subnets of its own, IPv4 and IPv6, removed at cleanup:
+        (name, the first three octets of its /24)."""
+        import random
+
+        name = self.unique("onerun-net")
+        for _ in range(20):
+            prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
+            if self.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
+                        f"{ipv6_prefix(prefix)}::/64", name, check=False).returncode == 0:
+                self.networks.append(name)
+                return name, prefix
+        pytest.fail("no free subnet for a test network")
 
     def inspect(self, name: str) -> dict:
         return json.loads(self.cli("container", "inspect", name).stdout)[0]
@@ -120,6 +135,8 @@ class TestEngine:
                                       check=False).stdout.split())
         for volume in self.volumes + sorted(anonymous):
             self.cli("volume", "rm", "-f", volume, check=False)
+        for network in self.networks:
+            self.cli("network", "rm", "-f", network, check=False)
 
 
 def _require(runtime: str):

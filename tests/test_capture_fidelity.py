@@ -7,9 +7,6 @@ nothing may be lost silently. The counts are printed (`pytest -s`) for the repor
 """
 import os
 import subprocess
-import uuid
-
-import pytest
 
 from conftest import STANDIN, ipv6_prefix, run_cli
 from one_run.engines import get_engine
@@ -78,18 +75,6 @@ def _fill(args, values):
     return [a.format(**values) for a in args]
 
 
-def _network(engine):
-    import random
-
-    name = f"onerun-fid-{uuid.uuid4().hex[:6]}"
-    for _ in range(20):
-        prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
-        if engine.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
-                      f"{ipv6_prefix(prefix)}::/64", name, check=False).returncode == 0:
-            return name, prefix
-    pytest.fail("no free subnet")
-
-
 def _configuration(runtime: str, name: str):
     backend = get_engine(runtime)
     info = backend.get(name)
@@ -100,39 +85,36 @@ def _configuration(runtime: str, name: str):
 def test_capture_then_apply_recreates_what_the_cli_made(engine, tmp_path, monkeypatch):
     monkeypatch.delenv("ONE_RUN_UNSET", raising=False)
     monkeypatch.setenv("ONE_RUN_SET", "from the caller")  # for the CLI's -e ONE_RUN_SET and for apply
-    network, prefix = _network(engine)
+    network, prefix = engine.network()
     folder = tmp_path / "dir"
     folder.mkdir()
     cli = DOCKER_CLI if engine.runtime == "docker" else "podman"
     env = dict(os.environ)
     results = []
-    try:
-        for case, args, runtimes in CASES:
-            if engine.runtime not in runtimes.split():
-                continue
-            name, volume = engine.container_name(), engine.volume_name()
-            run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix,
-                                    "prefix6": ipv6_prefix(prefix)})
-            subprocess.run([cli, "run", "-d", "--name", name, *run_args, f"{STANDIN}:1"], check=True,
-                           capture_output=True, text=True, env=env)
-            out = tmp_path / case.replace(" ", "-") / "one-run.toml"
-            captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
-            assert captured.code == 0, (case, captured.err)
-            engine.cli("stop", name)
-            copy = engine.container_name()
-            text = out.read_text().replace(f'name = "{name}"', f'name = "{copy}"', 1)
-            out.write_text(text + "\n[watch]\nsettle_time = 1\n")
-            applied = run_cli("apply", out)
-            if applied.code != 0:
-                results.append((case, "apply failed", applied.err.strip().splitlines()[-1:]))
-                continue
-            (a, a_extras), (b, b_extras) = _configuration(engine.runtime, name), _configuration(engine.runtime, copy)
-            differing = sorted({k for k in a if a[k] != b.get(k)} | {k for k in a_extras if a_extras[k] != b_extras.get(k)})
-            named = [k for k in differing if k in captured.err]
-            results.append((case, "exact" if not differing else "named" if named == differing else "SILENT",
-                            differing))
-    finally:
-        engine.cli("network", "rm", "-f", network, check=False)
+    for case, args, runtimes in CASES:
+        if engine.runtime not in runtimes.split():
+            continue
+        name, volume = engine.container_name(), engine.volume_name()
+        run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix,
+                                "prefix6": ipv6_prefix(prefix)})
+        subprocess.run([cli, "run", "-d", "--name", name, *run_args, f"{STANDIN}:1"], check=True,
+                       capture_output=True, text=True, env=env)
+        out = tmp_path / case.replace(" ", "-") / "one-run.toml"
+        captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
+        assert captured.code == 0, (case, captured.err)
+        engine.cli("stop", name)
+        copy = engine.container_name()
+        text = out.read_text().replace(f'name = "{name}"', f'name = "{copy}"', 1)
+        out.write_text(text + "\n[watch]\nsettle_time = 1\n")
+        applied = run_cli("apply", out)
+        if applied.code != 0:
+            results.append((case, "apply failed", applied.err.strip().splitlines()[-1:]))
+            continue
+        (a, a_extras), (b, b_extras) = _configuration(engine.runtime, name), _configuration(engine.runtime, copy)
+        differing = sorted({k for k in a if a[k] != b.get(k)} | {k for k in a_extras if a_extras[k] != b_extras.get(k)})
+        named = [k for k in differing if k in captured.err]
+        results.append((case, "exact" if not differing else "named" if named == differing else "SILENT",
+                        differing))
     exact = sum(1 for _, outcome, _ in results if outcome == "exact")
     print(f"\n{engine.runtime}: capture -> apply exact on {exact} of {len(results)} cases")
     for case, outcome, detail in results:

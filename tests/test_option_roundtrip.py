@@ -14,7 +14,6 @@ from STRATEGIES below; an option of the table with neither fails
 test_every_option_has_a_strategy, by name.
 """
 import os
-import random
 import subprocess
 import tempfile
 import time
@@ -325,17 +324,8 @@ def round_trip(engine, place: Place, container: Drawn, say: Callable[[str], None
 
 @pytest.fixture
 def place(engine):
-    """The engine's runtime and a user-defined network with a /24 of its own, removed afterwards."""
-    network = f"onerun-rt-{uuid.uuid4().hex[:6]}"
-    for _ in range(20):
-        prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
-        if engine.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
-                      f"{ipv6_prefix(prefix)}::/64", network, check=False).returncode == 0:
-            break
-    else:
-        pytest.fail("no free subnet for the round trip's network")
-    yield Place(engine.runtime, network, prefix)
-    engine.cli("network", "rm", "-f", network, check=False)
+    """The engine's runtime and a user-defined network with subnets of its own."""
+    return Place(engine.runtime, *engine.network())
 
 
 def test_random_options_survive_render_create_and_capture(engine, place):

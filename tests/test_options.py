@@ -52,32 +52,6 @@ def write_profile(folder: Path, runtime: str, name: str, **options) -> Path:
     return path
 
 
-@pytest.fixture
-def networks(engine):
-    engine.networks = []
-    yield
-    for name in engine.networks:
-        engine.cli("network", "rm", "-f", name, check=False)
-
-
-def test_network(engine):
-    """A user-defined network with subnets of its own, IPv4 and IPv6: (name, first three octets)."""
-    import random
-    import uuid
-
-    name = f"onerun-net-{uuid.uuid4().hex[:6]}"
-    for _ in range(20):
-        prefix = f"10.{random.randint(64, 250)}.{random.randint(0, 255)}"
-        if engine.cli("network", "create", "--ipv6", "--subnet", f"{prefix}.0/24", "--subnet",
-                      f"{ipv6_prefix(prefix)}::/64", name, check=False).returncode == 0:
-            engine.networks.append(name)
-            return name, prefix
-    pytest.fail("no free subnet for a test network")
-
-
-test_network.__test__ = False
-
-
 def test_every_option_has_a_sample_a_bad_value_and_documentation():
     from one_run.docs import render
 
@@ -141,14 +115,14 @@ def _changed_lines(diff_out: str, key: str):
 
 
 @pytest.mark.parametrize("option", ON_ENGINES, ids=lambda o: o.key)
-def test_option_on_the_engine_reads_back_captures_and_diffs(option, engine, networks, tmp_path):
+def test_option_on_the_engine_reads_back_captures_and_diffs(option, engine, tmp_path):
     if engine.runtime not in option.runtimes:
         return  # refused for this runtime: test_option_validates_and_renders pins that
     if CANNOT_START.get((option.key, engine.runtime)) or CANNOT_START.get((option.key, "*")):
         created_matches(option, engine, tmp_path)  # created and read back, as far as this machine allows
         return
     name = engine.container_name()
-    keys = sample_keys(option, *test_network(engine)) if option.joined else sample_keys(option)
+    keys = sample_keys(option, *engine.network()) if option.joined else sample_keys(option)
     path = write_profile(tmp_path / "profile", engine.runtime, name, **keys)
     applied = run_cli("apply", path)
     assert applied.code == 0, applied.err
