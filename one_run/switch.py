@@ -37,6 +37,7 @@ from .normalize import is_anonymous_name
 from .profile import Profile, load_profile
 from .runspec import RunSpec, write_generated_files
 from .volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
+from .watch import Watcher
 from .watch import describe as describe_watch
 from .watch import expects_health_check
 
@@ -508,7 +509,7 @@ class Switcher:
 
     def start_source(self, source: ContainerInfo) -> Optional[str]:
         try:
-            watcher = Applier(self.src, self.profile, self.spec).watcher
+            watcher = Watcher(self.src, self.profile.watch, self.profile.maintenance, self.say)
             offset = watcher.log_offset(source.id)
             self.src.start(source.id)
             failure = watcher(source.id, "it", offset)

@@ -58,8 +58,24 @@ class Engine:
     runtime: str
 
     def get(self, name_or_id: str) -> Optional[ContainerInfo]: raise NotImplementedError
-    def image_attrs(self, ref: str) -> dict: raise NotImplementedError
-    def pull(self, ref: str, progress: Callable[[str], None]) -> None: raise NotImplementedError
+    def __init__(self):
+        # One command looks an image up several times (plan, snapshot, diff, history); within
+        # it only pull changes what a reference names.
+        self._images: Dict[str, Optional[dict]] = {}
+
+    def image_attrs(self, ref: str) -> Optional[dict]:
+        """The image's inspect (by reference or ID), None when the engine has no such image;
+        asked of the engine once per reference in a command."""
+        if ref not in self._images:
+            attrs = self._images[ref] = self.inspect_image(ref)
+            if attrs:
+                self._images[attrs["Id"]] = attrs
+        return self._images[ref]
+
+    def inspect_image(self, ref: str) -> Optional[dict]: raise NotImplementedError
+    def pull(self, ref: str, progress: Callable[[str], None]) -> None:
+        """Pull ref (the images looked up so far are forgotten: a tag may name another one now)."""
+        raise NotImplementedError
     def create(self, request: CreateRequest) -> str: raise NotImplementedError
     def start(self, cid: str) -> None: raise NotImplementedError
     def stop(self, cid: str) -> None: raise NotImplementedError

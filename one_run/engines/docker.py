@@ -30,10 +30,8 @@ class DockerEngine(Engine):
         import docker.errors
         import requests
 
+        super().__init__()
         self._errors = docker.errors
-        # One command looks an image up several times (plan, snapshot, diff, history); within
-        # it only pull changes what a reference names.
-        self._images: Dict[str, Optional[dict]] = {}
         # A daemon that goes away between calls: docker-py lets requests' errors through, and
         # a streamed request's raw socket errors too.
         self._transport = (requests.RequestException, OSError)
@@ -75,13 +73,8 @@ class DockerEngine(Engine):
             health=(state.get("Health") or {}).get("Status"),
         )
 
-    def image_attrs(self, ref: str) -> Optional[dict]:
-        if ref not in self._images:
-            attrs = self._lookup(f"inspect image {ref}", self.api.inspect_image, ref)
-            self._images[ref] = attrs
-            if attrs:
-                self._images[attrs["Id"]] = attrs
-        return self._images[ref]
+    def inspect_image(self, ref: str) -> Optional[dict]:
+        return self._lookup(f"inspect image {ref}", self.api.inspect_image, ref)
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         from docker.utils import parse_repository_tag

@@ -37,10 +37,8 @@ class PodmanEngine(Engine):
         import podman
         import podman.errors
 
+        super().__init__()
         self._errors = podman.errors
-        # One command looks an image up several times (plan, snapshot, diff, history); within
-        # it only pull changes what a reference names.
-        self._images: Dict[str, Optional[dict]] = {}
         self.endpoint = os.environ.get("CONTAINER_HOST") or default_socket()
         try:
             # ValueError for an endpoint it cannot parse; requests' and its own errors from ping.
@@ -87,13 +85,9 @@ class PodmanEngine(Engine):
         response = self._request(f"health check of {cid[:12]}", self.client.api.get, f"/containers/{cid}/healthcheck")
         return response.json().get("Status") or None
 
-    def image_attrs(self, ref: str) -> Optional[dict]:
-        if ref not in self._images:
-            image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
-            self._images[ref] = None if image is None else image.attrs
-            if image is not None:
-                self._images[image.attrs["Id"]] = image.attrs
-        return self._images[ref]
+    def inspect_image(self, ref: str) -> Optional[dict]:
+        image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
+        return None if image is None else image.attrs
 
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
         # podman-py sends tlsVerify=true unless told otherwise, which overrides an `insecure = true`
