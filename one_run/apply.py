@@ -211,7 +211,7 @@ class Applier:
     real state. The previous container is removed only once the new one passed its watch.
     """
 
-    def __init__(self, engine: Engine, profile: Profile, spec: RunSpec):
+    def __init__(self, engine: Engine, profile: Profile, spec: RunSpec, survival: Optional[Survival] = None):
         self.engine, self.profile, self.spec = engine, profile, spec
         self.name = spec.name
         self.journal = Journal(engine.runtime, spec.name)
@@ -219,7 +219,8 @@ class Applier:
         self.data_note = ""  # what undo did to the data, for the message
         self.watcher = Watcher(engine, profile.watch, profile.maintenance, self.say)
         # For the plan and apply's warning alike: it asks systemctl, once.
-        self.survival = reboot_survival(engine.runtime, spec.container.restart.name, spec.name, profile.path)
+        self.survival = survival or reboot_survival(engine.runtime, spec.container.restart.name, spec.name,
+                                                    profile.path)
         # Set by `rollback`: the text the revision was applied from, and the data snapshot to
         # restore into the volumes before the new container starts (--with-data).
         self.profile_text: Optional[str] = None

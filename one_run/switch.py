@@ -21,9 +21,9 @@ created (exit 1); if that cannot be done, exit 4 with what is left and the comma
 check_not_elsewhere() is the guard `apply` runs first: it refuses (exit 2) to apply on a
 runtime while the deployment lives on the other one.
 """
+import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -140,7 +140,7 @@ def probe_volumes(engine: Engine, names: List[str], image: str) -> Dict[str, Opt
     if not names or helper_image is None:
         return {name: None for name in names}
     mounts = [(name, f"{PROBE_ROOT}/{i}", True) for i, name in enumerate(names)]
-    cid = engine.create_helper(helper_image, mounts, f"one-run-probe-{uuid.uuid4().hex[:12]}")
+    cid = engine.create_helper(helper_image, mounts, f"one-run-probe-{os.urandom(6).hex()}")
     try:
         return {name: has_entries(engine, cid, path) for name, path, _ in mounts}
     finally:

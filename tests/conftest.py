@@ -235,13 +235,26 @@ def example_on_standin(example: Path, eng: TestEngine, folder: Path) -> Path:
     return path
 
 
-def _free_port(spec: str, free: dict) -> str:
+_HANDED_OUT: set = set()
+
+
+def free_port() -> int:
+    """A host port nobody listens on, never handed out before in this test process: a released
+    port can come back from the next bind(0), and two bindings of one test then collide."""
     import socket
 
+    while True:
+        with socket.socket() as s:
+            s.bind(("", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+def _free_port(spec: str, free: dict) -> str:
     addr, _, proto = spec.partition("/")
     *ip, host, container = addr.rsplit(":", 2) if addr.count(":") >= 2 else ["", *addr.split(":")]
     if host not in free:
-        with socket.socket() as s:
-            s.bind(("", 0))
-            free[host] = str(s.getsockname()[1])
+        free[host] = str(free_port())
     return ":".join([*(i for i in ip if i), free[host], container]) + (f"/{proto}" if proto else "")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli
+from conftest import EXAMPLES, STANDIN, example_on_standin, free_port, run_cli
 from one_run.capture import build, check_loads, to_toml
 from one_run.engines import ContainerInfo, get_engine
 from one_run.normalize import from_inspect, is_secret_name
@@ -81,14 +81,6 @@ def hand_made_folder(tmp_path: Path) -> Path:
     for key in ("certs/cert.key", "ssh/id_ed25519"):
         os.chmod(folder / key, 0o600)
     return folder
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
 
 
 def test_capture_of_a_container_made_by_hand_recreates_it(engine, tmp_path):

@@ -2,25 +2,18 @@
 container's state, applied hash, maintenance and bootstrap outcome, on both engines."""
 import json
 import shutil
-import socket
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import STANDIN, run_cli, standin_profile
+from conftest import STANDIN, free_port, run_cli, standin_profile
 from one_run.diff import compare
 from one_run.normalize import Normal, normalize_image
 from one_run.status import bootstrap_outcome, render
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]
 
 
 def tls_profile(engine, tmp_path, name, top=""):
@@ -138,7 +131,7 @@ def test_status_of_a_failed_bootstrap(engine, tmp_path):
     while engine.inspect(name)["State"]["Status"] != "exited" and time.monotonic() < deadline:
         time.sleep(0.2)
     result = run_cli("status", profile)
-    assert result.code == 1, result.err
+    assert result.code == 1, result
     lines = result.out.splitlines()
     assert lines[1].startswith("  state:       exited, exit code 1")
     assert "  bootstrap:   FAILED: BOOTSTRAP FAILED: TLS_CERT=/certs/missing.pem is not readable" in lines

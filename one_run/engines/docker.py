@@ -43,6 +43,9 @@ class DockerEngine(Engine):
             raise EngineUnavailable(f"cannot reach Docker at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
                                     "start dockerd, or point DOCKER_HOST at its socket") from None
         self.api.timeout = CALL_TIMEOUT
+        if self.endpoint.startswith("unix://"):
+            # No proxy or .netrc applies to a socket; requests would look both up in every call.
+            self.api.trust_env = False
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:

@@ -45,6 +45,9 @@ class PodmanEngine(Engine):
             self.client = podman.PodmanClient(base_url=self.endpoint, timeout=CONNECT_TIMEOUT)
             self.client.ping()
             self.client.api.timeout = CALL_TIMEOUT
+            if self.endpoint.startswith("unix://"):
+                # No proxy or .netrc applies to a socket; requests would look both up in every call.
+                self.client.api.trust_env = False
         except Exception as exc:
             raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
                                     "run `podman system service --time=0`, or point CONTAINER_HOST at its socket") from None
