@@ -136,8 +136,8 @@ def _apply(args, profile, spec, engine=None) -> int:
     if warning:
         print(warning, file=sys.stderr)
     with as_keyboard_interrupt():
-        return applier.run(force=args.force, dry_run=args.dry_run,
-                                                  keep_previous=args.keep_previous, explain=explainer(engine, spec))
+        return applier.run(force=args.force, dry_run=args.dry_run, keep_previous=args.keep_previous,
+                           explain=explainer(engine, spec))
 
 
 def _cmd_apply(args) -> int:

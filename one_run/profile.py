@@ -541,9 +541,9 @@ def _parses(parse, text) -> bool:
         return False
 
 
-def container_volumes(c: Container) -> Tuple[values.Volume, ...]:
-    """Every bind and volume the container mounts: `volumes`, then those of `mounts`."""
-    return c.volumes + tuple(m.as_volume() for m in c.mounts if m.kind != "tmpfs")
+def mount_volumes(c: Container) -> Tuple[values.Volume, ...]:
+    """The binds and volumes of `mounts`, as `-v` writes them (what counts beside `volumes`)."""
+    return tuple(m.as_volume() for m in c.mounts if m.kind != "tmpfs")
 
 
 def _not_an_option(r: _Reader, key: str, value) -> None:
@@ -564,7 +564,7 @@ def _snapshot(r: _Reader, s: dict, container: Optional[Container]) -> SnapshotPo
         r.add("snapshot.keep", f"keep = {keep}: apply keeps at least the snapshot it has just taken",
               "write keep = 1 or more, or when = \"never\" for no snapshots")
     volumes = s.get("volumes")
-    mounted = container_volumes(container) if container else ()
+    mounted = container.volumes + mount_volumes(container) if container else ()
     for entry in volumes or ():
         if entry.startswith("/"):
             bind = next((v for v in mounted if v.kind == "bind" and v.target.rstrip("/") == entry.rstrip("/")), None)

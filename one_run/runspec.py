@@ -10,7 +10,7 @@ from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
 from .errors import Problem, ProfileError
 from .files import NotReadable, read_regular_file, write_file
-from .profile import Container, EnvValue, Profile, SecretRef
+from .profile import Container, EnvValue, Profile, SecretRef, mount_volumes
 from .values import Volume
 
 CERTS, SSH, CONFIG = "/certs", "/ssh", "/config"
@@ -64,7 +64,7 @@ class RunSpec(NamedTuple):
     @property
     def all_volumes(self) -> Tuple[Volume, ...]:
         """Every bind and volume mounted: `volumes`, the customizations', then those of `mounts`."""
-        return self.volumes + tuple(m.as_volume() for m in self.container.mounts if m.kind != "tmpfs")
+        return self.volumes + mount_volumes(self.container)
 
     @property
     def inputs(self) -> Tuple[str, ...]:

@@ -37,9 +37,8 @@ from .normalize import is_anonymous_name
 from .profile import Profile, load_profile
 from .runspec import RunSpec, write_generated_files
 from .volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
-from .watch import Watcher
+from .watch import Watcher, expects_health_check
 from .watch import describe as describe_watch
-from .watch import expects_health_check
 
 OTHER = {"docker": "podman", "podman": "docker"}
 SRC_ROOT, DST_ROOT, PROBE_ROOT = "/one-run-switch/src", "/one-run-switch/dst", "/one-run-switch/probe"

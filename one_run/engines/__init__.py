@@ -59,11 +59,12 @@ class Engine:
 
     runtime: str
 
-    def get(self, name_or_id: str) -> Optional[ContainerInfo]: raise NotImplementedError
     def __init__(self):
         # One command looks an image up several times (plan, snapshot, diff, history); within
         # it only pull changes what a reference names.
         self._images: Dict[str, Optional[dict]] = {}
+
+    def get(self, name_or_id: str) -> Optional[ContainerInfo]: raise NotImplementedError
 
     def image_attrs(self, ref: str) -> Optional[dict]:
         """The image's inspect (by reference or ID), None when the engine has no such image;
@@ -74,10 +75,13 @@ class Engine:
                 self._images[attrs["Id"]] = attrs
         return self._images[ref]
 
-    def inspect_image(self, ref: str) -> Optional[dict]: raise NotImplementedError
     def pull(self, ref: str, progress: Callable[[str], None]) -> None:
-        """Pull ref (the images looked up so far are forgotten: a tag may name another one now)."""
-        raise NotImplementedError
+        """Pull ref; the images looked up so far are forgotten: a tag may name another one now."""
+        self._images.clear()
+        self.pull_image(ref, progress)
+
+    def inspect_image(self, ref: str) -> Optional[dict]: raise NotImplementedError
+    def pull_image(self, ref: str, progress: Callable[[str], None]) -> None: raise NotImplementedError
     def create(self, request: CreateRequest) -> str: raise NotImplementedError
     def start(self, cid: str) -> None: raise NotImplementedError
     def stop(self, cid: str) -> None: raise NotImplementedError

@@ -79,10 +79,9 @@ class DockerEngine(Engine):
     def inspect_image(self, ref: str) -> Optional[dict]:
         return self._lookup(f"inspect image {ref}", self.api.inspect_image, ref)
 
-    def pull(self, ref: str, progress: Callable[[str], None]) -> None:
+    def pull_image(self, ref: str, progress: Callable[[str], None]) -> None:
         from docker.utils import parse_repository_tag
 
-        self._images.clear()
         repo, tag = parse_repository_tag(ref)
         events = self._call(f"pull {ref}", self.api.pull, repo, tag or "latest", stream=True, decode=True)
         while True:

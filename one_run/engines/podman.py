@@ -92,10 +92,9 @@ class PodmanEngine(Engine):
         image = self._lookup(f"inspect image {ref}", self.client.images.get, ref)
         return None if image is None else image.attrs
 
-    def pull(self, ref: str, progress: Callable[[str], None]) -> None:
+    def pull_image(self, ref: str, progress: Callable[[str], None]) -> None:
         # podman-py sends tlsVerify=true unless told otherwise, which overrides an `insecure = true`
         # registry in registries.conf; None leaves the choice to the engine, as `podman pull` does.
-        self._images.clear()
         for event in self._call(f"pull {ref}", self.client.images.pull, ref, tls_verify=None,
                                 stream=True, decode=True):
             if isinstance(event, dict):
