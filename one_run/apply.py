@@ -23,7 +23,7 @@ from .lock import Journal, apply_lock
 from .profile import Profile, SecretRef
 from .render import run_argv, secret_value
 from .runspec import RunSpec, prune_staged, staged_in_use, unused_staged, write_generated_files
-from .watch import Watcher, expects_health_check
+from .watch import Judge, Watcher, expects_health_check
 
 NEW_SUFFIX = "-one-run-new"
 OLD_SUFFIX = "-one-run-old"
@@ -358,7 +358,10 @@ class Applier:
         old = plan.current
         self.record = {"step": "create", "new": None, "old": old.id if old else None,
                        "old_running": bool(old and old.running), "keep_previous": keep_previous,
-                       "carried": [name for name, _ in plan.carried], "passed": False}
+                       "carried": [name for name, _ in plan.carried], "passed": False,
+                       # what judges the old container should the undo start it again: its own
+                       # revision's [watch], not this profile's (also after a SIGKILL)
+                       "old_judge": history.judge(self.profile.path, old).as_json() if old else None}
         try:
             with deferred():
                 self.step()
@@ -500,11 +503,11 @@ class Applier:
         touched = record["step"] not in ("create", "created")
         if restarted:
             # Started again is not running again: it may fail on what made the new one fail.
-            old, offset = restarted
+            old, offset, judge = restarted
             self.say(f"the new container was not up; the previous container {old.id[:12]} is started again"
-                     f"{self.data_note}, watching it")
+                     f"{self.data_note}, watching it {judge.words()}")
             try:
-                again = self.watcher(old.id, "it", offset)
+                again = Watcher.judging(self.engine, judge, self.say)(old.id, "it", offset)
             except EngineError as exc:
                 again = str(exc)
             except KeyboardInterrupt:
@@ -513,7 +516,8 @@ class Applier:
                                           f"{self.profile.path}` tells whether it is{files}\n{logs}") from None
             if again:
                 raise RestoreFailed(
-                    f"apply failed: {failure}; the previous container {old.id[:12]} was started again, but {again}"
+                    f"apply failed: {failure}; the previous container {old.id[:12]} was started again and watched "
+                    f"{judge.words()}, but {again}"
                     f"{files}\nwhat is left: {self.name} ({old.id[:12]}), not running as it did; no volume was removed\n"
                     f"to recover by hand: mend the profile or the files it mounts, then `one-run apply "
                     f"{self.profile.path}`; `{self.engine.runtime} logs {self.name}` shows why it fails\n{logs}") from None
@@ -536,11 +540,12 @@ class Applier:
         found = self.engine.get(self.name + NEW_SUFFIX)
         return found if found and found.id != record.get("old") else None
 
-    def undo(self, record: dict) -> Optional[Tuple[ContainerInfo, int]]:
+    def undo(self, record: dict) -> Optional[Tuple[ContainerInfo, int, Judge]]:
         """Put the state before the journaled swap back, from what the engine holds now: remove
         the new container (and the anonymous volumes its create made), give the previous one its
-        name back, and start it if it was running. The previous container and the log offset
-        its watch starts from, when it was started again. EngineError if the engine refuses."""
+        name back, and start it if it was running. The previous container, the log offset its
+        watch starts from and what judges it, when it was started again. EngineError if the
+        engine refuses."""
         if record.get("prepared"):  # a snapshot prepared, or being copied, and never finished
             snapshot.abandon(self.engine, snapshot.Prepared(snapshot.Snapshot.from_json(
                 record["prepared"]["snapshot"]), record["prepared"]["helper"]))
@@ -569,9 +574,12 @@ class Applier:
             old = self.engine.get(old.id) or old
         restarted = None
         if record.get("old_running") and not old.running:
-            offset = self.watcher.log_offset(old.id)
+            # A journal of an earlier one-run carries no judge: the history still knows it.
+            judge = Judge.from_json(record["old_judge"]) if record.get("old_judge") else \
+                history.judge(self.profile.path, old)
+            offset = Watcher.judging(self.engine, judge, self.say).log_offset(old.id)
             self.engine.start(old.id)
-            restarted = (old, offset)
+            restarted = (old, offset, judge)
         self.journal.clear()
         return restarted
 

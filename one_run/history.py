@@ -16,11 +16,12 @@ from typing import Dict, List, Optional, Tuple
 
 from .confighash import HASH_LABEL
 from .engines import ContainerInfo, Engine
-from .errors import OneRunError
+from .errors import OneRunError, ProfileError
 from .files import write_file
-from .profile import Profile
+from .profile import Profile, Watch, profile_from_text
 from .runspec import RunSpec, private_folder
 from .snapshot import Snapshot
+from .watch import Judge, runs_in_maintenance
 
 RECORD = "revision.json"
 
@@ -102,6 +103,20 @@ def revisions(profile_path: str) -> List[dict]:
         except (OSError, ValueError):
             continue
     return sorted(found, key=lambda r: r["revision"], reverse=True)
+
+
+def judge(profile_path: str, info: ContainerInfo) -> Judge:
+    """How the container `info` is judged when it is started again: by the [watch] of the newest
+    revision that recorded it, read from that revision's profile text; else, for a deployment
+    applied before revisions kept it, by its health check and the default settle time."""
+    for record in revisions(profile_path):
+        if (record.get("container") or {}).get("id") == info.id and record.get("profile_text"):
+            try:
+                watch = profile_from_text(profile_path, record["profile_text"], record.get("runtime")).watch
+            except ProfileError:
+                break  # a text this one-run no longer reads: judged as if none were recorded
+            return Judge(watch, runs_in_maintenance(info), record["revision"])
+    return Judge(Watch(), runs_in_maintenance(info), None)
 
 
 def snapshot_state(engine: Optional[Engine], record: dict) -> Optional[str]:

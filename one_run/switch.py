@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from . import history
 from .apply import (LOCK_TIMEOUT, Applier, Plan, carried_volumes, hold_stopped, pull_needed, pull_progress,
                     resolve_env)
 from .engines import HELPER_LABEL, ContainerInfo, Engine, endpoint_named, get_engine
@@ -508,7 +509,8 @@ class Switcher:
 
     def start_source(self, source: ContainerInfo) -> Optional[str]:
         try:
-            watcher = Watcher(self.src, self.profile.watch, self.profile.maintenance, self.say)
+            # judged by the [watch] it was applied with, not by the profile being switched
+            watcher = Watcher.judging(self.src, history.judge(self.profile.path, source), self.say)
             offset = watcher.log_offset(source.id)
             self.src.start(source.id)
             failure = watcher(source.id, "it", offset)

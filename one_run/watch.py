@@ -9,7 +9,7 @@ must never look hung, and the lines read well in a file.
 """
 import re
 import time
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Tuple
 
 from .engines import ContainerInfo, Engine
 from .errors import EngineError
@@ -74,10 +74,45 @@ def describe(watch: Watch, maintenance: bool, health_check: bool) -> List[str]:
     return lines
 
 
+def runs_in_maintenance(info: ContainerInfo) -> bool:
+    """Whether the container was created in maintenance mode (its own environment says)."""
+    return "MAINTENANCE_MODE=yes" in ((info.attrs.get("Config") or {}).get("Env") or ())
+
+
+class Judge(NamedTuple):
+    """How a container of an earlier revision is judged when it is started again (an apply's
+    undo, a switch's): by the [watch] it was applied with, in the mode it was created in, never
+    by the profile being applied. `revision` None: no revision records that [watch], so only
+    its health check and the default settle time judge it."""
+
+    watch: Watch
+    maintenance: bool
+    revision: Optional[int]
+
+    def words(self) -> str:
+        if self.revision is not None:
+            return f"by the [watch] of revision {self.revision}, which it was applied with"
+        return (f"by its health check and the default settle time, {self.watch.settle_time:g} s (no revision "
+                "records the [watch] it was applied with)")
+
+    def as_json(self) -> dict:
+        return {"watch": self.watch._asdict(), "maintenance": self.maintenance, "revision": self.revision}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Judge":
+        w = data["watch"]
+        return cls(Watch(w["ready_log"], tuple(w["ready_command"]) if w["ready_command"] else None,
+                         w["timeout"], w["settle_time"]), data["maintenance"], data["revision"])
+
+
 class Watcher:
     def __init__(self, engine: Engine, watch: Watch, maintenance: bool, say: Callable[[str], None]):
         self.engine, self.watch, self.maintenance, self.say = engine, watch, maintenance, say
         self.ready_re = re.compile(watch.ready_log) if watch.ready_log else None
+
+    @classmethod
+    def judging(cls, engine: Engine, judge: Judge, say: Callable[[str], None]) -> "Watcher":
+        return cls(engine, judge.watch, judge.maintenance, say)
 
     def log_offset(self, cid: str) -> int:
         """Where the container's log ends now: a container started again is ready only on what
