@@ -10,7 +10,7 @@ import sys
 from typing import List, Optional
 
 from . import __version__
-from .errors import OneRunError, Problem, UsageError
+from .common.errors import OneRunError, Problem, UsageError
 
 
 # Warnings of the profile checks (a certificate about to expire, ...), printed when the command
@@ -24,9 +24,9 @@ def _warn(problems: List[Problem]) -> None:
 
 def _load(args, full: bool):
     """Profile → validated RunSpec, warnings printed; raises ProfileError (exit 2)."""
-    from .profile import load_profile
-    from .runspec import build_runspec
-    from .validate import ensure_valid
+    from .model.profile import load_profile
+    from .model.runspec import build_runspec
+    from .model.validate import ensure_valid
 
     profile = load_profile(args.profile, getattr(args, "runtime", None))
     spec = build_runspec(profile)
@@ -55,8 +55,8 @@ def _add_render(sub, common):
 
 
 def _cmd_render(args) -> int:
-    from .render import render_text, run_argv
-    from .runspec import write_generated_files
+    from .model.render import render_text, run_argv
+    from .model.runspec import write_generated_files
 
     _, spec = _load(args, full=False)
     try:
@@ -84,7 +84,7 @@ def _cmd_validate(args) -> int:
     profile, _ = _load(args, full=True)
     print(f"{profile.path}: valid ({profile.runtime}, container {profile.container.name})")
     if profile.tls:
-        from .crypto import tls_summary
+        from .model.crypto import tls_summary
         print(f"  certificate {tls_summary(profile.tls.cert)}")
     return 0
 
@@ -113,13 +113,13 @@ def _apply_flags(p):
 def _apply(args, profile, spec, engine=None) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from .apply import Applier
-    from .boot import apply_warning, reboot_survival
-    from .diff import explainer
+    from .deploy.apply import Applier
+    from .deploy.survival import apply_warning, reboot_survival
+    from .deploy.compare import explainer
     from .engines import get_engine
-    from .interrupts import as_keyboard_interrupt
-    from .shared_volumes import check_not_shared
-    from .switch import check_not_elsewhere
+    from .common.interrupts import as_keyboard_interrupt
+    from .deploy.guards import check_not_shared
+    from .commands.switch import check_not_elsewhere
 
     # systemctl answers in a thread while the engine's SDK is imported: ~20 ms of apply's
     # overhead (bench (c)).
@@ -157,8 +157,8 @@ def _cmd_maintenance(args) -> int:
     from pathlib import Path
 
     from .engines import get_engine
-    from .profile_edit import set_top_level
-    from .runspec import build_runspec
+    from .model.profile_edit import set_top_level
+    from .model.runspec import build_runspec
 
     profile, _ = _load(args, full=True)  # the profile must be valid before it is edited
     profile = profile._replace(maintenance=args.state == "on")
@@ -194,7 +194,7 @@ def _cmd_diff(args) -> int:
     """One `field: running → profile` line per difference; exit 0 in sync, 1 different."""
     import json
 
-    from .diff import Difference, differences
+    from .deploy.compare import Difference, differences
     from .engines import get_engine
 
     profile, spec = _load(args, full=False)
@@ -230,7 +230,7 @@ def _add_status(sub, common):
 
 def _cmd_status(args) -> int:
     from .engines import get_engine
-    from .status import collect, render
+    from .commands.status import collect, render
 
     profile, spec = _load(args, full=False)
     report = collect(get_engine(profile.runtime), profile, spec)
@@ -259,9 +259,9 @@ def _add_capture(sub, common):
 def _cmd_capture(args) -> int:
     from pathlib import Path
 
-    from .capture import capture
+    from .commands.capture import capture
     from .engines import get_engine
-    from .errors import EngineUnavailable
+    from .common.errors import EngineUnavailable
 
     output = Path(args.output) if args.output else None
     if args.runtime:
@@ -308,7 +308,7 @@ def _add_boot(sub, common):
 
 
 def _cmd_boot(args) -> int:
-    from .boot import boot
+    from .deploy.survival import boot
 
     profile, _ = _load(args, full=False)
     return boot(profile, args.action)
@@ -334,8 +334,8 @@ def _add_init(sub, common):
 
 
 def _cmd_init(args) -> int:
-    from .crypto import tls_summary
-    from .init import CERT, PROFILE, init_deployment
+    from .model.crypto import tls_summary
+    from .commands.init import CERT, PROFILE, init_deployment
 
     written = init_deployment(args.folder, args.host, runtime=args.runtime, image=args.image,
                               ssh_key_type=args.ssh_key_type, days=args.days, force=args.force)
@@ -367,8 +367,8 @@ def _add_tls(sub, common):
 
 
 def _cmd_tls_renew(args) -> int:
-    from .crypto import renew_tls, tls_summary
-    from .profile import load_profile
+    from .model.crypto import renew_tls, tls_summary
+    from .model.profile import load_profile
 
     profile = load_profile(args.profile)
     if profile.tls is None:
@@ -397,8 +397,8 @@ def _add_switch(sub, common):
 
 
 def _cmd_switch(args) -> int:
-    from .interrupts import as_keyboard_interrupt
-    from .switch import Switcher
+    from .common.interrupts import as_keyboard_interrupt
+    from .commands.switch import Switcher
 
     args.runtime = args.to  # validate for the target runtime
     profile, spec = _load(args, full=True)
@@ -425,7 +425,7 @@ def _add_rollback(sub, common):
 
 
 def _cmd_rollback(args) -> int:
-    from .rollback import rollback
+    from .commands.rollback import rollback
 
     return rollback(args)
 
@@ -444,11 +444,11 @@ def _cmd_history(args) -> int:
     import json
 
     from .engines import get_engine
-    from .errors import EngineUnavailable
-    from .history import revisions, snapshot_state
-    from .profile import load_profile
-    from .snapshot import Snapshot
-    from .volume_copy import human
+    from .common.errors import EngineUnavailable
+    from .deploy.history import revisions, snapshot_state
+    from .model.profile import load_profile
+    from .deploy.snapshot import Snapshot
+    from .deploy.volume_copy import human
 
     profile = load_profile(args.profile, args.runtime)
     found = revisions(profile.path)
@@ -499,9 +499,9 @@ def _add_backup(sub, common):
 def _cmd_backup(args) -> int:
     import time
 
-    from .backup import backup
+    from .commands.backup import backup
     from .engines import get_engine
-    from .interrupts import as_keyboard_interrupt
+    from .common.interrupts import as_keyboard_interrupt
 
     profile, spec = _load(args, full=False)
     out = args.output or f"{spec.name}-backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
@@ -523,9 +523,9 @@ def _add_restore(sub, common):
 
 
 def _cmd_restore(args) -> int:
-    from .backup import restore
+    from .commands.backup import restore
     from .engines import get_engine
-    from .interrupts import as_keyboard_interrupt
+    from .common.interrupts import as_keyboard_interrupt
 
     profile, spec = _load(args, full=False)
     engine = get_engine(profile.runtime)

@@ -203,7 +203,7 @@ def example_on_standin(example: Path, eng: TestEngine, folder: Path) -> Path:
 
     import tomli_w
 
-    from one_run.profile import tomllib
+    from one_run.model.profile import tomllib
 
     copy = folder / example.parent.name
     shutil.copytree(example.parent, copy, ignore=shutil.ignore_patterns(".one-run"))

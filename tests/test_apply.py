@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli, standin_profile
-from one_run.lock import apply_lock
+from one_run.deploy.lock import apply_lock
 
 HOOK_FAILS = "#!/bin/bash\necho 'pre hook: refusing'\nexit 3\n"
 
@@ -293,7 +293,7 @@ def test_an_apply_interrupted_while_it_pulls_changes_nothing(engine, tmp_path):
 def test_a_held_lock_times_out_with_a_clear_message(engine, tmp_path, monkeypatch):
     name = engine.container_name()
     profile = standin_profile(tmp_path, engine, name)
-    monkeypatch.setattr("one_run.apply.LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr("one_run.deploy.apply.LOCK_TIMEOUT", 0.5)
     with apply_lock(engine.runtime, name, 1):
         result = run_cli("apply", profile)
     assert result.code != 0 and "another one-run" in result.err

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from conftest import run_cli
 from one_run.engines import ContainerInfo, Engine
-from one_run.errors import EngineError
+from one_run.common.errors import EngineError
 
 OLD, NEW = "a" * 64, "b" * 64
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli, standin_profile
-from one_run import boot
-from one_run.profile import load_profile
+from one_run.deploy import survival as boot
+from one_run.model.profile import load_profile
 
 # podman-restart.service as Podman 4.3 (Debian 12) ships it.
 PODMAN_RESTART_43 = """[Unit]

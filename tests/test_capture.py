@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLES, STANDIN, example_on_standin, free_port, run_cli
-from one_run.capture import build, check_loads, to_toml
+from one_run.commands.capture import build, check_loads, to_toml
 from one_run.engines import ContainerInfo, get_engine
-from one_run.normalize import from_inspect, is_secret_name
-from one_run.profile import load_profile
-from one_run.render import render_text, run_groups
-from one_run.runspec import build_runspec
-from one_run.values import Port, parse_ports
+from one_run.model.normalize import from_inspect, is_secret_name
+from one_run.model.profile import load_profile
+from one_run.model.render import render_text, run_groups
+from one_run.model.runspec import build_runspec
+from one_run.model.values import Port, parse_ports
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 PASSWORD = "pa$$ 'w0rd' \"!x\""

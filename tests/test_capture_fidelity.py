@@ -10,7 +10,7 @@ import subprocess
 
 from conftest import STANDIN, ipv6_prefix, run_cli
 from one_run.engines import get_engine
-from one_run.normalize import from_inspect
+from one_run.model.normalize import from_inspect
 
 DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x one refuses some options
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from one_run import crypto
+from one_run.model import crypto
 from one_run.cli import main
 
 HOST = "one.example.com"

@@ -1,4 +1,4 @@
-"""Documentation that cannot drift: docs/profile.md is what one_run.docs generates from the
+"""Documentation that cannot drift: docs/profile.md is what one_run.model.docs generates from the
 profile schema (a key without documentation fails), every command-line argument says what it
 is, and README names only files the project has."""
 import argparse
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from one_run import docs
+from one_run.model import docs
 from one_run.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,7 +17,7 @@ def test_every_profile_key_is_documented_and_docs_profile_md_is_current():
     assert not [key for key in docs.schema_keys() if key not in docs.KEYS]
     assert not [key for key in docs.KEYS if key not in docs.schema_keys()], "documented keys the schema lacks"
     assert (ROOT / "docs" / "profile.md").read_text() == docs.render(), \
-        "docs/profile.md is stale: python -m one_run.docs > docs/profile.md"
+        "docs/profile.md is stale: python -m one_run.model.docs > docs/profile.md"
 
 
 def test_a_key_without_documentation_stops_the_generator(monkeypatch):

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import run_cli
-from one_run import files
-from one_run.errors import ProfileError, UsageError
-from one_run.profile import load_profile
-from one_run.runspec import build_runspec, prune_staged, write_generated_files
-from one_run.validate import ensure_valid
+from one_run.common import files
+from one_run.common.errors import ProfileError, UsageError
+from one_run.model.profile import load_profile
+from one_run.model.runspec import build_runspec, prune_staged, write_generated_files
+from one_run.model.validate import ensure_valid
 
 HEAD = '[container]\nname = "one"\nimage = "img:1"\n'
 

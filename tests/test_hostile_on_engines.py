@@ -5,7 +5,7 @@ import subprocess
 
 from conftest import STANDIN, run_cli, standin_profile
 from one_run.engines import get_engine
-from one_run.runspec import prune_staged, staged_in_use, staged_root
+from one_run.model.runspec import prune_staged, staged_in_use, staged_root
 
 
 def test_a_patch_linked_to_etc_shows_the_container_only_that_file(engine, tmp_path):

@@ -202,7 +202,7 @@ def test_progress_never_says_of_about_0_b():
     import contextlib
     import io
 
-    from one_run.switch import Move, _Progress, size_text
+    from one_run.commands.switch import Move, _Progress, size_text
 
     moves = [Move("a" * 64, "a" * 64, "/var/lib/one/backups", anonymous=True, size=0)]
     progress = _Progress(moves)

@@ -27,12 +27,12 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 from conftest import STANDIN, ipv6_prefix, run_cli
-from one_run import options as table
+from one_run.model import options as table
 from one_run.engines import get_engine
-from one_run.normalize import from_inspect, from_spec, podman_default_caps
-from one_run.options import OPTIONS
-from one_run.profile import load_profile
-from one_run.runspec import build_runspec
+from one_run.model.normalize import from_inspect, from_spec, podman_default_caps
+from one_run.model.options import OPTIONS
+from one_run.model.profile import load_profile
+from one_run.model.runspec import build_runspec
 
 DOCKER_CLI = "/usr/bin/docker"  # the 20.10 CLI matching the daemon; the 28.x one refuses some options
 # per engine: about 0.5 s each, within CI's 30 minutes for the whole suite; more for a deeper search by hand

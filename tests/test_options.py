@@ -1,4 +1,4 @@
-"""Every option of the table (one_run.options), tested from its own entry: an option without
+"""Every option of the table (one_run.model.options), tested from its own entry: an option without
 these tests cannot exist, because they are generated from OPTIONS.
 
 For each option: its sample value validates and its bad value is refused at its key (exit 2);
@@ -12,11 +12,11 @@ import pytest
 import tomli_w
 
 from conftest import STANDIN, ipv6_prefix, run_cli
-from one_run.errors import ProfileError
-from one_run.options import OPTIONS
-from one_run.profile import load_profile, tomllib
-from one_run.render import run_argv, run_groups
-from one_run.runspec import build_runspec
+from one_run.common.errors import ProfileError
+from one_run.model.options import OPTIONS
+from one_run.model.profile import load_profile, tomllib
+from one_run.model.render import run_argv, run_groups
+from one_run.model.runspec import build_runspec
 
 # Options the container does not keep (pull: when apply pulls) have no engine side.
 ON_ENGINES = [o for o in OPTIONS if o.kept]
@@ -53,7 +53,7 @@ def write_profile(folder: Path, runtime: str, name: str, **options) -> Path:
 
 
 def test_every_option_has_a_sample_a_bad_value_and_documentation():
-    from one_run.docs import render
+    from one_run.model.docs import render
 
     docs = render()
     for option in OPTIONS:
@@ -86,7 +86,7 @@ def test_option_validates_and_renders(option, runtime, tmp_path):
 def test_docker_fills_a_zero_start_period_from_the_images_health_check(tmp_path):
     """Measured on Docker 20.10: `--health-start-period 0s` on an image whose HEALTHCHECK has a start
     period keeps the image's; Podman keeps 0. The profile's side reads the same, or diff never settles."""
-    from one_run.normalize import from_spec
+    from one_run.model.normalize import from_spec
 
     image = {"Config": {"Healthcheck": {"Test": ["CMD-SHELL", "true"], "StartPeriod": 7 * 10 ** 9}}}
     for runtime, start in (("docker", "7s"), ("podman", "0s")):
@@ -97,7 +97,7 @@ def test_docker_fills_a_zero_start_period_from_the_images_health_check(tmp_path)
 def created_matches(option, engine, tmp_path):
     """Create (not start) the container as apply would, and read the option back from inspect."""
     from one_run.engines import CreateRequest, get_engine
-    from one_run.normalize import from_inspect, from_spec
+    from one_run.model.normalize import from_inspect, from_spec
 
     name = engine.container_name()
     spec = build_runspec(load_profile(write_profile(tmp_path / "created", engine.runtime, name,

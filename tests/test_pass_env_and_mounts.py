@@ -9,14 +9,14 @@ import textwrap
 import pytest
 
 from conftest import STANDIN, run_cli
-from one_run.confighash import config_hash
+from one_run.model.confighash import config_hash
 from one_run.engines import get_engine
-from one_run.normalize import from_inspect
-from one_run.profile import SnapshotPolicy, load_profile
-from one_run.render import render_text, run_argv
-from one_run.runspec import build_runspec
-from one_run.snapshot import snapshot_volumes
-from one_run.values import parse_mount
+from one_run.model.normalize import from_inspect
+from one_run.model.profile import SnapshotPolicy, load_profile
+from one_run.model.render import render_text, run_argv
+from one_run.model.runspec import build_runspec
+from one_run.deploy.snapshot import snapshot_volumes
+from one_run.model.values import parse_mount
 
 SECRET = "s3cret 'value' $x"
 CLI = {"docker": "/usr/bin/docker", "podman": "podman"}  # the 20.10 CLI matching the daemon
@@ -109,7 +109,7 @@ def test_render_passes_names_and_mounts_as_written_and_never_the_value(tmp_path,
 
 def test_the_hash_follows_the_passed_value_without_holding_it(tmp_path, monkeypatch):
     spec = build_runspec(load_profile(write(tmp_path, 'pass_env = ["ONE_PASSWORD"]\n')))
-    from one_run.apply import resolve_env
+    from one_run.deploy.apply import resolve_env
 
     hashes = []
     for value in (SECRET, "other", None):
@@ -147,7 +147,7 @@ def test_apply_makes_what_the_rendered_command_makes_and_capture_and_diff_follow
     assert applied.code == 0, applied.err
     for output in (plan.out, plan.err, applied.out, applied.err):
         assert SECRET not in output
-    from one_run.lock import state_dir
+    from one_run.deploy.lock import state_dir
 
     for folder in (tmp_path, state_dir()):  # history and the staged files beside the profile; journals
         for where, _, files in os.walk(folder):

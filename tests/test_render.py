@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from one_run.cli import main
-from one_run.profile import load_profile
-from one_run.render import render_text, run_argv
-from one_run.runspec import build_runspec
+from one_run.model.profile import load_profile
+from one_run.model.render import render_text, run_argv
+from one_run.model.runspec import build_runspec
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 

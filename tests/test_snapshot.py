@@ -9,11 +9,11 @@ import pytest
 
 from conftest import STANDIN, run_cli
 from datahelp import DAMAGE, DB, deploy, fill, forget_snapshots, listing, on_volume, snapshot_volumes_of
-from one_run import snapshot as snap
+from one_run.deploy import snapshot as snap
 from one_run.engines import get_engine
-from one_run.errors import NotEnoughRoom
-from one_run.profile import SnapshotPolicy, load_profile
-from one_run.runspec import build_runspec
+from one_run.common.errors import NotEnoughRoom
+from one_run.model.profile import SnapshotPolicy, load_profile
+from one_run.model.runspec import build_runspec
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_status_shows_snapshot_count_and_size(engine, deployment):
 INTERRUPTIBLE = textwrap.dedent("""
     import os, signal, sys
     from one_run.engines import get_engine
-    from one_run import snapshot as snap
+    from one_run.deploy import snapshot as snap
     runtime, name, db, image, what = sys.argv[1:]
     eng = get_engine(runtime)
     look = type(eng).get

@@ -16,8 +16,8 @@ import pytest
 
 from conftest import STANDIN, TestEngine, run_cli
 from one_run.engines import ContainerInfo, Engine
-from one_run.errors import EngineError
-from one_run.volume_copy import digest_tar
+from one_run.common.errors import EngineError
+from one_run.deploy.volume_copy import digest_tar
 
 # Everything a volume holds, one line per entry: path, type, mode, owner, size, mtime, and
 # the contents' sha256 or the link target.
@@ -281,10 +281,10 @@ def test_fingerprint_ignores_entry_order_and_name_style():
 
 def test_source_that_cannot_start_again_gives_exit_4_with_commands(docker_engine, podman_engine, tmp_path,
                                                                     monkeypatch):
-    from one_run import switch
+    from one_run.commands import switch
     from one_run.engines.docker import DockerEngine
-    from one_run.errors import EngineError
-    from one_run.volume_copy import TreeDigest
+    from one_run.common.errors import EngineError
+    from one_run.deploy.volume_copy import TreeDigest
 
     name, volumes = both(docker_engine, podman_engine)
     profile = write_profile(tmp_path / "p", "docker", name, volumes)
@@ -312,7 +312,7 @@ def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path
     import docker
 
     from one_run.engines.docker import DockerEngine
-    from one_run.errors import EngineError
+    from one_run.common.errors import EngineError
 
     real = docker.APIClient
     # A client that was reached once (version given, so nothing is asked now) and is gone.
@@ -330,9 +330,9 @@ def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path
 
 def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_goes_on(monkeypatch, tmp_path,
                                                                                        capsys):
-    from one_run import switch
+    from one_run.commands import switch
     from one_run.engines.podman import PodmanEngine
-    from one_run.errors import EngineUnavailable
+    from one_run.common.errors import EngineUnavailable
 
     monkeypatch.setenv("CONTAINER_HOST", "garbage")
     with pytest.raises(EngineUnavailable, match="cannot reach Podman at garbage .*CONTAINER_HOST"):
@@ -376,8 +376,8 @@ class FakeEngine(Engine):
 
 
 def _loaded(folder, runtime, text=""):
-    from one_run.profile import load_profile
-    from one_run.runspec import build_runspec
+    from one_run.model.profile import load_profile
+    from one_run.model.runspec import build_runspec
 
     path = Path(folder) / "one-run.toml"
     path.write_text(text or f'runtime = "{runtime}"\nsettle_time = 0\n[container]\nname = "one"\nimage = "img"\n')
@@ -386,8 +386,7 @@ def _loaded(folder, runtime, text=""):
 
 
 def _switcher(monkeypatch, tmp_path, src, dst):
-    from one_run import switch
-
+    from one_run.commands import switch
     engines = {src.runtime: src, dst.runtime: dst}
     monkeypatch.setattr(switch, "get_engine", lambda runtime: engines[runtime])
     profile, spec = _loaded(tmp_path, src.runtime)
@@ -395,7 +394,7 @@ def _switcher(monkeypatch, tmp_path, src, dst):
 
 
 def test_restore_stops_a_target_left_running_before_it_starts_the_source(monkeypatch, tmp_path):
-    from one_run.errors import ApplyFailedRestored
+    from one_run.common.errors import ApplyFailedRestored
 
     src, dst = FakeEngine("docker", stopped=["one"]), FakeEngine("podman", "one")
     switcher = _switcher(monkeypatch, tmp_path, src, dst)
@@ -406,7 +405,7 @@ def test_restore_stops_a_target_left_running_before_it_starts_the_source(monkeyp
 
 
 def test_restore_does_not_start_the_source_beside_a_target_it_cannot_stop(monkeypatch, tmp_path):
-    from one_run.errors import RestoreFailed
+    from one_run.common.errors import RestoreFailed
 
     src, dst = FakeEngine("docker", stopped=["one"]), FakeEngine("podman", "one", stop_fails=True)
     switcher = _switcher(monkeypatch, tmp_path, src, dst)
@@ -419,8 +418,8 @@ def test_restore_does_not_start_the_source_beside_a_target_it_cannot_stop(monkey
 
 
 def test_file_runtime_is_the_files_own_not_the_command_lines(tmp_path):
-    from one_run.profile import load_profile
-    from one_run.switch import file_runtime
+    from one_run.model.profile import load_profile
+    from one_run.commands.switch import file_runtime
 
     path = Path(tmp_path) / "one-run.toml"
     path.write_text('runtime = "podman"\n[container]\nname = "one"\nimage = "img"\n')
@@ -437,7 +436,7 @@ def test_the_read_ahead_thread_ends_when_the_upload_has_quit():
     over the end (or an error), holding the source's stream open."""
     import threading
 
-    from one_run.volume_copy import PREFETCH_CHUNKS, _Prefetch
+    from one_run.deploy.volume_copy import PREFETCH_CHUNKS, _Prefetch
 
     for fails in (False, True):
         closed = threading.Event()
@@ -466,7 +465,7 @@ def test_the_read_ahead_thread_ends_when_the_upload_has_quit():
 def test_helpers_reach_root_only_files_in_an_image_with_another_user(engine):
     """Switch's helpers read (tar) and empty (rm) the volumes as root, whatever the image's USER."""
     from one_run.engines import get_engine
-    from one_run.volume_copy import fingerprint_volume, has_entries
+    from one_run.deploy.volume_copy import fingerprint_volume, has_entries
 
     volume = engine.volume_name()
     engine.cli("run", "--rm", "--network", "none", "-v", f"{volume}:/v", "--entrypoint", "sh", f"{STANDIN}:1",
@@ -501,9 +500,9 @@ def test_helpers_reach_root_only_files_in_an_image_with_another_user(engine):
 def test_podman_stops_a_stopped_container_quietly_and_keeps_the_create_command(podman_engine, tmp_path):
     from conftest import standin_profile
     from one_run.engines import get_engine
-    from one_run.profile import load_profile
-    from one_run.render import run_argv
-    from one_run.runspec import build_runspec
+    from one_run.model.profile import load_profile
+    from one_run.model.render import run_argv
+    from one_run.model.runspec import build_runspec
 
     name = podman_engine.container_name()
     profile = standin_profile(tmp_path, podman_engine, name)

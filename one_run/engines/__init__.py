@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ..errors import EngineError
-from ..runspec import RunSpec
-from ..values import parse_ports
+from ..common.errors import EngineError
+from ..model.runspec import RunSpec
+from ..model.values import parse_ports
 
 ARCHIVE_CHUNK = 1 << 20  # bytes per read of a volume archive stream
 HELPER_LABEL = "one-run.helper"  # on switch's short-lived helper containers

@@ -7,9 +7,9 @@ Config.Volumes, and stop_timeout, which the high-level create() lacks (docker-py
 import os
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ..errors import EngineError, EngineUnavailable
-from ..options import BY_KEY, merge_into
-from ..options import docker_kwargs as option_kwargs
+from ..common.errors import EngineError, EngineUnavailable
+from ..model.options import BY_KEY, merge_into
+from ..model.options import docker_kwargs as option_kwargs
 from . import CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"

@@ -8,10 +8,10 @@ import os
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from ..errors import EngineError, EngineUnavailable
-from ..options import human_size
-from ..options import podman_kwargs as option_kwargs
-from ..options import podman_spec as option_spec
+from ..common.errors import EngineError, EngineUnavailable
+from ..model.options import human_size
+from ..model.options import podman_kwargs as option_kwargs
+from ..model.options import podman_spec as option_spec
 from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
                port_bindings, unreachable_reason)
 

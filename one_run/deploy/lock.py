@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .errors import ApplyFailedRestored
-from .files import write_file
+from ..common.errors import ApplyFailedRestored
+from ..common.files import write_file
 
 
 def state_dir() -> Path:

@@ -8,7 +8,7 @@ import os
 import shlex
 from typing import List, Optional
 
-from .files import NotReadable, read_regular_file
+from ..common.files import NotReadable, read_regular_file
 from .options import groups as option_groups
 from .profile import SecretRef
 from .runspec import RunSpec

@@ -14,12 +14,12 @@ import os
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Tuple
 
-from .confighash import HASH_LABEL
-from .engines import ContainerInfo, Engine
-from .errors import OneRunError, ProfileError
-from .files import write_file
-from .profile import Profile, Watch, profile_from_text
-from .runspec import RunSpec, private_folder
+from ..model.confighash import HASH_LABEL
+from ..engines import ContainerInfo, Engine
+from ..common.errors import OneRunError, ProfileError
+from ..common.files import write_file
+from ..model.profile import Profile, Watch, profile_from_text
+from ..model.runspec import RunSpec, private_folder
 from .snapshot import Snapshot
 from .watch import Judge, runs_in_maintenance
 
@@ -57,7 +57,7 @@ def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: Conta
     """Record the committed container `info` as the next revision; its number. The files are
     the staged copies it mounts; `profile_text` the text it was applied from (default: the
     profile file's). Raises OSError."""
-    from .profile import read_profile_text
+    from ..model.profile import read_profile_text
 
     root = history_dir(profile.path)
     _mkdir(os.path.dirname(root))

@@ -13,16 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import adoption, history, interrupts, snapshot, watch
-from .boot import Survival, reboot_survival
-from .confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
-from .engines import ContainerInfo, CreateRequest, Engine
-from .errors import ApplyFailedRestored, EngineError, EngineUnavailable, RestoreFailed, UsageError
-from .interrupts import deferred, shielded
+from . import adoption, history, snapshot, watch
+from ..common import interrupts
+from .survival import Survival, reboot_survival
+from ..model.confighash import HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, new_salt
+from ..engines import ContainerInfo, CreateRequest, Engine
+from ..common.errors import ApplyFailedRestored, EngineError, EngineUnavailable, RestoreFailed, UsageError
+from ..common.interrupts import deferred, shielded
 from .lock import Journal, apply_lock
-from .profile import Profile, SecretRef
-from .render import run_argv, secret_value
-from .runspec import RunSpec, prune_staged, staged_in_use, unused_staged, write_generated_files
+from ..model.profile import Profile, SecretRef
+from ..model.render import run_argv, secret_value
+from ..model.runspec import RunSpec, prune_staged, staged_in_use, unused_staged, write_generated_files
 from .watch import Judge, Watcher, expects_health_check
 
 NEW_SUFFIX = "-one-run-new"
@@ -122,7 +123,7 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
             image is not None and current.image_id.split(":")[-1] == image["Id"].split(":")[-1]:
         # Made outside one-run (e.g. then captured): kept as it is when nothing differs. Not when the
         # profile stages files ([tls], [ssh], [config]): that container mounts the user's folders.
-        from .diff import config_differences
+        from .compare import config_differences
 
         if not config_differences(engine, spec, current):
             return Plan("adopt", [f"{spec.name} was not created by one-run, and it matches the profile"],
@@ -135,7 +136,7 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool,
         reasons.append("--force")
     if not reasons and not pull:
         # Same profile, same image, but changed since (e.g. `docker update`): apply and diff never disagree.
-        from .diff import config_differences, in_place_updates
+        from .compare import config_differences, in_place_updates
 
         drift = config_differences(engine, spec, current)
         updates = in_place_updates(engine, spec, drift)
@@ -460,7 +461,7 @@ class Applier:
         more, on either runtime (a switch keeps its source on the other one). The other runtime
         is asked only when this one leaves something to remove, and nothing is removed when it
         cannot be asked."""
-        from .engines import endpoint_named, get_engine
+        from ..engines import endpoint_named, get_engine
 
         # The new container mounts the spec's own folder: with no other, there is nothing to ask.
         keep = {self.spec.staged_folder} if self.spec.staged_folder else set()

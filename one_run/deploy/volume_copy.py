@@ -21,8 +21,8 @@ import tarfile
 import threading
 from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional
 
-from .engines import Engine
-from .errors import EngineError
+from ..engines import Engine
+from ..common.errors import EngineError
 
 PREFETCH_CHUNKS = 8  # chunks (of about 1 MiB) read ahead of the upload
 

@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .engines import ContainerInfo
-from .errors import UsageError
-from .normalize import UNSET, from_inspect, has_create_command, is_secret_name, mount_spec
-from .options import capture_values
-from .files import ensure_gitignore
-from .runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
-from .values import ENV_NAME_RE, Port, Volume, order_options
+from ..engines import ContainerInfo
+from ..common.errors import UsageError
+from ..model.normalize import UNSET, from_inspect, has_create_command, is_secret_name, mount_spec
+from ..model.options import capture_values
+from ..common.files import ensure_gitignore
+from ..model.runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
+from ..model.values import ENV_NAME_RE, Port, Volume, order_options
 
 # (table, mount target, [(variable, key)], every variable required)
 CUSTOMIZATIONS = (
@@ -47,11 +47,11 @@ def secrets_folder(output: Path) -> Path:
 def staged_originals(current: ContainerInfo, source: str) -> Dict[str, str]:
     """For a mount of one-run's staged copies: container path -> the file the applied profile
     (its one-run.profile label) names, where that profile still stages exactly these copies."""
-    from .errors import ProfileError
-    from .profile import load_profile
-    from .runspec import build_runspec
+    from ..common.errors import ProfileError
+    from ..model.profile import load_profile
+    from ..model.runspec import build_runspec
 
-    from .apply import PROFILE_LABEL
+    from ..deploy.apply import PROFILE_LABEL
 
     path = current.labels.get(PROFILE_LABEL)
     if not path:
@@ -250,8 +250,8 @@ def to_toml(captured: Captured) -> str:
 
 def check_loads(text: str, path: Path) -> None:
     """The written profile must load as one: a capture that cannot be applied is a bug."""
-    from .profile import key_lines, profile_from_data, tomllib
-    from .runspec import build_runspec
+    from ..model.profile import key_lines, profile_from_data, tomllib
+    from ..model.runspec import build_runspec
 
     build_runspec(profile_from_data(path, tomllib.loads(text), key_lines(text)))
 

@@ -11,10 +11,10 @@ import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from . import values
-from .errors import Problem, ProfileError
+from ..common.errors import Problem, ProfileError
 from .options import (BOOL, INT, NUMBER, OPTIONS, RUNTIMES, STRING, STRING_TABLE, STRINGS, _is_int, _is_str_list,
                       joined_problems, supported)
-from .files import MAX_INPUT_BYTES, NotReadable, read_regular_file
+from ..common.files import MAX_INPUT_BYTES, NotReadable, read_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib

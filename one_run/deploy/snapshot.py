@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .engines import HELPER_LABEL, Engine
-from .errors import EngineError, NotEnoughRoom, UsageError
-from .profile import SnapshotPolicy
-from .runspec import RunSpec
+from ..engines import HELPER_LABEL, Engine
+from ..common.errors import EngineError, NotEnoughRoom, UsageError
+from ..model.profile import SnapshotPolicy
+from ..model.runspec import RunSpec
 from .volume_copy import human
 
 SNAPSHOT_LABEL = "one-run.snapshot"          # the deployment's container name, on every volume of a snapshot
@@ -135,7 +135,7 @@ class Restored:
 
 def short(volume: str) -> str:
     """An anonymous volume's 64-hex name shortened as the engines' CLIs shorten IDs."""
-    from .normalize import is_anonymous_name
+    from ..model.normalize import is_anonymous_name
 
     return volume[:12] if is_anonymous_name(volume) else volume
 

@@ -9,8 +9,8 @@ import re
 import stat
 from pathlib import Path
 
-from .errors import UsageError
-from .files import write_file
+from ..common.errors import UsageError
+from ..common.files import write_file
 from .profile import key_lines, read_profile_text
 
 

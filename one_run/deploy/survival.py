@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 from typing import Dict, NamedTuple, Optional, Set, Tuple
 
-from .errors import EngineUnavailable, UsageError
-from .files import write_file
-from .profile import Profile
+from ..common.errors import EngineUnavailable, UsageError
+from ..common.files import write_file
+from ..model.profile import Profile
 
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 LINGER_DIR = Path("/var/lib/systemd/linger")
@@ -223,7 +223,7 @@ def engine_program(runtime: str) -> str:
 def docker_endpoint() -> str:
     """The daemon socket one-run applied to, which the unit must reach too. Only a local one:
     a unit on this host can only bring back a container that this host's boot stops."""
-    from .engines.docker import DEFAULT_SOCKET
+    from ..engines.docker import DEFAULT_SOCKET
 
     endpoint = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
     if not endpoint.startswith("unix://"):
@@ -263,7 +263,7 @@ def render_unit(profile: Profile, user: bool) -> str:
 def podman_endpoint_note(runtime: str, user: bool) -> Optional[str]:
     """A warning when one-run reached Podman through a socket other than this user's default
     one: the unit runs podman on this user's own storage, which may not be that service's."""
-    from .engines.podman import default_socket
+    from ..engines.podman import default_socket
 
     host = os.environ.get("CONTAINER_HOST")
     if runtime != "podman" or not host or host == default_socket():

@@ -25,17 +25,17 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from .apply import LOCK_TIMEOUT, carried_volumes
-from .confighash import HASH_LABEL
-from .engines import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, Engine
-from .errors import ApplyFailedRestored, EngineError, NotEnoughRoom, RestoreFailed, UsageError
-from .files import write_file
-from .history import image_digest
-from .lock import apply_lock
-from .profile import Profile
-from .runspec import RunSpec
-from .snapshot import RESERVE, ROOT, Snapshot, _run_helper, discard, measure, short, snapshot_volumes, take
-from .volume_copy import TarFingerprint, TreeDigest, fingerprint_volume, human
+from ..deploy.apply import LOCK_TIMEOUT, carried_volumes
+from ..model.confighash import HASH_LABEL
+from ..engines import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, Engine
+from ..common.errors import ApplyFailedRestored, EngineError, NotEnoughRoom, RestoreFailed, UsageError
+from ..common.files import write_file
+from ..deploy.history import image_digest
+from ..deploy.lock import apply_lock
+from ..model.profile import Profile
+from ..model.runspec import RunSpec
+from ..deploy.snapshot import RESERVE, ROOT, Snapshot, _run_helper, discard, measure, short, snapshot_volumes, take
+from ..deploy.volume_copy import TarFingerprint, TreeDigest, fingerprint_volume, human
 
 MANIFEST = "manifest.json"
 FORMAT = 1

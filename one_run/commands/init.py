@@ -15,10 +15,10 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import tomli_w
 
-from . import crypto
-from .errors import UsageError
-from .files import ensure_gitignore
-from .profile import RUNTIMES
+from ..model import crypto
+from ..common.errors import UsageError
+from ..common.files import ensure_gitignore
+from ..model.profile import RUNTIMES
 
 PROFILE = "one-run.toml"
 CERT, KEY = "certs/cert.pem", "certs/cert.key"
@@ -119,7 +119,7 @@ class Written(NamedTuple):
 
 
 def default_image() -> str:
-    from .validate import DATA
+    from ..model.validate import DATA
 
     with open(DATA, encoding="utf-8") as f:
         repository = json.load(f).get("image", {}).get("community", "docker.io/opennebula/opennebula")

@@ -5,9 +5,9 @@ Two containers on one data directory are two MySQL servers on one set of files; 
 when a profile is copied and renamed but its volumes are not.
 """
 from .apply import NEW_SUFFIX, OLD_SUFFIX
-from .engines import HELPER_LABEL, Engine
-from .errors import UsageError
-from .runspec import RunSpec
+from ..engines import HELPER_LABEL, Engine
+from ..common.errors import UsageError
+from ..model.runspec import RunSpec
 
 
 def is_own(spec: RunSpec, name: str, labels: dict) -> bool:

@@ -10,15 +10,15 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 from .adoption import labels_of
 from .apply import resolve_env
-from .confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
+from ..model.confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
                          parse_input_label)
-from .engines import ContainerInfo, Engine
-from .normalize import (FIELDS, UNSET, Normal, from_inspect, from_spec, is_secret_name, mount_spec, move_to_mounts,
+from ..engines import ContainerInfo, Engine
+from ..model.normalize import (FIELDS, UNSET, Normal, from_inspect, from_spec, is_secret_name, mount_spec, move_to_mounts,
                         normalize_image, podman_default_caps)
-from .options import BY_KEY, PODMAN_INJECTED_ULIMITS, has_create_command
-from .profile import SecretRef
-from .runspec import RunSpec, staged_digest
-from .values import Port, Volume, order_options
+from ..model.options import BY_KEY, PODMAN_INJECTED_ULIMITS, has_create_command
+from ..model.profile import SecretRef
+from ..model.runspec import RunSpec, staged_digest
+from ..model.values import Port, Volume, order_options
 
 ARROW = "→"
 FILE_KEYS = {

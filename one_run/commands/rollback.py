@@ -11,7 +11,7 @@ across an image change is refused: the newer image may have migrated the databas
 import sys
 from typing import List, Optional
 
-from .errors import EngineUnavailable, UsageError
+from ..common.errors import EngineUnavailable, UsageError
 
 
 def pick(found: List[dict], to: Optional[int], profile_path: str) -> dict:
@@ -32,15 +32,15 @@ def pick(found: List[dict], to: Optional[int], profile_path: str) -> dict:
 
 
 def rollback(args) -> int:
-    from .apply import Applier
-    from .diff import explainer
-    from .engines import get_engine
-    from .history import recorded_files, revisions
-    from .interrupts import as_keyboard_interrupt
-    from .profile import load_profile, profile_from_text
-    from .runspec import build_runspec
-    from .snapshot import Snapshot
-    from .validate import ensure_valid
+    from ..deploy.apply import Applier
+    from ..deploy.compare import explainer
+    from ..engines import get_engine
+    from ..deploy.history import recorded_files, revisions
+    from ..common.interrupts import as_keyboard_interrupt
+    from ..model.profile import load_profile, profile_from_text
+    from ..model.runspec import build_runspec
+    from ..deploy.snapshot import Snapshot
+    from ..model.validate import ensure_valid
 
     current_profile = load_profile(args.profile, args.runtime)
     path = current_profile.path
@@ -91,7 +91,7 @@ def rollback(args) -> int:
 
 def keep_text(path: str, target: dict) -> str:
     """The revision's profile text beside the profile (never over it), for the user to adopt."""
-    from .files import write_file
+    from ..common.files import write_file
 
     kept = f"{path}.rev-{target['revision']}"
     write_file(kept, target["profile_text"].encode(), 0o600)
@@ -100,8 +100,8 @@ def keep_text(path: str, target: dict) -> str:
 
 def data_of(engine, found: List[dict], target: dict, name: str):
     """The snapshot holding the data as `target` left it: the one the next revision took."""
-    from .errors import EngineError
-    from .snapshot import Snapshot, find_snapshot
+    from ..common.errors import EngineError
+    from ..deploy.snapshot import Snapshot, find_snapshot
 
     later = [r for r in found if r["revision"] > target["revision"]]
     following = min(later, key=lambda r: r["revision"]) if later else None

@@ -11,9 +11,9 @@ import re
 import time
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
-from .engines import ContainerInfo, Engine
-from .errors import EngineError
-from .profile import Watch
+from ..engines import ContainerInfo, Engine
+from ..common.errors import EngineError
+from ..model.profile import Watch
 
 POLL = 0.25             # seconds between looks: the detection lag of a ready line
 COMMAND_EVERY = 1.0     # seconds between two runs of ready_command

@@ -11,8 +11,8 @@ from functools import lru_cache
 from typing import Dict, List
 
 from . import onecfg, values
-from .errors import Problem, ProfileError
-from .files import NotReadable
+from ..common.errors import Problem, ProfileError
+from ..common.files import NotReadable
 from .profile import Profile, SecretRef, closest
 from .render import secret_file_text
 from .runspec import CONFIG, RunSpec
@@ -21,7 +21,7 @@ from .runspec import CONFIG, RunSpec
 # (:z / :Z) would make the host's own programs lose access to them on an SELinux host.
 SYSTEM_PATHS = ("/", "/etc", "/usr", "/boot", "/proc", "/sys", "/dev", "/run", "/var", "/root", "/home")
 
-DATA = os.path.join(os.path.dirname(__file__), "data", "opennebula-image.json")
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "opennebula-image.json")
 
 
 @lru_cache(maxsize=None)

@@ -8,8 +8,8 @@ import hashlib
 import os
 from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
 
-from .errors import Problem, ProfileError
-from .files import NotReadable, read_regular_file, write_file
+from ..common.errors import Problem, ProfileError
+from ..common.files import NotReadable, read_regular_file, write_file
 from .profile import Container, EnvValue, Profile, SecretRef, mount_volumes
 from .values import Volume
 

@@ -6,18 +6,18 @@ comes back after a host reboot.
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from .adoption import labels_of
-from .apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
-from .boot import Survival, reboot_survival
-from .confighash import HASH_LABEL
-from .diff import differences
-from .engines import Engine, get_engine
-from .errors import EngineUnavailable, OneRunError
-from .normalize import env_dict
-from .profile import Profile
-from .runspec import RunSpec
-from .snapshot import list_snapshots
-from .volume_copy import human
+from ..deploy.adoption import labels_of
+from ..deploy.apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
+from ..deploy.survival import Survival, reboot_survival
+from ..model.confighash import HASH_LABEL
+from ..deploy.compare import differences
+from ..engines import Engine, get_engine
+from ..common.errors import EngineUnavailable, OneRunError
+from ..model.normalize import env_dict
+from ..model.profile import Profile
+from ..model.runspec import RunSpec
+from ..deploy.snapshot import list_snapshots
+from ..deploy.volume_copy import human
 
 LOG_LINES = 500
 # The stand-in prints "BOOTSTRAP OK" / "BOOTSTRAP FAILED: ..." / "MAINTENANCE MODE"; the real image's

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .errors import Problem, UsageError
-from .files import write_file
+from ..common.errors import Problem, UsageError
+from ..common.files import write_file
 
 EXPIRY_WARNING_DAYS = 30
 MIN_RSA_BITS = 2048

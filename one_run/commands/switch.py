@@ -27,19 +27,19 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from . import history
-from .apply import (LOCK_TIMEOUT, Applier, Plan, carried_volumes, hold_stopped, pull_needed, pull_progress,
+from ..deploy import history
+from ..deploy.apply import (LOCK_TIMEOUT, Applier, Plan, carried_volumes, hold_stopped, pull_needed, pull_progress,
                     resolve_env)
-from .engines import HELPER_LABEL, ContainerInfo, Engine, endpoint_named, get_engine
-from .errors import (ApplyFailedRestored, EngineError, EngineUnavailable, OneRunError, RestoreFailed,
+from ..engines import HELPER_LABEL, ContainerInfo, Engine, endpoint_named, get_engine
+from ..common.errors import (ApplyFailedRestored, EngineError, EngineUnavailable, OneRunError, RestoreFailed,
                      UsageError)
-from .lock import apply_lock
-from .normalize import is_anonymous_name
-from .profile import Profile, load_profile
-from .runspec import RunSpec, write_generated_files
-from .volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
-from .watch import Watcher, expects_health_check
-from .watch import describe as describe_watch
+from ..deploy.lock import apply_lock
+from ..model.normalize import is_anonymous_name
+from ..model.profile import Profile, load_profile
+from ..model.runspec import RunSpec, write_generated_files
+from ..deploy.volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
+from ..deploy.watch import Watcher, expects_health_check
+from ..deploy.watch import describe as describe_watch
 
 OTHER = {"docker": "podman", "podman": "docker"}
 SRC_ROOT, DST_ROOT, PROBE_ROOT = "/one-run-switch/src", "/one-run-switch/dst", "/one-run-switch/probe"
@@ -535,7 +535,7 @@ class Switcher:
     def note_moved_volumes(self, source: ContainerInfo, moves: List[Move]) -> None:
         """capture's comment on an anonymous volume says it lives only in the captured container;
         after the move that container is the source, kept or removed: say where the data is now."""
-        from .profile_edit import replace_comment
+        from ..model.profile_edit import replace_comment
 
         for move in (m for m in moves if m.anonymous):
             try:
@@ -548,7 +548,7 @@ class Switcher:
                 self.warn(exc.message)
 
     def set_runtime(self) -> None:
-        from .profile_edit import set_top_level
+        from ..model.profile_edit import set_top_level
 
         try:
             if set_top_level(self.profile.path, "runtime", f'"{self.to}"'):
