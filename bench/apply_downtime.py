@@ -12,9 +12,11 @@ For Docker and Podman in one run, on the stand-in image, interleaved trials, med
   (c) apply's own overhead with settle_time = 0: median wall of `one-run apply` minus median
       wall of the manual procedure, the (b) change again in trials of their own, without the
       downtime poller: its polling every few ms takes CPU from Python's start-up more than
-      from the engine's Go CLI (the (b) trials' difference is reported beside it). Beside it
-      too, the SDK start alone (SDK_START: interpreter, SDK import, connection): the floor
-      of any SDK-based tool. Target: <= 0.35 s.
+      from the engine's Go CLI (the (b) trials' difference is reported beside it). Stated
+      against its floor, measured in the same trials: the SDK start alone (SDK_START:
+      interpreter, SDK import, connection), which any tool built on the SDKs pays, minus the
+      three CLI starts the manual procedure pays instead (`R version`, which asks the engine
+      too). Target: overhead - floor <= 0.2 s; the raw overhead is reported beside it.
   (d) a no-op apply. Target: median wall <= 0.5 s and zero downtime.
   (e) the readiness wait: a bootstrap of READY_AFTER s that then prints its ready line,
       applied with [watch] ready_log. The detection lag is the time apply prints "ready
@@ -60,7 +62,7 @@ STANDIN = "localhost/one-run-standin"
 RUNTIMES = ("docker", "podman")
 PAYLOAD_MB = 200
 POLL_INTERVAL = 0.005
-TARGETS = {"a": 0.2, "b": 1.1, "c": 0.35, "d": 0.5, "e": 1.0}
+TARGETS = {"a": 0.2, "b": 1.1, "c": 0.2, "d": 0.5, "e": 1.0}  # (c): overhead minus its floor
 READY_AFTER = 2  # seconds the stand-in's bootstrap takes in (e)
 READY_LINE = "STANDIN READY"  # tests/standin/entrypoint.sh
 # The least any SDK-based tool pays: the interpreter, the SDK import and the connection, as
@@ -405,6 +407,10 @@ class Bench:
                 if failed:
                     raise RuntimeError(f"{runtime} SDK start failed: {self.explain(failed)}")
                 self.record(runtime, "c", "sdk start", 0.0, wall)
+                wall, failed = self.timed([[runtime, "version"]])
+                if failed:
+                    raise RuntimeError(f"{runtime} CLI start failed: {self.explain(failed)}")
+                self.record(runtime, "c", "cli start", 0.0, wall)
                 # (d): the container now matches `after` if apply ran last, else re-apply it first
                 if order[-1] == "manual":
                     self.setup(runtime, after)
@@ -508,10 +514,13 @@ class Bench:
             diff = aw - mw
             observed = self.medians(runtime, "b", "apply")[1] - self.medians(runtime, "b", "manual")[1]
             sdk = self.medians(runtime, "c", "sdk start")[1]
-            print(f"{runtime:8} {'(c) overhead, settle_time 0':32} {'wall ' + format(mw, '.3f'):>18} "
-                  f"{'wall ' + format(aw, '.3f'):>18} {'diff ' + format(diff, '+.3f') + ' s':>16}  "
-                  f"<= {TARGETS['c']:<5} {verdict(diff <= TARGETS['c'])}  (n={mn}/{an}; "
-                  f"{observed:+.3f} s in the polled (b) trials; the SDK start alone takes {sdk:.3f} s)")
+            cli = self.medians(runtime, "c", "cli start")[1]
+            floor = sdk - 3 * cli
+            print(f"{runtime:8} {'(c) overhead - floor, settle 0':32} {'wall ' + format(mw, '.3f'):>18} "
+                  f"{'wall ' + format(aw, '.3f'):>18} {format(diff - floor, '+.3f') + ' s':>16}  "
+                  f"<= {TARGETS['c']:<5} {verdict(diff - floor <= TARGETS['c'])}  (n={mn}/{an}; raw overhead "
+                  f"{diff:+.3f} s, {observed:+.3f} s in the polled (b) trials; floor {floor:.3f} s = SDK start alone "
+                  f"{sdk:.3f} s - 3 CLI starts of {cli:.3f} s)")
             values = self.results.get((runtime, "d", "apply")) or []
             dd = max(v[0] for v in values)
             _, dw, dn = self.medians(runtime, "d", "apply")

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from one_run.engines import get_engine  # noqa: E402
 from one_run.deploy.volume_copy import copy_volume, fingerprint_volume  # noqa: E402
+from one_run.engines import get_engine  # noqa: E402
 
 IMAGE = "localhost/one-run-standin:1"
 

@@ -10,8 +10,7 @@ import sys
 from typing import List, Optional
 
 from . import __version__
-from .common.errors import OneRunError, Problem, UsageError
-
+from .common.errors import OneRunError, Problem
 
 # Warnings of the profile checks (a certificate about to expire, ...), printed when the command
 # has run to its end: a command that stops on an error shows that error alone, not under them.
@@ -46,7 +45,11 @@ def _profile_and_runtime(p):
 # --- render -------------------------------------------------------------------
 
 def _add_render(sub, common):
-    p = sub.add_parser("render", parents=[common], help="print the equivalent docker/podman run command")
+    p = sub.add_parser("render", parents=[common], help="print the equivalent docker/podman run command",
+                       description="Print the `docker run` / `podman run` command that creates the container apply "
+                                   "creates: pasted into bash, it makes the same container. Secrets are passed by "
+                                   "name (`-e NAME`, with the export lines to run first) unless --show-secrets. "
+                                   "Checks the profile first (exit 2 on bad input); needs no engine.")
     _profile_and_runtime(p)
     p.add_argument("--show-secrets", action="store_true", help="print secret values instead of passing them by name")
     p.add_argument("--format", choices=("text", "json"), default="text",
@@ -55,44 +58,42 @@ def _add_render(sub, common):
 
 
 def _cmd_render(args) -> int:
-    from .model.render import render_text, run_argv
-    from .model.runspec import write_generated_files
+    from .commands.render import render
 
     _, spec = _load(args, full=False)
-    try:
-        if args.format == "json":
-            import json
-            text = json.dumps(run_argv(spec, args.show_secrets)) + "\n"
-        else:
-            text = render_text(spec, args.show_secrets)
-    except KeyError as exc:
-        raise UsageError(f"--show-secrets: secret variable ${exc.args[0]} is not set; export it first") from None
-    write_generated_files(spec)
-    sys.stdout.write(text)
-    return 0
+    return render(spec, args.show_secrets, args.format)
 
 
 # --- validate -----------------------------------------------------------------
 
 def _add_validate(sub, common):
-    p = sub.add_parser("validate", parents=[common], help="make every check apply makes, touching nothing")
+    p = sub.add_parser("validate", parents=[common], help="make every check apply makes, touching nothing",
+                       description="Make every check apply makes before it touches anything: the profile's keys and "
+                                   "values, the files it names (certificate and key match and are valid, SSH keys "
+                                   "are a pair, hooks are executable, patch lines parse), the image's parameters. "
+                                   "Exit 0 valid, 2 with every problem named; needs no engine.")
     _profile_and_runtime(p)
     p.set_defaults(func=_cmd_validate)
 
 
 def _cmd_validate(args) -> int:
+    from .commands.render import validate
+
     profile, _ = _load(args, full=True)
-    print(f"{profile.path}: valid ({profile.runtime}, container {profile.container.name})")
-    if profile.tls:
-        from .model.crypto import tls_summary
-        print(f"  certificate {tls_summary(profile.tls.cert)}")
-    return 0
+    return validate(profile)
 
 
 # --- apply / maintenance ---------------------------------------------------------
 
 def _add_apply(sub, common):
-    p = sub.add_parser("apply", parents=[common], help="make the running container match the profile")
+    p = sub.add_parser("apply", parents=[common], help="make the running container match the profile",
+                       description="Make the running container match the profile: pull first, create the new "
+                                   "container beside the old one, stop the old, swap the names, start the new and "
+                                   "watch it ([watch]); if it does not come up, put the old one back. Nothing "
+                                   "changed: nothing is recreated. Exit 0 done; 1 failed and the previous container "
+                                   "runs again; 2 bad input, nothing touched; 3 the engine is unreachable or "
+                                   "refused before anything changed; 4 failed and could not restore (the message "
+                                   "says what is left and how to recover).")
     _profile_and_runtime(p)
     _apply_flags(p)
     p.set_defaults(func=_cmd_apply)
@@ -110,43 +111,25 @@ def _apply_flags(p):
                         "profile's named volumes (two servers on one data directory)")
 
 
-def _apply(args, profile, spec, engine=None) -> int:
-    from concurrent.futures import ThreadPoolExecutor
+def _apply_options(args):
+    from .deploy.apply import ApplyOptions
 
-    from .deploy.apply import Applier
-    from .deploy.survival import apply_warning, reboot_survival
-    from .deploy.compare import explainer
-    from .engines import get_engine
-    from .common.interrupts import as_keyboard_interrupt
-    from .deploy.guards import check_not_shared
-    from .commands.switch import check_not_elsewhere
-
-    # systemctl answers in a thread while the engine's SDK is imported: ~20 ms of apply's
-    # overhead (bench (c)).
-    with ThreadPoolExecutor(1) as pool:
-        survival = pool.submit(reboot_survival, profile.runtime, spec.container.restart.name, spec.name,
-                               profile.path)
-        engine = engine or get_engine(profile.runtime)
-    # The deployment living on the other runtime is refused (exit 2) before anything is touched.
-    check_not_elsewhere(profile, spec, engine, getattr(args, "allow_empty_volumes", False))
-    # So is a named volume that a running container of another deployment mounts.
-    check_not_shared(spec, engine, getattr(args, "allow_shared_volume", False))
-    applier = Applier(engine, profile, spec, survival.result())
-    warning = apply_warning(engine.runtime, spec.container.restart.name, spec.name, profile.path, applier.survival)
-    if warning:
-        print(warning, file=sys.stderr)
-    with as_keyboard_interrupt():
-        return applier.run(force=args.force, dry_run=args.dry_run, keep_previous=args.keep_previous,
-                           explain=explainer(engine, spec))
+    return ApplyOptions(force=args.force, dry_run=args.dry_run, keep_previous=args.keep_previous,
+                        allow_empty_volumes=args.allow_empty_volumes, allow_shared_volume=args.allow_shared_volume)
 
 
 def _cmd_apply(args) -> int:
+    from .deploy.apply import apply
+
     profile, spec = _load(args, full=True)
-    return _apply(args, profile, spec)
+    return apply(profile, spec, _apply_options(args))
 
 
 def _add_maintenance(sub, common):
-    p = sub.add_parser("maintenance", parents=[common], help="turn maintenance mode on or off and apply")
+    p = sub.add_parser("maintenance", parents=[common], help="turn maintenance mode on or off and apply",
+                       description="Set `maintenance` in the profile and apply it: on starts the image with "
+                                   "MAINTENANCE_MODE=yes (its services configured, not started), off starts them "
+                                   "again. A failed apply puts the flag in the profile back. Exit codes as apply.")
     p.add_argument("state", choices=("on", "off"), help="on: start the image in maintenance mode; off: normally")
     p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     _apply_flags(p)
@@ -154,36 +137,19 @@ def _add_maintenance(sub, common):
 
 
 def _cmd_maintenance(args) -> int:
-    from pathlib import Path
-
-    from .engines import get_engine
-    from .model.profile_edit import set_top_level
-    from .model.runspec import build_runspec
+    from .commands.maintenance import maintenance
 
     profile, _ = _load(args, full=True)  # the profile must be valid before it is edited
-    profile = profile._replace(maintenance=args.state == "on")
-    spec = build_runspec(profile)
-    engine = get_engine(profile.runtime)  # and the engine reachable (exit 3 means nothing changed)
-    if args.dry_run:
-        return _apply(args, profile, spec, engine)
-    path = Path(args.profile)
-    before = path.read_bytes()
-    if not set_top_level(path, "maintenance", "true" if args.state == "on" else "false"):
-        print(f"{path}: maintenance is already {args.state}")
-    try:
-        return _apply(args, profile, spec, engine)
-    except BaseException:
-        # The flag follows the container: a failed apply leaves the profile as it was.
-        if path.read_bytes() != before:
-            path.write_bytes(before)
-            print(f"{path}: maintenance flag put back, since the apply did not succeed", file=sys.stderr)
-        raise
+    return maintenance(profile, args.state, _apply_options(args))
 
 
 # --- diff / status / capture -------------------------------------------------------
 
 def _add_diff(sub, common):
-    p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container")
+    p = sub.add_parser("diff", parents=[common], help="what apply would change in the running container",
+                       description="What apply would change in the running container, one `field: running → "
+                                   "profile` line each (secret values never shown). Exit 0 in sync, 1 different, "
+                                   "3 the engine is unreachable.")
     _profile_and_runtime(p)
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="json: the differences as a JSON document, for scripts")
@@ -191,28 +157,11 @@ def _add_diff(sub, common):
 
 
 def _cmd_diff(args) -> int:
-    """One `field: running → profile` line per difference; exit 0 in sync, 1 different."""
-    import json
-
-    from .deploy.compare import Difference, differences
+    from .commands.diff import diff
     from .engines import get_engine
 
     profile, spec = _load(args, full=False)
-    engine = get_engine(profile.runtime)
-    current = engine.get(spec.name)
-    if current is None:
-        found = [Difference("container", "(none)", spec.name, note="apply creates it")]
-    else:
-        found = differences(engine, spec, current)
-    if args.format == "json":
-        print(json.dumps({"container": spec.name, "runtime": engine.runtime, "id": current.id if current else None,
-                          "in_sync": not found, "differences": [d.as_json() for d in found]}, indent=2))
-    elif found:
-        for difference in found:
-            print(difference.line())
-    else:
-        print(f"in sync: {engine.runtime} container {spec.name} ({current.id[:12]}) matches {profile.path}")
-    return 1 if found else 0
+    return diff(get_engine(profile.runtime), profile, spec, args.format)
 
 
 def _add_status(sub, common):
@@ -229,18 +178,11 @@ def _add_status(sub, common):
 
 
 def _cmd_status(args) -> int:
+    from .commands.status import status
     from .engines import get_engine
-    from .commands.status import collect, render
 
     profile, spec = _load(args, full=False)
-    report = collect(get_engine(profile.runtime), profile, spec)
-    if args.format == "json":
-        import json
-        report.pop("lines", None)
-        print(json.dumps(report, indent=2))
-    else:
-        print("\n".join(render(report)))
-    return 0 if report["up"] else 1
+    return status(get_engine(profile.runtime), profile, spec, args.format)
 
 
 def _add_capture(sub, common):
@@ -259,32 +201,9 @@ def _add_capture(sub, common):
 def _cmd_capture(args) -> int:
     from pathlib import Path
 
-    from .commands.capture import capture
-    from .engines import get_engine
-    from .common.errors import EngineUnavailable
+    from .commands.capture import capture_named
 
-    output = Path(args.output) if args.output else None
-    if args.runtime:
-        return capture(get_engine(args.runtime), args.name, output, args.force)
-    holders, unreachable = [], []
-    for runtime in ("docker", "podman"):
-        try:
-            engine = get_engine(runtime)
-        except EngineUnavailable as exc:
-            unreachable.append((runtime, exc.message))
-            continue
-        if engine.get(args.name) is not None:
-            holders.append(engine)
-    if len(holders) > 1:
-        raise UsageError(f"both docker and podman have a container named {args.name}; choose one with --runtime")
-    if holders:
-        return capture(holders[0], args.name, output, args.force)
-    if unreachable:  # it may well be on the engine that could not be asked
-        down = {runtime for runtime, _ in unreachable}
-        reached = [runtime for runtime in ("docker", "podman") if runtime not in down]
-        looked = f"no container named {args.name} on {reached[0]}, and " if reached else ""
-        raise EngineUnavailable(looked + "; ".join(message for _, message in unreachable))
-    raise UsageError(f"no container named {args.name} on docker or podman")
+    return capture_named(args.name, args.runtime, Path(args.output) if args.output else None, args.force)
 
 
 # --- boot ---------------------------------------------------------------------------
@@ -308,7 +227,7 @@ def _add_boot(sub, common):
 
 
 def _cmd_boot(args) -> int:
-    from .deploy.survival import boot
+    from .commands.boot import boot
 
     profile, _ = _load(args, full=False)
     return boot(profile, args.action)
@@ -320,7 +239,11 @@ CERT_DAYS = 825  # init.DEFAULT_DAYS, written out: importing init would load cry
 
 
 def _add_init(sub, common):
-    p = sub.add_parser("init", help="a new profile with a self-signed TLS cert and an SSH key pair")
+    p = sub.add_parser("init", help="a new profile with a self-signed TLS cert and an SSH key pair",
+                       description="Write a new deployment folder: a profile of the documented single-container "
+                                   "deployment, a self-signed TLS certificate and key for HOST, oneadmin's SSH key "
+                                   "pair and the initial passwords (files of mode 0600). Nothing is written when "
+                                   "anything is refused; existing files are replaced only with --force.")
     p.add_argument("folder", metavar="DIR", help="the folder to write the deployment into (made if missing)")
     p.add_argument("--host", required=True, help="DNS name or IP address clients and nodes use to reach the Front-end")
     p.add_argument("--runtime", choices=("docker", "podman"), default="docker",
@@ -334,32 +257,20 @@ def _add_init(sub, common):
 
 
 def _cmd_init(args) -> int:
-    from .model.crypto import tls_summary
-    from .commands.init import CERT, PROFILE, init_deployment
+    from .commands.init import init
 
-    written = init_deployment(args.folder, args.host, runtime=args.runtime, image=args.image,
-                              ssh_key_type=args.ssh_key_type, days=args.days, force=args.force)
-    print(f"wrote {args.folder}:")
-    for item in written:
-        kept = f"  (the previous one kept as {item.backup.name})" if item.backup else ""
-        print(f"  {item.mode:04o} {item.path.relative_to(args.folder)}{kept}")
-    print(tls_summary(os.path.join(args.folder, CERT)))
-    if any(item.backup and item.path.parent.name == "secrets" for item in written):
-        print("warning: the password files in secrets/ are new; OpenNebula reads them at its first bootstrap "
-              "only, so a deployment that already has its data keeps working with the previous passwords "
-              "(kept as the .bak files)", file=sys.stderr)
-    profile = os.path.join(args.folder, PROFILE)
-    ssh_public = next(item.path for item in written if item.path.suffix == ".pub")
-    print(f"next:\n  one-run validate {profile}\n  one-run render {profile}\n  one-run apply {profile}\n"
-          f"and add {ssh_public} to ~oneadmin/.ssh/authorized_keys on every hypervisor node")
-    return 0
+    return init(args.folder, args.host, args.runtime, args.image, args.ssh_key_type, args.days, args.force)
 
 
 def _add_tls(sub, common):
-    p = sub.add_parser("tls", help="TLS certificate tasks")
+    p = sub.add_parser("tls", help="TLS certificate tasks",
+                       description="TLS certificate tasks on the profile's [tls] files.")
     tls = p.add_subparsers(dest="tls_command", metavar="TASK", prog="one-run tls")
     tls.required = True
-    renew = tls.add_parser("renew", help="a new self-signed certificate for the same key and names")
+    renew = tls.add_parser("renew", help="a new self-signed certificate for the same key and names",
+                           description="Write a new self-signed certificate for the same key and names (the "
+                                       "previous one kept beside it); `one-run apply` then recreates the container "
+                                       "with it.")
     renew.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     renew.add_argument("--days", type=int, default=CERT_DAYS,
                        help=f"validity of the new certificate (default: {CERT_DAYS})")
@@ -367,24 +278,20 @@ def _add_tls(sub, common):
 
 
 def _cmd_tls_renew(args) -> int:
-    from .model.crypto import renew_tls, tls_summary
+    from .commands.tls import renew
     from .model.profile import load_profile
 
-    profile = load_profile(args.profile)
-    if profile.tls is None:
-        raise UsageError(f"{profile.path}: no [tls] table, so there is no certificate to renew; "
-                         "add [tls] with cert and key (or make a deployment with `one-run init`)")
-    backup = renew_tls(profile.tls.cert, profile.tls.key, args.days)
-    print(tls_summary(profile.tls.cert))
-    print(f"the previous certificate is kept as {backup}")
-    print(f"run `one-run apply {args.profile}` to recreate the container with it")
-    return 0
+    return renew(load_profile(args.profile), args.days)
 
 
 # --- switch ------------------------------------------------------------------------
 
 def _add_switch(sub, common):
-    p = sub.add_parser("switch", parents=[common], help="move the deployment, with its volumes' data, to the other runtime")
+    p = sub.add_parser("switch", parents=[common], help="move the deployment, with its volumes' data, to the other runtime",
+                       description="Move the deployment to the other runtime with its data: stop it, copy its "
+                                   "volumes through both engines and verify each copy, apply the profile there, and "
+                                   "set `runtime` in the profile. On failure the source container runs again "
+                                   "(exit 1). The source container is kept, stopped, until --cleanup.")
     p.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     p.add_argument("--to", required=True, choices=("docker", "podman"), help="the runtime to move to")
     p.add_argument("--dry-run", action="store_true", help="print the plan with volume sizes and change nothing")
@@ -397,14 +304,11 @@ def _add_switch(sub, common):
 
 
 def _cmd_switch(args) -> int:
-    from .common.interrupts import as_keyboard_interrupt
-    from .commands.switch import Switcher
+    from .commands.switch import switch
 
     args.runtime = args.to  # validate for the target runtime
     profile, spec = _load(args, full=True)
-    with as_keyboard_interrupt():
-        return Switcher(profile, spec, args.to).run(dry_run=args.dry_run, cleanup=args.cleanup,
-                                                    overwrite=args.overwrite_volumes)
+    return switch(profile, spec, args.to, args.dry_run, args.cleanup, args.overwrite_volumes)
 
 
 # --- history / backup / restore -------------------------------------------------------
@@ -427,7 +331,7 @@ def _add_rollback(sub, common):
 def _cmd_rollback(args) -> int:
     from .commands.rollback import rollback
 
-    return rollback(args)
+    return rollback(args.profile, args.runtime, args.to, args.with_data, args.dry_run)
 
 
 def _add_history(sub, common):
@@ -441,47 +345,10 @@ def _add_history(sub, common):
 
 
 def _cmd_history(args) -> int:
-    import json
-
-    from .engines import get_engine
-    from .common.errors import EngineUnavailable
-    from .deploy.history import revisions, snapshot_state
+    from .commands.history import history
     from .model.profile import load_profile
-    from .deploy.snapshot import Snapshot
-    from .deploy.volume_copy import human
 
-    profile = load_profile(args.profile, args.runtime)
-    found = revisions(profile.path)
-    engine, unchecked = None, None
-    if any(r.get("snapshot") for r in found):
-        try:
-            engine = get_engine(profile.runtime)
-        except EngineUnavailable as exc:
-            unchecked = exc.message
-    for record in found:
-        if record.get("snapshot"):
-            record["snapshot"]["state"] = snapshot_state(engine, record)
-    if args.format == "json":
-        print(json.dumps({"profile": profile.path, "revisions": found}, indent=2))
-        return 0
-    if not found:
-        print(f"{profile.path}: no revision recorded yet; each successful `one-run apply` records one")
-        return 0
-    for record in found:
-        image = record["image"]
-        digest = f", digest {image['digest']}" if image.get("digest") else ""
-        print(f"revision {record['revision']}  {record['time']}  {record['runtime']} container "
-              f"{record['container']['id'][:12]}  image {image['ref']}{digest}  profile hash "
-              f"{(record.get('config_hash') or '?')[:12]}")
-        if record.get("snapshot"):
-            snapshot = Snapshot.from_json(record["snapshot"])
-            state = record["snapshot"]["state"] or "not checked"
-            print(f"  data before it: {snapshot.describe()}, {human(snapshot.bytes)} in all ({state})")
-        if record.get("files"):
-            print(f"  files: {', '.join(f['path'] for f in record['files'])}")
-    if unchecked:
-        print(f"(whether the snapshots are still there was not checked: {unchecked})", file=sys.stderr)
-    return 0
+    return history(load_profile(args.profile, args.runtime), args.format)
 
 
 def _add_backup(sub, common):
@@ -500,14 +367,13 @@ def _cmd_backup(args) -> int:
     import time
 
     from .commands.backup import backup
-    from .engines import get_engine
     from .common.interrupts import as_keyboard_interrupt
+    from .engines import get_engine
 
     profile, spec = _load(args, full=False)
     out = args.output or f"{spec.name}-backup-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    engine = get_engine(profile.runtime)
     with as_keyboard_interrupt():
-        return backup(engine, profile, spec, os.path.abspath(out))
+        return backup(get_engine(profile.runtime), profile, spec, os.path.abspath(out))
 
 
 def _add_restore(sub, common):
@@ -524,13 +390,12 @@ def _add_restore(sub, common):
 
 def _cmd_restore(args) -> int:
     from .commands.backup import restore
-    from .engines import get_engine
     from .common.interrupts import as_keyboard_interrupt
+    from .engines import get_engine
 
     profile, spec = _load(args, full=False)
-    engine = get_engine(profile.runtime)
     with as_keyboard_interrupt():
-        return restore(engine, profile, spec, os.path.abspath(args.folder), args.yes)
+        return restore(get_engine(profile.runtime), profile, spec, os.path.abspath(args.folder), args.yes)
 
 
 class _Formatter(argparse.HelpFormatter):

@@ -23,4 +23,4 @@ fi
 
 # Two workers: most engine tests wait on a container (a stop, a bootstrap, a settle time), and
 # names, volumes and state folders are unique per test, so two never meet.
-.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 tests "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider -n 2 --durations=15 tests "$@"

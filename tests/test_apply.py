@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import EXAMPLES, STANDIN, example_on_standin, run_cli, standin_profile
+
 from one_run.deploy.lock import apply_lock
 
 HOOK_FAILS = "#!/bin/bash\necho 'pre hook: refusing'\nexit 3\n"
@@ -293,7 +293,7 @@ def test_an_apply_interrupted_while_it_pulls_changes_nothing(engine, tmp_path):
 def test_a_held_lock_times_out_with_a_clear_message(engine, tmp_path, monkeypatch):
     name = engine.container_name()
     profile = standin_profile(tmp_path, engine, name)
-    monkeypatch.setattr("one_run.deploy.apply.LOCK_TIMEOUT", 0.5)
+    monkeypatch.setattr("one_run.deploy.lock.LOCK_TIMEOUT", 0.5)
     with apply_lock(engine.runtime, name, 1):
         result = run_cli("apply", profile)
     assert result.code != 0 and "another one-run" in result.err
@@ -369,7 +369,7 @@ def test_pasting_the_rendered_command_creates_what_apply_creates(engine, tmp_pat
     applied = run_cli("apply", profile)
     assert applied.code == 0, applied.err
     by_apply = configuration(engine.inspect(name))
-    engine.cli("rm", "-f", name)
+    engine.remove(name, check=True)
 
     rendered = run_cli("render", profile, "--format", "json")
     argv = json.loads(rendered.out)
@@ -418,7 +418,7 @@ command = ["-c", "exec /entrypoint.sh"]
         diff = run_cli("diff", profile)
         assert diff.code == 0 and "in sync" in diff.out, diff.out + diff.err
         by_apply = configuration(attrs)
-        engine.cli("rm", "-f", name)
+        engine.remove(name, check=True)
 
         argv = json.loads(run_cli("render", profile, "--format", "json").out)
         subprocess.run(["bash", "-euc", shlex.join(argv) + " >/dev/null"], check=True, env=os.environ)
@@ -430,7 +430,7 @@ command = ["-c", "exec /entrypoint.sh"]
         assert by_hand == by_apply
         assert "BOOTSTRAP OK" in engine.report(name)
     finally:
-        engine.cli("rm", "-f", name, check=False)
+        engine.remove(name)
         engine.cli("network", "rm", network, check=False)
 
 
@@ -515,7 +515,7 @@ def test_staged_folders_no_container_uses_are_removed_after_an_apply(engine, tmp
 
     for previous in engine.names_like(name):
         if previous != name:
-            engine.cli("rm", "-f", previous)
+            engine.remove(previous, check=True)
     hook.write_text("#!/bin/bash\necho v3\n")
     result = run_cli("apply", profile)
     assert result.code == 0 and "staged folder(s) no container uses any more" in result.out

@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import run_cli, standin_profile
 
 # point -> (what apply prints when it is there, the test pause that holds it there)

@@ -7,10 +7,8 @@ starts, and records a revision at its commit; `rollback` goes through the same s
 import json
 
 import pytest
-
 from conftest import run_cli
 from datahelp import deploy, fill, forget_snapshots, listing
-
 
 
 @pytest.fixture

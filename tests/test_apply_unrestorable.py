@@ -4,8 +4,9 @@ stands in; the outcome is exit 4 with the state and how to recover."""
 from dataclasses import replace
 
 from conftest import run_cli
-from one_run.engines import ContainerInfo, Engine
+
 from one_run.common.errors import EngineError
+from one_run.engines import ContainerInfo, Engine
 
 OLD, NEW = "a" * 64, "b" * 64
 
@@ -55,7 +56,7 @@ def test_a_failure_that_cannot_be_undone_exits_4_with_recovery_commands(tmp_path
     profile = tmp_path / "p.toml"
     profile.write_text('settle_time = 0\n[container]\nname = "opennebula"\nimage = "img"\n')
     engine = BrokenEngine()
-    monkeypatch.setattr("one_run.engines.get_engine", lambda runtime: engine)
+    monkeypatch.setattr("one_run.deploy.apply.get_engine", lambda runtime: engine)
 
     result = run_cli("apply", profile, "--force")
 
@@ -71,7 +72,7 @@ def test_an_unexpected_exception_is_exit_4_with_a_way_to_find_the_state(tmp_path
     profile.write_text('settle_time = 0\n[container]\nname = "opennebula"\nimage = "img"\n')
     engine = BrokenEngine()
     monkeypatch.setattr(engine, "create", lambda request: int(None))  # as podman-py did with `-p 127.0.0.1::80`
-    monkeypatch.setattr("one_run.engines.get_engine", lambda runtime: engine)
+    monkeypatch.setattr("one_run.deploy.apply.get_engine", lambda runtime: engine)
 
     result = run_cli("apply", profile, "--force")
 

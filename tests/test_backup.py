@@ -7,12 +7,12 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import run_cli
 from datahelp import DAMAGE, deploy, fill, forget_snapshots, listing, on_volume, wait_for
+
 from one_run.deploy import snapshot as snap
-from one_run.engines import get_engine
 from one_run.deploy.history import history_dir, record_revision
+from one_run.engines import get_engine
 from one_run.model.profile import load_profile
 from one_run.model.runspec import build_runspec
 

@@ -8,9 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli, standin_profile
-from one_run.deploy import survival as boot
+
+from one_run.commands import boot
+from one_run.deploy import survival
 from one_run.model.profile import load_profile
 
 # podman-restart.service as Podman 4.3 (Debian 12) ships it.
@@ -145,7 +146,7 @@ def test_systemd_accepts_the_unit(runtime, user, tmp_path):
 def test_print_is_the_unit_for_whoever_runs_it(tmp_path):
     path = plain_profile(tmp_path, "podman")
     assert printed_unit(path) == printed_unit(path, "--print") == boot.render_unit(load_profile(str(path)),
-                                                                                   boot.user_scope())
+                                                                                   survival.user_scope())
     assert "docker start opennebula" in printed_unit(path, "--runtime", "docker")
 
 
@@ -178,11 +179,11 @@ def test_start_and_stop_lines_work_by_name_across_recreates(engine, tmp_path):
     assert engine.exists(name) and not engine.inspect(name)["State"]["Running"]
 
 
-@pytest.mark.skipif(boot.systemd_running(), reason="systemd runs this host")
+@pytest.mark.skipif(survival.systemd_running(), reason="systemd runs this host")
 @pytest.mark.parametrize("action", ["--install", "--remove"])
 def test_install_without_systemd_exits_3_and_writes_nothing(action, tmp_path, systemd):
     name = f"one-run-boot-test-{os.getpid()}"
-    path = boot.unit_dir(boot.user_scope()) / boot.unit_name(name)
+    path = survival.unit_dir(survival.user_scope()) / survival.unit_name(name)
     before = sorted(path.parent.iterdir()) if path.parent.exists() else None
     result = run_cli("boot", plain_profile(tmp_path, "podman", name), action)
     assert result.code == 3, result
@@ -254,7 +255,7 @@ def test_podman_with_an_enabled_boot_unit_comes_back(podman_engine, tmp_path, sy
     systemd.unit("podman-restart.service", PODMAN_RESTART_43)
     name = podman_engine.container_name()
     profile = standin_profile(tmp_path, podman_engine, name)
-    unit = boot.unit_name(name)
+    unit = survival.unit_name(name)
     systemd.unit(unit, printed_unit(profile))
     result = run_cli("apply", profile)
     assert result.code == 0 and "come back" not in result.err, result.err  # the unit is there: no warning
@@ -286,29 +287,29 @@ def answers(states, texts=None):
 
 
 def test_no_systemctl_is_cannot_tell_not_a_guess():
-    found = boot.reboot_survival("podman", "unless-stopped", "one", "/p.toml", run=lambda *a, user: None)
+    found = survival.reboot_survival("podman", "unless-stopped", "one", "/p.toml", run=lambda *a, user: None)
     assert found.comes_back is None and "no systemctl on PATH" in found.why
     assert found.fix == "one-run boot /p.toml --install"
-    found = boot.reboot_survival("docker", "always", "one", "/p.toml", run=lambda *a, user: None)
+    found = survival.reboot_survival("docker", "always", "one", "/p.toml", run=lambda *a, user: None)
     assert found.comes_back is None and "whether docker.service is enabled" in found.why
 
 
 def test_a_newer_podman_restart_that_starts_unless_stopped_counts():
     newer = PODMAN_RESTART_43.replace("restart-policy=always", "restart-policy=always --filter restart-policy=unless-stopped", 1)
-    assert boot.restart_policies_started(newer) == {"always", "unless-stopped"}
+    assert survival.restart_policies_started(newer) == {"always", "unless-stopped"}
     run = answers({"podman-restart.service": "enabled"}, {"podman-restart.service": newer})
-    survival = boot.reboot_survival("podman", "unless-stopped", "one", "/p.toml", run=run, user=False)
-    assert survival.comes_back
-    assert boot.apply_warning("podman", "unless-stopped", "one", "/p.toml", survival) is None
+    found = survival.reboot_survival("podman", "unless-stopped", "one", "/p.toml", run=run, user=False)
+    assert found.comes_back
+    assert survival.apply_warning("podman", "unless-stopped", "one", "/p.toml", found) is None
 
 
 def test_rootless_needs_lingering(monkeypatch, tmp_path):
-    monkeypatch.setattr(boot, "LINGER_DIR", tmp_path)
+    monkeypatch.setattr(survival, "LINGER_DIR", tmp_path)
     run = answers({"podman-restart.service": "enabled"}, {"podman-restart.service": PODMAN_RESTART_43})
-    found = boot.reboot_survival("podman", "always", "one", "/p.toml", run=run, user=True)
+    found = survival.reboot_survival("podman", "always", "one", "/p.toml", run=run, user=True)
     assert found.comes_back is False and found.fix.startswith("loginctl enable-linger ")
-    (tmp_path / boot.getpass.getuser()).touch()
-    assert boot.reboot_survival("podman", "always", "one", "/p.toml", run=run, user=True).comes_back
+    (tmp_path / survival.getpass.getuser()).touch()
+    assert survival.reboot_survival("podman", "always", "one", "/p.toml", run=run, user=True).comes_back
 
 
 def test_install_writes_reloads_enables_and_undoes_a_failed_enable(tmp_path, monkeypatch, systemd):
@@ -320,7 +321,7 @@ def test_install_writes_reloads_enables_and_undoes_a_failed_enable(tmp_path, mon
     assert result.code == 0, result.err
     path = tmp_path / "etc" / "one-run-one.service"
     assert path.read_text() == printed_unit(profile) and path.stat().st_mode & 0o777 == 0o644
-    user = ["--user"] if boot.user_scope() else []
+    user = ["--user"] if survival.user_scope() else []
     assert systemd.calls() == [" ".join(user + ["daemon-reload"]), " ".join(user + ["enable", path.name])]
 
     result = run_cli("boot", profile, "--remove")

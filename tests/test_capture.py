@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES, STANDIN, example_on_standin, free_port, run_cli
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import EXAMPLES, STANDIN, example_on_standin, free_port, run_cli
 from one_run.commands.capture import build, check_loads, to_toml
 from one_run.engines import ContainerInfo, get_engine
 from one_run.model.normalize import from_inspect, is_secret_name

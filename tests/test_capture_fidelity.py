@@ -3,12 +3,14 @@ applied under another name, and compared by their normalised inspect documents.
 
 A case is exact when the copy's normalised configuration (and the options the profile has
 no key for) equals the original's. A case that is not exact must have been named by capture:
-nothing may be lost silently. The counts are printed (`pytest -s`) for the report.
+nothing may be lost silently. Each case is a test of its own, so that the two workers share them.
 """
 import os
 import subprocess
 
-from conftest import STANDIN, ipv6_prefix, run_cli
+import pytest
+from conftest import STANDIN, TestEngine, ipv6_prefix, run_cli
+
 from one_run.engines import get_engine
 from one_run.model.normalize import from_inspect
 
@@ -82,42 +84,49 @@ def _configuration(runtime: str, name: str):
     return normal.fields, normal.extras
 
 
-def test_capture_then_apply_recreates_what_the_cli_made(engine, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def networks():
+    """One dual-stack test network per engine for the module's cases (a network per case would
+    cost more than the case), removed after them."""
+    made = {}
+
+    def network(engine):
+        if engine.runtime not in made:
+            keeper = TestEngine(engine.runtime)
+            made[engine.runtime] = (keeper, *keeper.network())
+        return made[engine.runtime][1:]
+    yield network
+    for keeper, _, _ in made.values():
+        keeper.cleanup()
+
+
+@pytest.mark.parametrize("case,runtime", [(case, runtime) for case, _, runtimes in CASES
+                                          for runtime in runtimes.split()])
+def test_capture_then_apply_recreates_what_the_cli_made(runtime, case, request, networks, tmp_path, monkeypatch):
+    """One case: exact, or each difference named by capture; never silent, and apply succeeds."""
+    args = next(args for name, args, _ in CASES if name == case)
+    engine = request.getfixturevalue(f"{runtime}_engine")
     monkeypatch.delenv("ONE_RUN_UNSET", raising=False)
     monkeypatch.setenv("ONE_RUN_SET", "from the caller")  # for the CLI's -e ONE_RUN_SET and for apply
-    network, prefix = engine.network()
+    network, prefix = networks(engine)
     folder = tmp_path / "dir"
     folder.mkdir()
     cli = DOCKER_CLI if engine.runtime == "docker" else "podman"
-    env = dict(os.environ)
-    results = []
-    for case, args, runtimes in CASES:
-        if engine.runtime not in runtimes.split():
-            continue
-        name, volume = engine.container_name(), engine.volume_name()
-        run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix,
-                                "prefix6": ipv6_prefix(prefix)})
-        subprocess.run([cli, "run", "-d", "--name", name, *run_args, f"{STANDIN}:1"], check=True,
-                       capture_output=True, text=True, env=env)
-        out = tmp_path / case.replace(" ", "-") / "one-run.toml"
-        captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
-        assert captured.code == 0, (case, captured.err)
-        engine.cli("stop", name)
-        copy = engine.container_name()
-        text = out.read_text().replace(f'name = "{name}"', f'name = "{copy}"', 1)
-        out.write_text(text + "\n[watch]\nsettle_time = 1\n")
-        applied = run_cli("apply", out)
-        if applied.code != 0:
-            results.append((case, "apply failed", applied.err.strip().splitlines()[-1:]))
-            continue
-        (a, a_extras), (b, b_extras) = _configuration(engine.runtime, name), _configuration(engine.runtime, copy)
-        differing = sorted({k for k in a if a[k] != b.get(k)} | {k for k in a_extras if a_extras[k] != b_extras.get(k)})
-        named = [k for k in differing if k in captured.err]
-        results.append((case, "exact" if not differing else "named" if named == differing else "SILENT",
-                        differing))
-    exact = sum(1 for _, outcome, _ in results if outcome == "exact")
-    print(f"\n{engine.runtime}: capture -> apply exact on {exact} of {len(results)} cases")
-    for case, outcome, detail in results:
-        if outcome != "exact":
-            print(f"  {case}: {outcome} {detail}")
-    assert not [r for r in results if r[1] in ("SILENT", "apply failed")], results
+    name, volume = engine.container_name(), engine.volume_name()
+    run_args = _fill(args, {"dir": folder, "volume": volume, "network": network, "prefix": prefix,
+                            "prefix6": ipv6_prefix(prefix)})
+    subprocess.run([cli, "run", "-d", "--name", name, *run_args, f"{STANDIN}:1"], check=True,
+                   capture_output=True, text=True, env=dict(os.environ))
+    out = tmp_path / "captured" / "one-run.toml"
+    captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
+    assert captured.code == 0, (case, captured.err)
+    engine.cli("stop", name)
+    copy = engine.container_name()
+    text = out.read_text().replace(f'name = "{name}"', f'name = "{copy}"', 1)
+    out.write_text(text + "\n[watch]\nsettle_time = 1\n")
+    applied = run_cli("apply", out)
+    assert applied.code == 0, (case, "apply failed", applied.err.strip().splitlines()[-1:])
+    (a, a_extras), (b, b_extras) = _configuration(engine.runtime, name), _configuration(engine.runtime, copy)
+    differing = sorted({k for k in a if a[k] != b.get(k)} | {k for k in a_extras if a_extras[k] != b_extras.get(k)})
+    silent = [k for k in differing if k not in captured.err]
+    assert not silent, f"{case}: {silent} differ after capture -> apply, and capture did not name them"

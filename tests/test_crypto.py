@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from one_run.model import crypto
 from one_run.cli import main
+from one_run.model import crypto
 
 HOST = "one.example.com"
 EC_KEY = ec.generate_private_key(ec.SECP256R1())  # fast, and no RSA-size warning in the way

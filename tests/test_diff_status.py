@@ -7,11 +7,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import STANDIN, free_port, run_cli, standin_profile
+
+from one_run.commands.status import bootstrap_outcome, render
 from one_run.deploy.compare import compare
 from one_run.model.normalize import Normal, normalize_image
-from one_run.commands.status import bootstrap_outcome, render
 
 PROFILES = Path(__file__).resolve().parent.parent / "profiles"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from one_run.model import docs
 from one_run.cli import build_parser
+from one_run.model import docs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,3 +50,19 @@ def test_readme_names_only_documents_the_project_has():
     named = set(re.findall(r"[\w./-]+\.md\b", (ROOT / "README.md").read_text()))
     assert "docs/profile.md" in named
     assert not [name for name in named if not (ROOT / name).exists()]
+
+
+def test_every_command_says_what_it_does_before_its_flags():
+    import argparse
+
+    from one_run.cli import build_parser
+
+    def commands(parser, prefix=""):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield prefix + name, sub
+                    yield from commands(sub, prefix + name + " ")
+
+    silent = [name for name, sub in commands(build_parser()) if not sub.description]
+    assert not silent, f"--help of these commands says only its flags: {silent}"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
 from one_run.common import files
 from one_run.common.errors import ProfileError, UsageError
 from one_run.model.profile import load_profile

@@ -4,6 +4,7 @@ import os
 import subprocess
 
 from conftest import STANDIN, run_cli, standin_profile
+
 from one_run.engines import get_engine
 from one_run.model.runspec import prune_staged, staged_in_use, staged_root
 

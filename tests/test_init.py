@@ -12,16 +12,13 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from test_crypto import CA_KEY, EC_KEY, key_pem, make_cert, pem
 
-from one_run.model import crypto
-
-from one_run.commands import init
-
-from one_run.model import onecfg
 from one_run.cli import main
+from one_run.commands import init
+from one_run.model import crypto, onecfg
 from one_run.model.profile import tomllib
 from one_run.model.validate import DATA, image_parameters
-from test_crypto import CA_KEY, EC_KEY, key_pem, make_cert, pem
 
 HOST = "one.example.com"
 PRIVATE = ["certs/cert.key", "ssh/id_rsa", "secrets/oneadmin_password", "secrets/mysql_password",

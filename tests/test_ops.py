@@ -4,7 +4,6 @@ import json
 import time
 
 import pytest
-
 from conftest import STANDIN, run_cli, standin_profile
 
 
@@ -202,10 +201,10 @@ def test_progress_never_says_of_about_0_b():
     import contextlib
     import io
 
-    from one_run.commands.switch import Move, _Progress, size_text
+    from one_run.deploy.volume_move import Move, Progress, size_text
 
     moves = [Move("a" * 64, "a" * 64, "/var/lib/one/backups", anonymous=True, size=0)]
-    progress = _Progress(moves)
+    progress = Progress(moves)
     progress.begin(moves[0])
     err = io.StringIO()
     with contextlib.redirect_stderr(err):

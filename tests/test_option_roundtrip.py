@@ -23,12 +23,12 @@ from typing import Any, Callable, Dict, Optional
 
 import pytest
 import tomli_w
+from conftest import STANDIN, ipv6_prefix, run_cli
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from conftest import STANDIN, ipv6_prefix, run_cli
-from one_run.model import options as table
 from one_run.engines import get_engine
+from one_run.model import options as table
 from one_run.model.normalize import from_inspect, from_spec, podman_default_caps
 from one_run.model.options import OPTIONS
 from one_run.model.profile import load_profile

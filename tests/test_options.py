@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-
 from conftest import STANDIN, ipv6_prefix, run_cli
+
 from one_run.common.errors import ProfileError
 from one_run.model.options import OPTIONS
 from one_run.model.profile import load_profile, tomllib

@@ -7,15 +7,15 @@ import subprocess
 import textwrap
 
 import pytest
-
 from conftest import STANDIN, run_cli
-from one_run.model.confighash import config_hash
+
+from one_run.deploy.snapshot import snapshot_volumes
 from one_run.engines import get_engine
+from one_run.model.confighash import config_hash
 from one_run.model.normalize import from_inspect
 from one_run.model.profile import SnapshotPolicy, load_profile
 from one_run.model.render import render_text, run_argv
 from one_run.model.runspec import build_runspec
-from one_run.deploy.snapshot import snapshot_volumes
 from one_run.model.values import parse_mount
 
 SECRET = "s3cret 'value' $x"
@@ -109,7 +109,7 @@ def test_render_passes_names_and_mounts_as_written_and_never_the_value(tmp_path,
 
 def test_the_hash_follows_the_passed_value_without_holding_it(tmp_path, monkeypatch):
     spec = build_runspec(load_profile(write(tmp_path, 'pass_env = ["ONE_PASSWORD"]\n')))
-    from one_run.deploy.apply import resolve_env
+    from one_run.model.secrets import resolve_env
 
     hashes = []
     for value in (SECRET, "other", None):
@@ -219,3 +219,24 @@ def test_what_a_docker_mount_sets_beyond_a_profiles_mounts_is_named_not_dropped(
     assert normal.extras == {"mount /x options": '{"Consistency": "cached"}',
                              "mount /v options": '{"VolumeOptions": {"DriverConfig": {"Options": {"type": "tmpfs"}}}}'}
     assert repr(normal.fields["env"]["ONE_RUN_UNSET"]) == "UNSET"
+
+
+def test_a_tmpfs_of_size_0_is_what_each_engines_cli_makes_and_diff_sees_it_in_sync(engine, tmp_path):
+    """Docker takes tmpfs-size=0 as no size at all (the kernel's default, half the memory);
+    Podman passes size=0, which the kernel reads as no limit. apply makes what the engine's own
+    CLI makes of the rendered --mount, and diff reads it back in sync."""
+    from conftest import standin_profile
+
+    name, by_cli = engine.container_name(), engine.container_name()
+    profile = standin_profile(tmp_path, engine, name, container='mounts = ["type=tmpfs,target=/t,tmpfs-size=0"]\n',
+                              watch="settle_time = 0\n")
+    assert run_cli("apply", profile).code == 0
+    engine.cli("run", "-d", "--name", by_cli, "--mount", "type=tmpfs,target=/t,tmpfs-size=0", f"{STANDIN}:1")
+
+    def options(container):
+        return engine.sh(container, "grep ' /t ' /proc/mounts").split()[3].split(",")
+
+    assert options(name) == options(by_cli)
+    assert ("size=0k" in options(name)) == (engine.runtime == "podman")
+    result = run_cli("diff", profile)
+    assert result.code == 0, result.out

@@ -6,12 +6,12 @@ import sys
 import textwrap
 
 import pytest
-
 from conftest import STANDIN, run_cli
 from datahelp import DAMAGE, DB, deploy, fill, forget_snapshots, listing, on_volume, snapshot_volumes_of
+
+from one_run.common.errors import NotEnoughRoom
 from one_run.deploy import snapshot as snap
 from one_run.engines import get_engine
-from one_run.common.errors import NotEnoughRoom
 from one_run.model.profile import SnapshotPolicy, load_profile
 from one_run.model.runspec import build_runspec
 

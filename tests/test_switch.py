@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import STANDIN, TestEngine, run_cli
-from one_run.engines import ContainerInfo, Engine
+
 from one_run.common.errors import EngineError
 from one_run.deploy.volume_copy import digest_tar
+from one_run.engines import ContainerInfo, Engine
 
 # Everything a volume holds, one line per entry: path, type, mode, owner, size, mtime, and
 # the contents' sha256 or the link target.
@@ -281,10 +281,10 @@ def test_fingerprint_ignores_entry_order_and_name_style():
 
 def test_source_that_cannot_start_again_gives_exit_4_with_commands(docker_engine, podman_engine, tmp_path,
                                                                     monkeypatch):
-    from one_run.commands import switch
-    from one_run.engines.docker import DockerEngine
     from one_run.common.errors import EngineError
+    from one_run.deploy import volume_move
     from one_run.deploy.volume_copy import TreeDigest
+    from one_run.engines.docker import DockerEngine
 
     name, volumes = both(docker_engine, podman_engine)
     profile = write_profile(tmp_path / "p", "docker", name, volumes)
@@ -296,7 +296,7 @@ def test_source_that_cannot_start_again_gives_exit_4_with_commands(docker_engine
         raise EngineError("docker: start refused (test)")
 
     monkeypatch.setattr(DockerEngine, "start", refuse)
-    monkeypatch.setattr(switch, "fingerprint_volume", lambda *args: TreeDigest(0, 0, 0, "not the copy"))
+    monkeypatch.setattr(volume_move, "fingerprint_volume", lambda *args: TreeDigest(0, 0, 0, "not the copy"))
     result = run_cli("switch", profile, "--to", "podman")
     assert result.code == 4, result.out + result.err
     assert "verification failed" in result.err and "could not be started again" in result.err
@@ -311,8 +311,8 @@ def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path
     """docker-py lets requests' ConnectionError through; switch's restore catches EngineError only."""
     import docker
 
-    from one_run.engines.docker import DockerEngine
     from one_run.common.errors import EngineError
+    from one_run.engines.docker import DockerEngine
 
     real = docker.APIClient
     # A client that was reached once (version given, so nothing is asked now) and is gone.
@@ -330,15 +330,15 @@ def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path
 
 def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_goes_on(monkeypatch, tmp_path,
                                                                                        capsys):
-    from one_run.commands import switch
-    from one_run.engines.podman import PodmanEngine
     from one_run.common.errors import EngineUnavailable
+    from one_run.deploy import guards
+    from one_run.engines.podman import PodmanEngine
 
     monkeypatch.setenv("CONTAINER_HOST", "garbage")
     with pytest.raises(EngineUnavailable, match="cannot reach Podman at garbage .*CONTAINER_HOST"):
         PodmanEngine()
     profile, spec = _loaded(tmp_path, "docker")
-    switch.check_not_elsewhere(profile, spec, FakeEngine("docker"))  # nothing to see there: no refusal
+    guards.check_not_elsewhere(profile, spec, FakeEngine("docker"))  # nothing to see there: no refusal
     # CONTAINER_HOST names a Podman: the deployment could live there, so the unchecked guard is said.
     assert "whether the deployment lives on podman could not be checked" in capsys.readouterr().err
 
@@ -418,8 +418,8 @@ def test_restore_does_not_start_the_source_beside_a_target_it_cannot_stop(monkey
 
 
 def test_file_runtime_is_the_files_own_not_the_command_lines(tmp_path):
+    from one_run.deploy.guards import file_runtime
     from one_run.model.profile import load_profile
-    from one_run.commands.switch import file_runtime
 
     path = Path(tmp_path) / "one-run.toml"
     path.write_text('runtime = "podman"\n[container]\nname = "one"\nimage = "img"\n')
@@ -464,8 +464,8 @@ def test_the_read_ahead_thread_ends_when_the_upload_has_quit():
 
 def test_helpers_reach_root_only_files_in_an_image_with_another_user(engine):
     """Switch's helpers read (tar) and empty (rm) the volumes as root, whatever the image's USER."""
-    from one_run.engines import get_engine
     from one_run.deploy.volume_copy import fingerprint_volume, has_entries
+    from one_run.engines import get_engine
 
     volume = engine.volume_name()
     engine.cli("run", "--rm", "--network", "none", "-v", f"{volume}:/v", "--entrypoint", "sh", f"{STANDIN}:1",
@@ -499,6 +499,7 @@ def test_helpers_reach_root_only_files_in_an_image_with_another_user(engine):
 
 def test_podman_stops_a_stopped_container_quietly_and_keeps_the_create_command(podman_engine, tmp_path):
     from conftest import standin_profile
+
     from one_run.engines import get_engine
     from one_run.model.profile import load_profile
     from one_run.model.render import run_argv

@@ -4,7 +4,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import run_cli, standin_profile
 
 LATE_FAILURE = "#!/bin/bash\necho 'post hook: migrating'\nsleep 20\necho 'post hook: failed'\nexit 1\n"

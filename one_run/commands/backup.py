@@ -25,17 +25,17 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..deploy.apply import LOCK_TIMEOUT, carried_volumes
-from ..model.confighash import HASH_LABEL
-from ..engines import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, Engine
 from ..common.errors import ApplyFailedRestored, EngineError, NotEnoughRoom, RestoreFailed, UsageError
 from ..common.files import write_file
 from ..deploy.history import image_digest
 from ..deploy.lock import apply_lock
-from ..model.profile import Profile
-from ..model.runspec import RunSpec
+from ..deploy.plan import carried_volumes
 from ..deploy.snapshot import RESERVE, ROOT, Snapshot, _run_helper, discard, measure, short, snapshot_volumes, take
 from ..deploy.volume_copy import TarFingerprint, TreeDigest, fingerprint_volume, human
+from ..engines import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, Engine
+from ..model.confighash import HASH_LABEL
+from ..model.profile import Profile
+from ..model.runspec import RunSpec
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -75,7 +75,7 @@ def _deployment(engine: Engine, spec: RunSpec) -> ContainerInfo:
 # --- backup ------------------------------------------------------------------------------
 
 def backup(engine: Engine, profile: Profile, spec: RunSpec, out: str, say: Callable[[str], None] = print) -> int:
-    with apply_lock(engine.runtime, spec.name, LOCK_TIMEOUT):
+    with apply_lock(engine.runtime, spec.name):
         current = _deployment(engine, spec)
         carried = carried_volumes(current, spec, engine.image_attrs(current.image_id))
         volumes = snapshot_volumes(spec, carried, profile.snapshot)
@@ -308,7 +308,7 @@ def restore(engine: Engine, profile: Profile, spec: RunSpec, folder: str, yes: b
             say: Callable[[str], None] = print) -> int:
     manifest = read_manifest(folder)
     fingerprints = verify_backup(folder, manifest, say_on_stderr)
-    with apply_lock(engine.runtime, spec.name, LOCK_TIMEOUT):
+    with apply_lock(engine.runtime, spec.name):
         current = _deployment(engine, spec)
         targets = _targets(current, manifest)
         if current.running and not yes:

@@ -1,7 +1,7 @@
 """An existing container → a profile (tomli-w) that recreates it.
 
 Only what the user chose goes in: the image's own env, labels, volumes and
-entrypoint/cmd and the engine's defaults are subtracted (one_run.normalize). The
+entrypoint/cmd and the engine's defaults are subtracted (one_run.model.normalize). The
 image's customizations become the profile's tables ([tls], [ssh], [config],
 maintenance). Secret values go into files beside the profile (mode 0600), never into
 it; anonymous volumes and options the profile cannot express are reported, never
@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..engines import ContainerInfo
 from ..common.errors import UsageError
+from ..common.files import ensure_gitignore
+from ..engines import ContainerInfo
 from ..model.normalize import UNSET, from_inspect, has_create_command, is_secret_name, mount_spec
 from ..model.options import capture_values
-from ..common.files import ensure_gitignore
 from ..model.runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
 from ..model.values import ENV_NAME_RE, Port, Volume, order_options
 
@@ -48,10 +48,9 @@ def staged_originals(current: ContainerInfo, source: str) -> Dict[str, str]:
     """For a mount of one-run's staged copies: container path -> the file the applied profile
     (its one-run.profile label) names, where that profile still stages exactly these copies."""
     from ..common.errors import ProfileError
+    from ..deploy.naming import PROFILE_LABEL
     from ..model.profile import load_profile
     from ..model.runspec import build_runspec
-
-    from ..deploy.apply import PROFILE_LABEL
 
     path = current.labels.get(PROFILE_LABEL)
     if not path:
@@ -310,3 +309,31 @@ def capture(engine, name: str, output: Optional[Path], force: bool) -> int:
     if output:
         print(f"wrote {output}" + (f" and {secrets_folder(output)}/" if captured.secrets else ""), file=sys.stderr)
     return 0
+
+
+def capture_named(name: str, runtime: Optional[str], output: Optional[Path], force: bool) -> int:
+    """`one-run capture NAME`: on --runtime's engine, or on whichever engine has NAME."""
+    from ..common.errors import EngineUnavailable
+    from ..engines import get_engine
+
+    if runtime:
+        return capture(get_engine(runtime), name, output, force)
+    holders, unreachable = [], []
+    for candidate in ("docker", "podman"):
+        try:
+            engine = get_engine(candidate)
+        except EngineUnavailable as exc:
+            unreachable.append((candidate, exc.message))
+            continue
+        if engine.get(name) is not None:
+            holders.append(engine)
+    if len(holders) > 1:
+        raise UsageError(f"both docker and podman have a container named {name}; choose one with --runtime")
+    if holders:
+        return capture(holders[0], name, output, force)
+    if unreachable:  # it may well be on the engine that could not be asked
+        down = {candidate for candidate, _ in unreachable}
+        reached = [candidate for candidate in ("docker", "podman") if candidate not in down]
+        looked = f"no container named {name} on {reached[0]}, and " if reached else ""
+        raise EngineUnavailable(looked + "; ".join(message for _, message in unreachable))
+    raise UsageError(f"no container named {name} on docker or podman")

@@ -8,16 +8,18 @@ pins them. Everything is generated in memory first: a refusal or a failure write
 import datetime
 import ipaddress
 import json
+import os
 import re
 import secrets
+import sys
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import tomli_w
 
-from ..model import crypto
 from ..common.errors import UsageError
 from ..common.files import ensure_gitignore
+from ..model import crypto
 from ..model.profile import RUNTIMES
 
 PROFILE = "one-run.toml"
@@ -274,3 +276,26 @@ def _table(name: Optional[str], data: dict) -> str:
         else:
             lines.append(tomli_w.dumps({key: value}))
     return "".join(lines)
+
+
+def init(folder: str, host: str, runtime: str, image: Optional[str], ssh_key_type: str, days: int,
+         force: bool) -> int:
+    """`one-run init`: write the deployment folder and say what was written and what comes next."""
+    from ..model.crypto import tls_summary
+
+    written = init_deployment(folder, host, runtime=runtime, image=image, ssh_key_type=ssh_key_type, days=days,
+                              force=force)
+    print(f"wrote {folder}:")
+    for item in written:
+        kept = f"  (the previous one kept as {item.backup.name})" if item.backup else ""
+        print(f"  {item.mode:04o} {item.path.relative_to(folder)}{kept}")
+    print(tls_summary(os.path.join(folder, CERT)))
+    if any(item.backup and item.path.parent.name == "secrets" for item in written):
+        print("warning: the password files in secrets/ are new; OpenNebula reads them at its first bootstrap "
+              "only, so a deployment that already has its data keeps working with the previous passwords "
+              "(kept as the .bak files)", file=sys.stderr)
+    profile = os.path.join(folder, PROFILE)
+    ssh_public = next(item.path for item in written if item.path.suffix == ".pub")
+    print(f"next:\n  one-run validate {profile}\n  one-run render {profile}\n  one-run apply {profile}\n"
+          f"and add {ssh_public} to ~oneadmin/.ssh/authorized_keys on every hypervisor node")
+    return 0

@@ -31,23 +31,21 @@ def pick(found: List[dict], to: Optional[int], profile_path: str) -> dict:
                      "(`one-run history` lists them)")
 
 
-def rollback(args) -> int:
-    from ..deploy.apply import Applier
-    from ..deploy.compare import explainer
-    from ..engines import get_engine
+def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_data: bool, dry_run: bool) -> int:
+    from ..deploy.apply import ApplyOptions, apply
     from ..deploy.history import recorded_files, revisions
-    from ..common.interrupts import as_keyboard_interrupt
+    from ..deploy.snapshot import Snapshot
+    from ..engines import get_engine
     from ..model.profile import load_profile, profile_from_text
     from ..model.runspec import build_runspec
-    from ..deploy.snapshot import Snapshot
     from ..model.validate import ensure_valid
 
-    current_profile = load_profile(args.profile, args.runtime)
+    current_profile = load_profile(profile_path, runtime)
     path = current_profile.path
     found = revisions(path)
-    target = pick(found, args.to, path)
+    target = pick(found, to, path)
     newest = found[0]
-    profile = profile_from_text(path, target["profile_text"], args.runtime or target.get("runtime"))
+    profile = profile_from_text(path, target["profile_text"], runtime or target.get("runtime"))
     try:
         spec = build_runspec(profile, recorded_files(path, target))
     except OSError as exc:
@@ -60,7 +58,7 @@ def rollback(args) -> int:
     data: Optional[Snapshot] = None
     image_changed = running is not None and running.image_id.split(":")[-1] != \
         (target["image"]["id"] or "").split(":")[-1]
-    if args.with_data:
+    if with_data:
         data = data_of(engine, found, target, spec.name)
         # The data as it is now is snapshotted first, whatever [snapshot] says, on the volumes restored.
         profile = profile._replace(snapshot=profile.snapshot._replace(
@@ -73,15 +71,12 @@ def rollback(args) -> int:
             f"since {next_time(found, target)} would then be lost (apply snapshots it first, so that rollback can "
             "be undone)")
 
-    applier = Applier(engine, profile, spec)
-    applier.profile_text = target["profile_text"]
-    applier.data_to_restore = data
     print(f"rollback to revision {target['revision']} ({target['time']}, {target['image']['ref']}) from revision "
           f"{newest['revision']}" + (f", with the data of snapshot {data.id} ({data.time})" if data else ""),
           flush=True)
-    with as_keyboard_interrupt():
-        code = applier.run(force=bool(data), dry_run=args.dry_run, explain=explainer(engine, spec))
-    if code == 0 and not args.dry_run:
+    code = apply(profile, spec, ApplyOptions(force=bool(data), dry_run=dry_run), engine,
+                 profile_text=target["profile_text"], data_to_restore=data)
+    if code == 0 and not dry_run:
         kept = keep_text(path, target)
         print(f"{path} still holds the newer text: the next `one-run apply` brings revision {newest['revision']} "
               f"back. The text revision {target['revision']} was applied from is in {kept}: to stay on it, "

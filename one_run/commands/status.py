@@ -6,18 +6,18 @@ comes back after a host reboot.
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..deploy.adoption import labels_of
-from ..deploy.apply import APPLIED_LABEL, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
-from ..deploy.survival import Survival, reboot_survival
-from ..model.confighash import HASH_LABEL
-from ..deploy.compare import differences
-from ..engines import Engine, get_engine
 from ..common.errors import EngineUnavailable, OneRunError
+from ..deploy.adoption import labels_of
+from ..deploy.compare import differences
+from ..deploy.naming import APPLIED_LABEL, KEPT_INFIX, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
+from ..deploy.snapshot import list_snapshots
+from ..deploy.survival import Survival, reboot_survival
+from ..deploy.volume_copy import human
+from ..engines import Engine, get_engine
+from ..model.confighash import HASH_LABEL
 from ..model.normalize import env_dict
 from ..model.profile import Profile
 from ..model.runspec import RunSpec
-from ..deploy.snapshot import list_snapshots
-from ..deploy.volume_copy import human
 
 LOG_LINES = 500
 # The stand-in prints "BOOTSTRAP OK" / "BOOTSTRAP FAILED: ..." / "MAINTENANCE MODE"; the real image's
@@ -45,7 +45,7 @@ def bootstrap_outcome(logs: str) -> Tuple[str, Optional[str]]:
 
 def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
     """The containers one-run made beside the deployment and left: kept, or of an interrupted run."""
-    why = {"-previous-": "kept by apply --keep-previous; once no longer needed: {runtime} rm {name}",
+    why = {KEPT_INFIX: "kept by apply --keep-previous; once no longer needed: {runtime} rm {name}",
            NEW_SUFFIX: "left by an interrupted apply; the next apply repairs it",
            OLD_SUFFIX: "left by an interrupted apply; the next apply repairs it",
            "-one-run-switch-": "a helper left by an interrupted switch; the next switch removes it",
@@ -62,7 +62,7 @@ def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
 def kept_elsewhere(engine: Engine, profile: Profile, name: str) -> List[Dict[str, str]]:
     """A container of the deployment's name on the other runtime (the source a switch kept), with
     the command that removes it; nothing when that engine cannot be reached (it may not exist here)."""
-    from .switch import OTHER
+    from ..engines import OTHER
 
     try:
         other = get_engine(OTHER[engine.runtime])
@@ -196,3 +196,15 @@ def render(report: Dict[str, Any]) -> List[str]:
     elif snapshots:
         lines.append("  snapshots:   none")
     return lines + also
+
+
+def status(engine: Engine, profile: Profile, spec: RunSpec, fmt: str) -> int:
+    """`one-run status`: exit 0 when it is up (is_up), 1 when not."""
+    report = collect(engine, profile, spec)
+    if fmt == "json":
+        import json
+        report.pop("lines", None)
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n".join(render(report)))
+    return 0 if report["up"] else 1

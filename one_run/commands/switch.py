@@ -18,213 +18,28 @@ other runtime would start an EMPTY OpenNebula. Switch moves the data first:
 Any failure after step 2 starts the source again and removes the target volumes switch
 created (exit 1); if that cannot be done, exit 4 with what is left and the commands.
 
-check_not_elsewhere() is the guard `apply` runs first: it refuses (exit 2) to apply on a
-runtime while the deployment lives on the other one.
+The guard apply runs first, refusing to apply on a runtime while the deployment lives on
+the other one, is deploy/guards.py's check_not_elsewhere.
 """
-import os
 import sys
-import time
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
+from ..common.errors import ApplyFailedRestored, EngineError, OneRunError, RestoreFailed, UsageError
 from ..deploy import history
-from ..deploy.apply import (LOCK_TIMEOUT, Applier, Plan, carried_volumes, hold_stopped, pull_needed, pull_progress,
-                    resolve_env)
-from ..engines import HELPER_LABEL, ContainerInfo, Engine, endpoint_named, get_engine
-from ..common.errors import (ApplyFailedRestored, EngineError, EngineUnavailable, OneRunError, RestoreFailed,
-                     UsageError)
+from ..deploy.apply import ApplyOptions, apply
+from ..deploy.commit import hold_stopped
 from ..deploy.lock import apply_lock
-from ..model.normalize import is_anonymous_name
-from ..model.profile import Profile, load_profile
-from ..model.runspec import RunSpec, write_generated_files
-from ..deploy.volume_copy import TreeDigest, copy_volume, fingerprint_volume, has_entries, human
-from ..deploy.watch import Watcher, expects_health_check
+from ..deploy.plan import pull_needed, pull_progress
+from ..deploy.volume_move import Move, VolumeMover, short, size_text
+from ..deploy.watch import Watcher
 from ..deploy.watch import describe as describe_watch
-
-OTHER = {"docker": "podman", "podman": "docker"}
-SRC_ROOT, DST_ROOT, PROBE_ROOT = "/one-run-switch/src", "/one-run-switch/dst", "/one-run-switch/probe"
-SWITCHED_FROM_LABEL = "one-run.switched-from"  # on target volumes switch created
-PROGRESS_EVERY = 2.0  # seconds between progress lines on stderr
-HELPER_POLL = 0.2
-
-
-@dataclass
-class Move:
-    """One volume to move: source name → target name, mounted at path by the deployment."""
-
-    source: str
-    target: str
-    path: str
-    anonymous: bool
-    size: Optional[int] = None
-    state: str = "missing"  # on the target: missing | empty | has data | not inspected
-    created: bool = False
-    digest: Optional[TreeDigest] = None
-    made_by: Optional[str] = None  # the existing target volume's SWITCHED_FROM_LABEL
-
-    @property
-    def origin(self) -> str:
-        return f", made by an earlier switch from {self.made_by}" if self.made_by else ""
-
-    @property
-    def overwrites(self) -> bool:
-        return self.state in ("has data", "not inspected")
-
-
-# --- the guard apply runs first ---------------------------------------------------
-
-def check_not_elsewhere(profile: Profile, spec: RunSpec, engine: Engine, allow_empty: bool = False) -> None:
-    """Refuse (UsageError, exit 2) to apply on engine's runtime while the deployment lives on the other.
-
-    It lives on the other runtime when a container of its name exists there (and this side
-    has no container that could be the deployment), or when no container exists on either
-    side but the profile's named volumes hold data there and are missing or empty here.
-    """
-    if allow_empty:
-        return
-    here = engine.get(spec.name)
-    if here is not None and here.running:
-        return
-    try:
-        other = get_engine(OTHER[engine.runtime])
-    except (EngineUnavailable, EngineError) as exc:
-        if endpoint_named(OTHER[engine.runtime]):  # there, but down: the deployment may live there
-            print(f"warning: {exc.message}; so whether the deployment lives on {OTHER[engine.runtime]} "
-                  f"could not be checked", file=sys.stderr)
-        return  # no such engine here: nothing there can be lost
-    hint = (f"to move it with its data run `one-run switch {profile.path} --to {engine.runtime}`; "
-            f"to start an empty deployment on {engine.runtime} anyway, pass --allow-empty-volumes")
-    there = other.get(spec.name)
-    if there is not None:
-        # Both stopped: the profile's own `runtime` says which one is the deployment.
-        if here is None or there.running or file_runtime(profile) != engine.runtime:
-            where = f"{other.runtime} container {spec.name} ({there.id[:12]}, {there.status})"
-            also = f"; the {engine.runtime} container {here.id[:12]} is {here.status}" if here else ""
-            # A switch killed after its target started leaves exactly this: the profile not yet edited.
-            finish = (f"; if a switch to {other.runtime} was interrupted, `one-run switch {profile.path} "
-                      f"--to {other.runtime}` completes it" if there.running and here else "")
-            raise UsageError(f"the deployment lives on {other.runtime}: {where}{also}. Applying on "
-                             f"{engine.runtime} would run OpenNebula without its data — {hint}{finish}")
-        return
-    if here is not None:
-        return
-    named = [v.source for v in spec.all_volumes if v.kind == "volume"]
-    elsewhere = [name for name in named if other.volume(name) is not None]
-    if not elsewhere:
-        return
-    full_there = [n for n, full in probe_volumes(other, elsewhere, spec.image).items() if full is not False]
-    if not full_there:
-        return
-    existing_here = [n for n in full_there if engine.volume(n) is not None]
-    full_here = probe_volumes(engine, existing_here, spec.image) if existing_here else {}
-    empty_here = [n for n in full_there if not full_here.get(n)]
-    if empty_here:
-        listing = ", ".join(f"{n} ({'empty' if n in existing_here else 'missing'} on {engine.runtime})"
-                            for n in empty_here)
-        raise UsageError(f"the deployment's data lives on {other.runtime}: its volumes hold data there, "
-                         f"and not here: {listing} — {hint}")
-
-
-def file_runtime(profile: Profile) -> Optional[str]:
-    """The `runtime` the profile's file says (profile.runtime may come from --runtime); None
-    when the file does not load for its own runtime (so it is not the one it was checked for)."""
-    try:
-        return load_profile(profile.path).runtime
-    except OneRunError:
-        return None
-
-
-def probe_volumes(engine: Engine, names: List[str], image: str) -> Dict[str, Optional[bool]]:
-    """name → whether the volume holds anything (None: could not look, no image to make a helper)."""
-    helper_image = image if engine.image_attrs(image) is not None else engine.any_image()
-    if not names or helper_image is None:
-        return {name: None for name in names}
-    mounts = [(name, f"{PROBE_ROOT}/{i}", True) for i, name in enumerate(names)]
-    cid = engine.create_helper(helper_image, mounts, f"one-run-probe-{os.urandom(6).hex()}")
-    try:
-        return {name: has_entries(engine, cid, path) for name, path, _ in mounts}
-    finally:
-        _remove_quietly(engine, cid)
-
-
-def short(volume: str) -> str:
-    """An anonymous volume's 64-hex name shortened as the engines' CLIs shorten IDs."""
-    return volume[:12] if is_anonymous_name(volume) else volume
-
-
-def size_text(size: Optional[int]) -> str:
-    """A volume's size as the engine reported it (its count may lag: data was seen in volumes it called empty)."""
-    return "size unknown" if size is None else ("reported empty" if size == 0 else human(size))
-
-
-def of_about(done: int, size: Optional[int]) -> str:
-    """The " of about SIZE" part, while the size is a useful estimate: not unknown, 0, or already passed."""
-    return f" of about {human(size)}" if size and size >= done else ""
-
-
-def _remove_quietly(engine: Engine, cid: str) -> Optional[str]:
-    try:
-        engine.remove(cid)
-        return None
-    except EngineError as exc:
-        return str(exc)
-
+from ..deploy.watch import expects_health_check
+from ..engines import OTHER, ContainerInfo, get_engine
+from ..model.profile import Profile
+from ..model.runspec import RunSpec, write_generated_files
+from ..model.secrets import resolve_env
 
 # --- switch -------------------------------------------------------------------------
-
-class _TargetApplier(Applier):
-    """The target's apply, mounting the copied anonymous volumes where the image has VOLUMEs."""
-
-    def __init__(self, *args, switch_carried: Tuple[Tuple[str, str], ...] = (), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.switch_carried = switch_carried
-
-    def swap(self, plan: Plan, keep_previous: bool, planned=None) -> int:
-        by_path = {path: name for name, path in plan.carried}
-        by_path.update({path: name for name, path in self.switch_carried})
-        plan.carried = tuple(sorted(((name, path) for path, name in by_path.items()), key=lambda p: p[1]))
-        return super().swap(plan, keep_previous, planned)
-
-
-class _Progress:
-    """Bytes and volumes done, on stderr, at most every PROGRESS_EVERY seconds."""
-
-    def __init__(self, moves: List[Move]):
-        self.moves = moves
-        sizes = [m.size for m in moves]
-        self.total = sum(sizes) if None not in sizes else None
-        self.done_bytes = 0
-        self.current: Optional[Move] = None
-        self.volume_bytes = 0
-        self.started = self.last = time.monotonic()
-
-    def begin(self, move: Move) -> None:
-        self.current, self.volume_bytes = move, 0
-        self.volume_started = time.monotonic()
-
-    def __call__(self, n: int) -> None:
-        self.done_bytes += n
-        self.volume_bytes += n
-        now = time.monotonic()
-        if now - self.last >= PROGRESS_EVERY:
-            self.last = now
-            self.line()
-
-    def line(self) -> None:
-        index = self.moves.index(self.current) + 1
-        rate = self.done_bytes / max(time.monotonic() - self.started, 1e-6)
-        of = of_about(self.volume_bytes, self.current.size)
-        overall = human(self.done_bytes) + of_about(self.done_bytes, self.total)
-        print(f"switch: volume {index}/{len(self.moves)} {short(self.current.source)}: {human(self.volume_bytes)}{of} "
-              f"streamed (all volumes: {overall}, {human(rate)}/s); {index - 1} of {len(self.moves)} volumes done",
-              file=sys.stderr, flush=True)
-
-    def end(self, move: Move) -> None:
-        index = self.moves.index(move) + 1
-        took = time.monotonic() - self.volume_started
-        print(f"switch: volume {index}/{len(self.moves)} {short(move.source)} copied and verified in {took:.1f} s "
-              f"({move.digest.describe()}); {index} of {len(self.moves)} volumes done", file=sys.stderr, flush=True)
-
 
 class Switcher:
     def __init__(self, profile: Profile, spec: RunSpec, to: str):
@@ -232,7 +47,7 @@ class Switcher:
         self.name = spec.name
         self.dst = get_engine(to)
         self.src = get_engine(OTHER[to])
-        self.helpers: List[Tuple[Engine, str]] = []
+        self.mover = VolumeMover(self.src, self.dst, spec)
         self.copying = False
         self.applying = False
 
@@ -243,13 +58,10 @@ class Switcher:
     def warn(text: str) -> None:
         print(f"warning: {text}", file=sys.stderr, flush=True)
 
-    def helper_name(self, role: str) -> str:
-        return f"{self.name}-one-run-switch-{role}"
-
     # --- deciding ---------------------------------------------------------------
 
     def run(self, dry_run=False, cleanup=False, overwrite=False) -> int:
-        with apply_lock(self.src.runtime, self.name, LOCK_TIMEOUT):
+        with apply_lock(self.src.runtime, self.name):
             source, target = self.src.get(self.name), self.dst.get(self.name)
             if source is None:
                 if target is not None:
@@ -264,15 +76,15 @@ class Switcher:
                 return self.already_switched(source, target, cleanup, dry_run)
             resolve_env(self.spec)  # a missing secret is bad input: found now, before anything changes
             pull = pull_needed(self.dst, self.spec, self.dst.image_attrs(self.spec.image))
-            moves, missing = self.plan_moves(source, target)
-            self.inspect_targets(moves)
+            moves, missing = self.mover.plan_moves(source, target)
+            self.mover.inspect_targets(moves)
             pulled = False
             if pull and not dry_run and any(m.state == "not inspected" for m in moves):
                 # The target has no image at all to look inside its volumes with: the pull (which
                 # only adds an image) comes first, then the look.
                 self.pull()
                 pull, pulled = False, True
-                self.inspect_targets(moves)
+                self.mover.inspect_targets(moves)
             for line in self.describe(source, target, moves, missing, pull, cleanup):
                 self.say(line)
             refused = [m for m in moves if m.overwrites]
@@ -286,7 +98,7 @@ class Switcher:
             if dry_run:
                 self.say("dry run: nothing was changed")
                 return 0
-            self.remove_leftover_helpers()
+            self.mover.remove_leftover_helpers()
             if pull:
                 self.pull()
             self.execute(source, target, moves)
@@ -298,40 +110,6 @@ class Switcher:
         self.say(f"pulling {self.spec.image} on {self.dst.runtime} while {self.name} still runs "
                  f"on {self.src.runtime} ...")
         self.dst.pull(self.spec.image, pull_progress)
-
-    def plan_moves(self, source: ContainerInfo, target: Optional[ContainerInfo]) -> Tuple[List[Move], List[str]]:
-        """The profile's named volumes, then the source's anonymous ones (the volumes apply carries over)."""
-        moves, missing = [], []
-        for vol in self.spec.all_volumes:
-            if vol.kind == "volume":
-                if self.src.volume(vol.source) is None:
-                    missing.append(vol.source)
-                else:
-                    moves.append(Move(vol.source, vol.source, vol.target, anonymous=False))
-        # A stopped container of this name on the target (the source of an earlier switch) keeps
-        # its own volumes at those paths: copy into them, since apply will start or carry them.
-        at_target = {m["Destination"]: m["Name"] for m in ((target.attrs.get("Mounts") or []) if target else [])
-                     if m.get("Type") == "volume"}
-        image = self.src.image_attrs(source.image_id)
-        for name, path in carried_volumes(source, self.spec, image):
-            moves.append(Move(name, at_target.get(path, name), path, anonymous=True))
-        try:
-            sizes = self.src.volume_sizes()
-        except EngineError:
-            sizes = {}
-        for move in moves:
-            move.size = sizes.get(move.source)
-        return moves, missing
-
-    def inspect_targets(self, moves: List[Move]) -> None:
-        volumes = {m.target: self.dst.volume(m.target) for m in moves}
-        existing = [m for m in moves if volumes[m.target] is not None]
-        found = probe_volumes(self.dst, [m.target for m in existing], self.spec.image) if existing else {}
-        for move in existing:
-            full = found.get(move.target)
-            move.state = "not inspected" if full is None else ("has data" if full else "empty")
-            # Left by an earlier switch: one that finished (its data is of that time), or one killed half-way.
-            move.made_by = (volumes[move.target].get("Labels") or {}).get(SWITCHED_FROM_LABEL)
 
     def describe(self, source, target, moves, missing, pull, cleanup) -> List[str]:
         src, dst = self.src.runtime, self.dst.runtime
@@ -367,94 +145,31 @@ class Switcher:
 
     # --- doing ------------------------------------------------------------------
 
-    def remove_leftover_helpers(self) -> None:
-        for engine in (self.src, self.dst):
-            for role in ("src", "dst", "clear"):
-                info = engine.get(self.helper_name(role))
-                if info is not None and info.labels.get(HELPER_LABEL):
-                    engine.remove(info.id)
-
-    def helper(self, engine: Engine, image: str, mounts, role: str, command=None) -> str:
-        cid = engine.create_helper(image, mounts, self.helper_name(role), command)
-        self.helpers.append((engine, cid))
-        return cid
-
-    def drop_helpers(self) -> List[str]:
-        problems = []
-        while self.helpers:
-            engine, cid = self.helpers.pop()
-            problem = _remove_quietly(engine, cid)
-            if problem:
-                problems.append(f"helper container {cid[:12]} on {engine.runtime} is left: {problem} "
-                                f"(`{engine.runtime} rm -f {cid[:12]}`)")
-        return problems
-
     def execute(self, source: ContainerInfo, target: Optional[ContainerInfo], moves: List[Move]) -> None:
         was_running = source.running
         try:
             write_generated_files(self.spec)
-            labels = {SWITCHED_FROM_LABEL: self.src.runtime}
-            for move in moves:
-                if move.state == "missing":
-                    self.dst.create_volume(move.target, labels)
-                    move.created = True
+            self.mover.create_missing(moves)
             self.copying = True  # from here on, existing target volumes may change
-            self.empty_targets([m for m in moves if m.state != "missing"])
-            src_mounts = [(m.source, f"{SRC_ROOT}/{i}", True) for i, m in enumerate(moves)]
-            dst_mounts = [(m.target, f"{DST_ROOT}/{i}", False) for i, m in enumerate(moves)]
-            src_helper = self.helper(self.src, source.image_id, src_mounts, "src") if moves else None
-            dst_helper = self.helper(self.dst, self.spec.image, dst_mounts, "dst") if moves else None
+            self.mover.empty_targets([m for m in moves if m.state != "missing"])
+            src_helper, dst_helper = self.mover.open_helpers(source, moves)
             if was_running:
                 self.say(f"stopping {self.name} ({source.id[:12]}) on {self.src.runtime} ...")
                 self.src.stop(source.id)
-            self.copy(moves, src_helper, dst_helper)
-            for problem in self.drop_helpers():
+            self.mover.copy(moves, src_helper, dst_helper)
+            for problem in self.mover.drop_helpers():
                 self.warn(problem)
             carried = tuple((m.target, m.path) for m in moves if m.anonymous)
             self.applying = True  # from here on, a container may run on the target
-            _TargetApplier(self.dst, self.profile, self.spec, switch_carried=carried).run()
+            # The data is moved: the deployment living on the source is why this apply runs.
+            apply(self.profile, self.spec, ApplyOptions(allow_empty_volumes=True), self.dst, carried=carried)
         except BaseException as exc:  # KeyboardInterrupt too: the source must run again
             self.restore(source, was_running, moves, exc)
-
-    def empty_targets(self, moves: List[Move]) -> None:
-        """Remove everything inside the target volumes being overwritten, so the copy is exact."""
-        full = [m for m in moves if m.overwrites]
-        if not full:
-            return
-        paths = [f"{DST_ROOT}/{i}" for i in range(len(full))]
-        self.say(f"emptying {len(full)} {self.dst.runtime} volume(s) to overwrite: {', '.join(m.target for m in full)}")
-        script = 'for d in "$@"; do rm -rf "$d"/* "$d"/.[!.]* "$d"/..?* || exit 1; done'
-        cid = self.helper(self.dst, self.spec.image, [(m.target, p, False) for m, p in zip(full, paths)], "clear",
-                          ["/bin/sh", "-c", script, "sh", *paths])
-        self.dst.start(cid)
-        while True:
-            info = self.dst.get(cid)
-            if info is None or info.status not in ("created", "running", "configured", "initialized"):
-                break
-            time.sleep(HELPER_POLL)
-        if info is None or info.exit_code != 0:
-            logs = self.dst.logs(cid, 20) if info else ""
-            raise EngineError(f"{self.dst.runtime}: emptying the volumes to overwrite failed "
-                              f"({'helper gone' if info is None else f'exit {info.exit_code}'}): {logs.strip()}")
-        for problem in self.drop_helpers():
-            self.warn(problem)
-
-    def copy(self, moves: List[Move], src_helper: str, dst_helper: str) -> None:
-        progress = _Progress(moves)
-        for i, move in enumerate(moves):
-            progress.begin(move)
-            move.digest = copy_volume(self.src, src_helper, f"{SRC_ROOT}/{i}", self.dst, dst_helper,
-                                      f"{DST_ROOT}/{i}", progress)
-            copied = fingerprint_volume(self.dst, dst_helper, f"{DST_ROOT}/{i}")
-            if copied != move.digest:
-                raise EngineError(f"verification failed for volume {move.source}: {self.src.runtime} has "
-                                  f"{move.digest.describe()}, the copy on {self.dst.runtime} has {copied.describe()}")
-            progress.end(move)
 
     def restore(self, source: ContainerInfo, was_running: bool, moves: List[Move], exc: BaseException):
         failure = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
             (exc.message if isinstance(exc, OneRunError) else f"{type(exc).__name__}: {exc}")
-        problems = self.drop_helpers()
+        problems = self.mover.drop_helpers()
         if isinstance(exc, RestoreFailed):
             problems.append(f"the {self.dst.runtime} apply could not put things back:\n{exc.message}")
         recover = []
@@ -585,3 +300,10 @@ class Switcher:
         if volumes:
             self.say(f"its volumes are kept; once you no longer need them: "
                      f"{self.src.runtime} volume rm {' '.join(volumes)}")
+
+
+def switch(profile: Profile, spec: RunSpec, to: str, dry_run: bool, cleanup: bool, overwrite: bool) -> int:
+    from ..common.interrupts import as_keyboard_interrupt
+
+    with as_keyboard_interrupt():
+        return Switcher(profile, spec, to).run(dry_run=dry_run, cleanup=cleanup, overwrite=overwrite)

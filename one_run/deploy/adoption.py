@@ -10,8 +10,8 @@ was made for. diff, status and the next apply read a container's labels through
 import json
 from typing import Dict
 
-from ..engines import ContainerInfo
 from ..common.files import write_file
+from ..engines import ContainerInfo
 from .lock import state_dir
 
 

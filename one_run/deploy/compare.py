@@ -1,6 +1,6 @@
 """Profile vs running container, field by field: what `apply` would change, and why.
 
-Both sides are normalised by one_run.normalize; here they are compared and each
+Both sides are normalised by one_run.model.normalize; here they are compared and each
 difference becomes one `field: running → profile` line. Secret values never appear:
 a secret difference reads "changed". Changed contents of mounted customization files
 come from the per-file digests apply stamps in the one-run.inputs label.
@@ -8,17 +8,17 @@ come from the per-file digests apply stamps in the one-run.inputs label.
 import shlex
 from typing import Any, Dict, List, NamedTuple, Optional
 
-from .adoption import labels_of
-from .apply import resolve_env
-from ..model.confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
-                         parse_input_label)
 from ..engines import ContainerInfo, Engine
-from ..model.normalize import (FIELDS, UNSET, Normal, from_inspect, from_spec, is_secret_name, mount_spec, move_to_mounts,
-                        normalize_image, podman_default_caps)
+from ..model.confighash import (HASH_LABEL, INPUTS_LABEL, SALT_LABEL, config_hash, input_label, input_paths,
+                                parse_input_label)
+from ..model.normalize import (FIELDS, UNSET, Normal, from_inspect, from_spec, is_secret_name, mount_spec,
+                               move_to_mounts, normalize_image, podman_default_caps)
 from ..model.options import BY_KEY, PODMAN_INJECTED_ULIMITS, has_create_command
 from ..model.profile import SecretRef
 from ..model.runspec import RunSpec, staged_digest
+from ..model.secrets import resolve_env
 from ..model.values import Port, Volume, order_options
+from .adoption import labels_of
 
 ARROW = "→"
 FILE_KEYS = {
@@ -236,10 +236,8 @@ def differences(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[D
         bookkeeping(spec, current, secrets, bool(found))
 
 
-def explainer(engine: Engine, spec: RunSpec):
+def recreate_reasons(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[str]:
     """For apply's plan: the reasons for a recreate (the image ID is apply's own reason)."""
-    def explain(current: ContainerInfo) -> List[str]:
-        secrets = resolve_env(spec)[1]  # apply has read them (strictly) just before
-        found = config_differences(engine, spec, current)
-        return [d.line() for d in found + bookkeeping(spec, current, secrets, bool(found))]
-    return explain
+    secrets = resolve_env(spec)[1]  # apply has read them (strictly) just before
+    found = config_differences(engine, spec, current)
+    return [d.line() for d in found + bookkeeping(spec, current, secrets, bool(found))]

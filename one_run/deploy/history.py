@@ -14,10 +14,10 @@ import os
 from datetime import datetime, timezone
 from typing import Dict, List, Optional, Tuple
 
-from ..model.confighash import HASH_LABEL
-from ..engines import ContainerInfo, Engine
 from ..common.errors import OneRunError, ProfileError
 from ..common.files import write_file
+from ..engines import ContainerInfo, Engine
+from ..model.confighash import HASH_LABEL
 from ..model.profile import Profile, Watch, profile_from_text
 from ..model.runspec import RunSpec, private_folder
 from .snapshot import Snapshot

@@ -1,11 +1,9 @@
-"""One apply at a time per container, and a journal that survives a killed apply.
+"""One apply at a time per container, and the state folder that holds the lock and journal.
 
 The lock is an flock on a file per runtime and container name: the kernel drops it
-when the process dies, so a SIGKILLed apply never leaves a stale lock behind. The
-journal records what the swap has done so far, so the next apply can put things back.
+when the process dies, so a SIGKILLed apply never leaves a stale lock behind.
 """
 import fcntl
-import json
 import os
 import sys
 import time
@@ -14,7 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..common.errors import ApplyFailedRestored
-from ..common.files import write_file
+
+LOCK_TIMEOUT = 120.0  # seconds a second one-run waits for the first one's change to end
 
 
 def state_dir() -> Path:
@@ -28,7 +27,9 @@ def state_dir() -> Path:
 
 
 @contextmanager
-def apply_lock(runtime: str, name: str, timeout: float):
+def apply_lock(runtime: str, name: str, timeout: Optional[float] = None):
+    """Hold the deployment's lock, waiting up to `timeout` (default LOCK_TIMEOUT) for another one-run."""
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
     path = state_dir() / f"{runtime}-{name}.lock"
     with open(path, "a+") as f:
         deadline = time.monotonic() + timeout
@@ -56,25 +57,3 @@ def apply_lock(runtime: str, name: str, timeout: float):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-class Journal:
-    """A small JSON record of an unfinished swap, written before each risky step."""
-
-    def __init__(self, runtime: str, name: str):
-        self.path = state_dir() / f"{runtime}-{name}.journal"
-
-    def read(self) -> Optional[dict]:
-        try:
-            return json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-
-    def write(self, **record) -> None:
-        write_file(self.path, json.dumps(record).encode(), 0o600)
-
-    def clear(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass

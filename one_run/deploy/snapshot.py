@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..engines import HELPER_LABEL, Engine
 from ..common.errors import EngineError, NotEnoughRoom, UsageError
+from ..engines import HELPER_LABEL, Engine
 from ..model.profile import SnapshotPolicy
 from ..model.runspec import RunSpec
 from .volume_copy import human

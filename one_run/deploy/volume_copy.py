@@ -16,14 +16,16 @@ the tar as far as each engine carries them, but are left out of the fingerprint 
 that reason.
 """
 import hashlib
+import os
 import queue
 import tarfile
 import threading
-from typing import Callable, Iterable, Iterator, List, NamedTuple, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional
 
-from ..engines import Engine
 from ..common.errors import EngineError
+from ..engines import Engine
 
+PROBE_ROOT = "/one-run-switch/probe"  # where a probe helper mounts the volumes it looks into
 PREFETCH_CHUNKS = 8  # chunks (of about 1 MiB) read ahead of the upload
 
 
@@ -300,3 +302,25 @@ def has_entries(engine: Engine, cid: str, path: str) -> bool:
         raise _tar_error(engine, path, exc) from None
     finally:
         getattr(chunks, "close", lambda: None)()
+
+
+def probe_volumes(engine: Engine, names: List[str], image: str) -> Dict[str, Optional[bool]]:
+    """name → whether the volume holds anything (None: could not look, no image to make a helper)."""
+    helper_image = image if engine.image_attrs(image) is not None else engine.any_image()
+    if not names or helper_image is None:
+        return {name: None for name in names}
+    mounts = [(name, f"{PROBE_ROOT}/{i}", True) for i, name in enumerate(names)]
+    cid = engine.create_helper(helper_image, mounts, f"one-run-probe-{os.urandom(6).hex()}")
+    try:
+        return {name: has_entries(engine, cid, path) for name, path, _ in mounts}
+    finally:
+        remove_quietly(engine, cid)
+
+
+def remove_quietly(engine: Engine, cid: str) -> Optional[str]:
+    """Remove a helper container; why not, if it could not be (the caller says what is left)."""
+    try:
+        engine.remove(cid)
+        return None
+    except EngineError as exc:
+        return str(exc)

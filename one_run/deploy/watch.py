@@ -11,8 +11,8 @@ import re
 import time
 from typing import Callable, List, NamedTuple, Optional, Tuple
 
-from ..engines import ContainerInfo, Engine
 from ..common.errors import EngineError
+from ..engines import ContainerInfo, Engine
 from ..model.profile import Watch
 
 POLL = 0.25             # seconds between looks: the detection lag of a ready line

@@ -8,9 +8,11 @@ import os
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..common.errors import EngineError, EngineUnavailable
-from ..model.options import BY_KEY, merge_into
+from ..model.options import BY_KEY
 from ..model.options import docker_kwargs as option_kwargs
-from . import CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings, unreachable_reason
+from ..model.options import merge_into
+from .base import (CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings,
+                   unreachable_reason)
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NEVER_STARTED = "/one-run-helper-is-never-started"

@@ -9,11 +9,10 @@ import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..common.errors import EngineError, EngineUnavailable
-from ..model.options import human_size
 from ..model.options import podman_kwargs as option_kwargs
 from ..model.options import podman_spec as option_spec
-from . import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
-               port_bindings, unreachable_reason)
+from .base import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
+                   port_bindings, unreachable_reason)
 
 STOP_ATTEMPTS = 5
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
@@ -103,48 +102,9 @@ class PodmanEngine(Engine):
                 progress(str(event.get("stream") or event.get("status") or "").strip())
 
     def create(self, request: CreateRequest) -> str:
-        spec, c = request.spec, request.spec.container
-        # A host address without a host port (`-p 127.0.0.1::80`, the engine picks the port):
-        # podman-py takes it only in its dict form.
-        ports = {key: [{"ip": b[0]} if isinstance(b, tuple) and b[1] is None else b for b in bindings]
-                 for key, bindings in port_bindings(c.ports).items()}
-        # `podman run -e NAME` with NAME unset leaves it out (the image's value stays).
-        environment = {k: v for k, v in request.env.items() if v is not None}
-        kwargs = dict(name=request.name, environment=environment, labels={**dict(c.labels), **request.labels},
-                      ports=ports, **option_kwargs(c))
-        if c.entrypoint is not None:
-            kwargs["entrypoint"] = [c.entrypoint]
-        payload = self.client.containers._render_payload(
-            {"image": c.image, "command": list(c.command) if c.command is not None else None, **kwargs})
-        payload["mounts"] = payload.get("mounts") or []
-        option_spec(c, payload)
-        # As `podman run -v` sends them, one entry per mount: podman-py's volumes dict is keyed by
-        # the source, so a source mounted twice would keep one mount; anonymous volumes are
-        # named volumes without a name.
-        payload["mounts"] += [{"destination": v.target, "type": "bind", "source": v.source, "options": list(v.options)}
-                              for v in spec.volumes if v.kind == "bind"]
-        payload["volumes"] = payload.get("volumes") or []
-        payload["volumes"] += [{"Name": "" if v.kind == "anonymous" else v.source, "Dest": v.target,
-                                "Options": list(v.options)} for v in spec.volumes if v.kind != "bind"]
-        payload["volumes"] += [{"Name": name, "Dest": target, "Options": []}
-                               for name, target in request.carried_volumes]
-        # `podman run --mount` sends its binds and tmpfs as mounts and its named volumes as volumes.
-        for m in c.mounts:
-            options = (["ro"] if m.read_only else []) + ([m.propagation] if m.propagation else [])
-            if m.kind == "volume":
-                payload["volumes"].append({"Name": m.source, "Dest": m.target, "Options": options})
-            elif m.kind == "bind":
-                payload["mounts"].append({"destination": m.target, "type": "bind", "source": m.source,
-                                          "options": options})
-            else:
-                options += ([f"size={human_size(m.size)}"] if m.size is not None else []) + \
-                    ([f"mode={m.mode:o}"] if m.mode is not None else [])
-                payload["mounts"].append({"destination": m.target, "type": "tmpfs", "source": "tmpfs",
-                                          "options": options})
-        if request.create_command:  # as `podman create` records it (see CreateRequest)
-            payload["containerCreateCommand"] = list(request.create_command)
         from podman import api
 
+        payload = create_payload(request, self.client.containers._render_payload)
         response = self._call("create", self.client.api.post, "/containers/create",
                               headers={"content-type": "application/json"}, data=api.prepare_body(payload))
         try:
@@ -290,72 +250,117 @@ class PodmanEngine(Engine):
         if owners:
             # libpod's archive GET chowns every entry to the caller (podman cp semantics), so
             # the owners are read by tar inside the helper, through the exec API.
-            return self._exec_stream(cid, ["tar", "-C", path, "-cf", "-", "."], what)
+            return exec_stream(self, cid, ["tar", "-C", path, "-cf", "-", "."], what)
         # A volume's root names its entries "/..." relative to it, with its own metadata as "/".
         response = self._request(what, self.client.api.get, f"/containers/{cid}/archive",
                                  params={"path": path.rstrip("/")}, stream=True,
                                  headers={"Accept-Encoding": "identity"})
         return self._chunks(response, what)
 
-    def _exec_stream(self, cid: str, cmd: List[str], what: str) -> Iterator[bytes]:
-        """stdout of cmd run in container cid, in chunks of about ARCHIVE_CHUNK; EngineError
-        (with its stderr) if it exits non-zero. The exec stream is Docker's multiplexed one."""
-        import json
-
-        import requests
-        import urllib3.exceptions
-
-        info = self.get(cid)
-        if info is None or not info.running:
-            raise EngineError(f"podman: {what} failed: the helper container is "
-                              f"{info.status if info else 'gone'}; its image needs /bin/sh, sleep and tar")
-        exec_id = self._request(what, self.client.api.post, f"/containers/{cid}/exec",
-                                headers={"content-type": "application/json"},
-                                data=json.dumps({"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})).json()["Id"]
-        response = self._request(what, self.client.api.post, f"/exec/{exec_id}/start",
-                                 headers={"content-type": "application/json"},
-                                 data=json.dumps({"Detach": False, "Tty": False}), stream=True)
-        raw, errors, pending = response.raw, [], bytearray()
-
-        def exactly(n: int) -> bytes:
-            data = b""
-            while len(data) < n:
-                part = raw.read(n - len(data))
-                if not part:
-                    break
-                data += part
-            return data
-
-        try:
-            while True:
-                header = exactly(8)
-                if len(header) < 8:
-                    break
-                payload = exactly(int.from_bytes(header[4:8], "big"))
-                if header[0] == 1:
-                    pending += payload
-                    if len(pending) >= ARCHIVE_CHUNK:
-                        yield bytes(pending)
-                        pending.clear()
-                elif header[0] == 2 and len(errors) < 20:
-                    errors.append(payload.decode(errors="replace"))
-            if pending:
-                yield bytes(pending)
-        except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-            raise EngineError(f"podman: {what} failed: {exc}") from None
-        finally:
-            response.close()
-        for _ in range(50):
-            state = self._request(what, self.client.api.get, f"/exec/{exec_id}/json").json()
-            if not state.get("Running"):
-                break
-            time.sleep(0.1)
-        if state.get("Running") or state.get("ExitCode"):
-            raise EngineError(f"podman: {what} failed: {' '.join(cmd)} exited {state.get('ExitCode')}: "
-                              f"{''.join(errors).strip()[-500:]}")
-
     def archive_put(self, cid: str, path: str, chunks: Iterable[bytes]) -> None:
         # libpod chowns to the container's user unless copyUIDGID=false: keep the archive's owners.
         self._request(f"write {path} of {cid[:12]}", self.client.api.put, f"/containers/{cid}/archive",
                       params={"path": path, "copyUIDGID": "false", "pause": "false"}, data=chunks,
                       headers={"content-type": "application/x-tar"})
+
+
+def create_payload(request: CreateRequest, render_payload) -> dict:
+    """libpod's create body for the request: podman-py's rendering of the keyword arguments it
+    shares with docker-py (render_payload), then what it cannot say, as `podman run` sends it."""
+    spec, c = request.spec, request.spec.container
+    # A host address without a host port (`-p 127.0.0.1::80`, the engine picks the port):
+    # podman-py takes it only in its dict form.
+    ports = {key: [{"ip": b[0]} if isinstance(b, tuple) and b[1] is None else b for b in bindings]
+             for key, bindings in port_bindings(c.ports).items()}
+    # `podman run -e NAME` with NAME unset leaves it out (the image's value stays).
+    environment = {k: v for k, v in request.env.items() if v is not None}
+    kwargs = dict(name=request.name, environment=environment, labels={**dict(c.labels), **request.labels},
+                  ports=ports, **option_kwargs(c))
+    if c.entrypoint is not None:
+        kwargs["entrypoint"] = [c.entrypoint]
+    payload = render_payload({"image": c.image, "command": list(c.command) if c.command is not None else None,
+                              **kwargs})
+    payload["mounts"] = payload.get("mounts") or []
+    option_spec(c, payload)
+    # As `podman run -v` sends them, one entry per mount: podman-py's volumes dict is keyed by
+    # the source, so a source mounted twice would keep one mount; anonymous volumes are
+    # named volumes without a name.
+    payload["mounts"] += [{"destination": v.target, "type": "bind", "source": v.source, "options": list(v.options)}
+                          for v in spec.volumes if v.kind == "bind"]
+    payload["volumes"] = payload.get("volumes") or []
+    payload["volumes"] += [{"Name": "" if v.kind == "anonymous" else v.source, "Dest": v.target,
+                            "Options": list(v.options)} for v in spec.volumes if v.kind != "bind"]
+    payload["volumes"] += [{"Name": name, "Dest": target, "Options": []}
+                           for name, target in request.carried_volumes]
+    # `podman run --mount` sends its binds and tmpfs as mounts and its named volumes as volumes.
+    for m in c.mounts:
+        options = (["ro"] if m.read_only else []) + ([m.propagation] if m.propagation else [])
+        if m.kind == "volume":
+            payload["volumes"].append({"Name": m.source, "Dest": m.target, "Options": options})
+        elif m.kind == "bind":
+            payload["mounts"].append({"destination": m.target, "type": "bind", "source": m.source,
+                                      "options": options})
+        else:
+            payload["mounts"].append({"destination": m.target, "type": "tmpfs", "source": "tmpfs",
+                                      "options": list(m.tmpfs_options("podman"))})
+    if request.create_command:  # as `podman create` records it (see CreateRequest)
+        payload["containerCreateCommand"] = list(request.create_command)
+    return payload
+
+
+def exec_stream(engine: "PodmanEngine", cid: str, cmd: List[str], what: str) -> Iterator[bytes]:
+    """stdout of cmd run in container cid, in chunks of about ARCHIVE_CHUNK; EngineError
+    (with its stderr) if it exits non-zero. The exec stream is Docker's multiplexed one."""
+    import json
+
+    import requests
+    import urllib3.exceptions
+
+    info = engine.get(cid)
+    if info is None or not info.running:
+        raise EngineError(f"podman: {what} failed: the helper container is "
+                          f"{info.status if info else 'gone'}; its image needs /bin/sh, sleep and tar")
+    exec_id = engine._request(what, engine.client.api.post, f"/containers/{cid}/exec",
+                            headers={"content-type": "application/json"},
+                            data=json.dumps({"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})).json()["Id"]
+    response = engine._request(what, engine.client.api.post, f"/exec/{exec_id}/start",
+                             headers={"content-type": "application/json"},
+                             data=json.dumps({"Detach": False, "Tty": False}), stream=True)
+    raw, errors, pending = response.raw, [], bytearray()
+
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            part = raw.read(n - len(data))
+            if not part:
+                break
+            data += part
+        return data
+
+    try:
+        while True:
+            header = exactly(8)
+            if len(header) < 8:
+                break
+            payload = exactly(int.from_bytes(header[4:8], "big"))
+            if header[0] == 1:
+                pending += payload
+                if len(pending) >= ARCHIVE_CHUNK:
+                    yield bytes(pending)
+                    pending.clear()
+            elif header[0] == 2 and len(errors) < 20:
+                errors.append(payload.decode(errors="replace"))
+        if pending:
+            yield bytes(pending)
+    except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
+        raise EngineError(f"podman: {what} failed: {exc}") from None
+    finally:
+        response.close()
+    for _ in range(50):
+        state = engine._request(what, engine.client.api.get, f"/exec/{exec_id}/json").json()
+        if not state.get("Running"):
+            break
+        time.sleep(0.1)
+    if state.get("Running") or state.get("ExitCode"):
+        raise EngineError(f"podman: {what} failed: {' '.join(cmd)} exited {state.get('ExitCode')}: "
+                          f"{''.join(errors).strip()[-500:]}")

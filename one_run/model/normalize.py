@@ -35,11 +35,11 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .options import (BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, human_size,
-                      inspect_fields, spec_fields)
+from .options import (BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields,
+                      spec_fields)
 from .profile import SecretRef
-from .render import secret_value
 from .runspec import RunSpec
+from .secrets import secret_value
 from .values import PROPAGATION_OPTIONS, Mount, parse_mount, parse_ports
 
 # The table's options the container keeps, then those of a shape of their own.
@@ -190,9 +190,7 @@ def _unset_names(env: Dict[str, Optional[str]], image_env: Dict[str, str], runti
 def mount_normal(m: Mount, runtime: str) -> Tuple[str, str, Tuple[str, ...]]:
     """A --mount as (kind, source, options without the engine's defaults)."""
     if m.kind == "tmpfs":
-        options = (["ro"] if m.read_only else []) + ([f"size={human_size(m.size)}"] if m.size else []) + \
-            ([f"mode={m.mode:o}"] if m.mode is not None else [])
-        return ("tmpfs", "", tuple(sorted(options)))
+        return ("tmpfs", "", tuple(sorted(m.tmpfs_options(runtime))))
     vol = m.as_volume()
     return (m.kind, vol.source, _volume_options(vol.options, runtime, m.kind))
 

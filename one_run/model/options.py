@@ -17,10 +17,10 @@ capture round trip, diff) from the entry's `sample` and `bad` values.
 """
 import json
 import re
-import socket
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from . import values
+from .values import human_size
 
 RUNTIMES = ("docker", "podman")
 MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses a memory limit below this
@@ -186,13 +186,6 @@ def _size_text(default: str):
     return lambda v: default if v is None else human_size(v)
 
 
-def human_size(value: int) -> str:
-    for unit, size in (("g", 1024 ** 3), ("m", 1024 ** 2), ("k", 1024)):
-        if value and value % size == 0:
-            return f"{value // size}{unit}"
-    return str(value)
-
-
 def cap_name(name: str) -> str:
     """A capability without its CAP_ prefix, upper case."""
     name = name.upper()
@@ -253,6 +246,8 @@ def create_command_ulimits(attrs: dict) -> Optional[set]:
 # --- the options of the existing profile ---------------------------------------
 
 def _hostname_inspect(seen: Seen):
+    import socket  # here: render never reads an inspect, and socket costs its start-up ~3 ms
+
     hostname = seen.cfg.get("Hostname") or None
     on_host = seen.host.get("NetworkMode") == "host" or seen.host.get("UTSMode") == "host"
     if hostname == seen.attrs.get("Id", "")[:12] or (on_host and hostname == socket.gethostname()):

@@ -10,11 +10,11 @@ import re
 import sys
 from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
-from . import values
 from ..common.errors import Problem, ProfileError
+from ..common.files import MAX_INPUT_BYTES, NotReadable, read_regular_file
+from . import values
 from .options import (BOOL, INT, NUMBER, OPTIONS, RUNTIMES, STRING, STRING_TABLE, STRINGS, _is_int, _is_str_list,
                       joined_problems, supported)
-from ..common.files import MAX_INPUT_BYTES, NotReadable, read_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,7 +41,7 @@ class SecretRef(NamedTuple):
 EnvValue = Union[str, SecretRef]
 
 
-# The [container] keys of their own shape, then every option of the table (one_run.options).
+# The [container] keys of their own shape, then every option of the table (one_run.model.options).
 Container = collections.namedtuple(
     "Container", ["name", "image", "ports", "volumes", "labels", "entrypoint", "command", "pass_env", "mounts"]
     + [o.key for o in OPTIONS], defaults=[(), (), (), None, None, (), ()] + [o.default for o in OPTIONS])

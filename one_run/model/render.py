@@ -4,14 +4,13 @@ The argv is built as groups (an option with its value) so the text form can put 
 option per line with `\\` continuations, like the OpenNebula docs; every word is
 quoted by shlex, so pasting the text into bash passes exactly this argv.
 """
-import os
 import shlex
-from typing import List, Optional
+from typing import List
 
-from ..common.files import NotReadable, read_regular_file
 from .options import groups as option_groups
 from .profile import SecretRef
 from .runspec import RunSpec
+from .secrets import secret_value
 
 Groups = List[List[str]]
 
@@ -42,32 +41,6 @@ def run_groups(spec: RunSpec, show_secrets: bool = False) -> Groups:
 
 def run_argv(spec: RunSpec, show_secrets: bool = False) -> List[str]:
     return [word for group in run_groups(spec, show_secrets) for word in group]
-
-
-def secret_value(ref: SecretRef) -> Optional[str]:
-    """The secret's value: the variable, or the file without its final newline; for a pass_env
-    name, the variable or None when it is not set."""
-    if ref.source == "pass":
-        return os.environ.get(ref.ref)
-    if ref.source == "env":
-        value = os.environ.get(ref.ref)
-        if value is None:
-            raise KeyError(ref.ref)
-        return value
-    return secret_file_text(ref.path)
-
-
-def secret_file_text(path: str) -> str:
-    """A secret file's value (without its final newline); NotReadable, never echoing the
-    contents, when it is not a regular, UTF-8 file without NUL characters."""
-    data = read_regular_file(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise NotReadable("is not UTF-8 text") from None
-    if "\0" in text:
-        raise NotReadable("holds a NUL character, which no environment variable can carry")
-    return text[:-1] if text.endswith("\n") else text
 
 
 def secret_exports(spec: RunSpec) -> List[str]:

@@ -2,7 +2,7 @@
 
 `render` runs the checks that need neither an engine nor cryptography; `validate`
 and `apply` add the certificate and key checks (`full=True`), which import
-cryptography lazily through one_run.crypto.
+cryptography lazily through one_run.model.crypto.
 """
 import json
 import os
@@ -10,12 +10,12 @@ import stat
 from functools import lru_cache
 from typing import Dict, List
 
-from . import onecfg, values
 from ..common.errors import Problem, ProfileError
 from ..common.files import NotReadable
+from . import onecfg, values
 from .profile import Profile, SecretRef, closest
-from .render import secret_file_text
 from .runspec import CONFIG, RunSpec
+from .secrets import secret_file_text
 
 # Folders whose bind mount hands the container the host itself, and whose relabelling
 # (:z / :Z) would make the host's own programs lose access to them on an SELinux host.

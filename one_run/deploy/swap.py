@@ -1,0 +1,127 @@
+"""A recreate, as journaled steps that read in order: create → snapshot → stop → swap → start
+→ watch → commit, or undo.
+
+Each step is written to the journal before it acts, and each engine call that changes
+something runs whole (interrupts wait for it: interrupts.deferred). Every failure goes to
+undo.roll_back; the previous container is removed only once the new one passed its watch.
+"""
+from typing import Optional
+
+from ..common.errors import EngineError
+from ..common.interrupts import deferred, shielded
+from ..engines import CreateRequest
+from ..model.render import run_argv
+from . import history, snapshot
+from .commit import commit
+from .deployment import Deployment
+from .naming import NEW_SUFFIX, OLD_SUFFIX
+from .plan import Plan
+from .undo import roll_back
+
+
+def recreate(d: Deployment, plan: Plan, keep_previous: bool, planned: Optional[snapshot.Planned]) -> int:
+    old = plan.current
+    d.record = {"step": "create", "new": None, "old": old.id if old else None,
+                "old_running": bool(old and old.running), "keep_previous": keep_previous,
+                "carried": [name for name, _ in plan.carried], "passed": False,
+                # what judges the old container should the undo start it again: its own
+                # revision's [watch], not this profile's (also after a SIGKILL)
+                "old_judge": history.judge(d.profile.path, old).as_json() if old else None}
+    new_id = create(d, plan)
+    try:
+        d.say(f"created {d.name}{NEW_SUFFIX} ({new_id[:12]})")
+        d.pause_for_tests("created")
+        prepared = prepare_snapshot(d, planned)
+        stop_old(d, plan)
+        take_snapshot(d, prepared)
+        restore_rollback_data(d)
+        swap_names(d, plan, new_id)
+        start_new(d, new_id)
+        failure = d.watcher(new_id)
+    except EngineError as exc:
+        failure = str(exc)
+    except KeyboardInterrupt:
+        failure = "interrupted"
+    if failure:
+        roll_back(d, failure)
+    with shielded():  # it passed: an interrupt from here on changes nothing
+        d.step(step="commit", passed=True)
+        d.pause_for_tests("passed")
+        commit(d, d.record)
+        d.say(f"applied: {d.name} ({new_id[:12]}) is running")
+    return 0
+
+
+def create(d: Deployment, plan: Plan) -> str:
+    """The new container, under its temporary name, while the old one still runs."""
+    request = CreateRequest(d.spec, d.name + NEW_SUFFIX, plan.env, plan.stamped_labels(), plan.carried,
+                            tuple(run_argv(d.spec)))  # secrets by name only
+    try:
+        with deferred():
+            d.step()
+            new_id = d.engine.create(request)
+            d.step(step="created", new=new_id)
+    except EngineError:
+        d.journal.clear()
+        raise  # refused: nothing was created, nothing changed (exit 3)
+    except KeyboardInterrupt:  # it waited for the create: remove what it created
+        roll_back(d, "interrupted")
+    return new_id
+
+
+def prepare_snapshot(d: Deployment, planned: Optional[snapshot.Planned]) -> Optional[snapshot.Prepared]:
+    """The snapshot's volumes and helper, made while the old container still runs."""
+    if not planned:
+        return None
+    with deferred():
+        d.step(step="prepare")
+        prepared = snapshot.prepare(d.engine, d.name, planned.volumes, planned.image, planned.sizes)
+        d.step(prepared={"snapshot": prepared.snapshot.as_json(), "helper": prepared.helper})
+    d.pause_for_tests("prepared")
+    return prepared
+
+
+def stop_old(d: Deployment, plan: Plan) -> None:
+    old = plan.current
+    if not (old and old.running):
+        return
+    timeout = (old.attrs.get("Config") or {}).get("StopTimeout")
+    d.say(f"stopping {old.id[:12]}" + (f" (up to its stop timeout, {timeout} s)" if timeout else "") + " ...")
+    with deferred():
+        d.step(step="stop")
+        d.engine.stop(old.id)
+    d.pause_for_tests("stopped")
+
+
+def take_snapshot(d: Deployment, prepared: Optional[snapshot.Prepared]) -> None:
+    """The data copied while nothing writes to it (the old container stopped, the new one not started)."""
+    if not prepared:
+        return
+    d.step(step="snapshot")
+    taken = snapshot.copy(d.engine, prepared, d.say)
+    d.step(snapshot=taken.as_json(), prepared=None)
+    d.pause_for_tests("snapshot")
+
+
+def restore_rollback_data(d: Deployment) -> None:
+    """`rollback --with-data`: the revision's data, into the volumes before its container starts."""
+    if d.data_to_restore:
+        d.step(step="restore-data")
+        snapshot.restore(d.engine, d.data_to_restore, d.say)
+
+
+def swap_names(d: Deployment, plan: Plan, new_id: str) -> None:
+    with deferred():
+        d.step(step="swap")
+        if plan.current:
+            d.engine.rename(plan.current.id, d.name + OLD_SUFFIX)
+        d.engine.rename(new_id, d.name)
+    d.pause_for_tests("swapped")
+
+
+def start_new(d: Deployment, new_id: str) -> None:
+    with deferred():
+        d.step(step="start")
+        d.engine.start(new_id)
+    d.say(f"started {d.name} ({new_id[:12]})")
+    d.pause_for_tests("started")
