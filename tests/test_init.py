@@ -68,8 +68,8 @@ def test_init_writes_every_file_with_its_mode(made):
 
 
 def test_private_files_are_0600_from_creation(tmp_path, monkeypatch, fast_keys):
-    """Every private file is created empty, exclusively, and already 0600: no moment exists
-    in which another user could open it."""
+    """Every private file is created empty, exclusively, and already 0600 (under a temporary
+    name, renamed once written): no moment exists in which another user could open it."""
     created = {}
     real_open = os.open
 
@@ -87,7 +87,13 @@ def test_private_files_are_0600_from_creation(tmp_path, monkeypatch, fast_keys):
     finally:
         os.umask(old_umask)
     for name in PRIVATE:
-        flags, mode, size = created[name]
+        # created under a temporary name beside it, then renamed over it (files.write_file)
+        folder, base = os.path.split(name)
+        made = [key for key in created if os.path.dirname(key) == folder
+                and os.path.basename(key).startswith(f".{base}.")
+                and "." not in os.path.basename(key)[len(base) + 2:]]  # .id_rsa.X, not .id_rsa.pub.X
+        assert len(made) == 1, (name, sorted(created))
+        flags, mode, size = created[made[0]]
         assert flags & os.O_EXCL and (mode, size) == (0o600, 0), name
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
 

@@ -18,6 +18,7 @@ from ..model.confighash import HASH_LABEL
 from ..model.normalize import env_dict
 from ..model.profile import Profile
 from ..model.runspec import RunSpec
+from ..model.secrets import mask, secret_values
 
 LOG_LINES = 500
 # The stand-in prints "BOOTSTRAP OK" / "BOOTSTRAP FAILED: ..." / "MAINTENANCE MODE"; the real image's
@@ -131,7 +132,8 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
         report["in_sync"] = None
         report["in_sync_unknown"] = exc.message
     try:
-        outcome, line = bootstrap_outcome(engine.logs(current.id, LOG_LINES))
+        held = secret_values(spec, (current.attrs.get("Config") or {}).get("Env"))
+        outcome, line = bootstrap_outcome(mask(engine.logs(current.id, LOG_LINES), held))
     except OneRunError as exc:
         outcome, line = "unknown", f"(logs could not be read: {exc.message})"
     if outcome != "failed" and current.status == "exited" and current.exit_code:

@@ -1,8 +1,9 @@
 """Files one-run writes and the files a profile names.
 
 A file one-run owns gets exactly the mode asked (whatever the umask) from before the first
-byte, and an existing file is replaced atomically, so a reader never sees half a key or the
-old file's mode, and a failed write leaves no partial file. A file a profile names is read
+byte, and is written atomically (a temporary file, synced, renamed, the folder synced), so a
+reader never sees half a key or the old file's mode, and a failed write or a power loss leaves
+no partial file. A file a profile names is read
 only if it is a regular file of bounded size: never a FIFO that blocks, nor /dev/zero."""
 import os
 import stat
@@ -12,29 +13,25 @@ PathLike = Union[str, "os.PathLike[str]"]  # pathlib and tempfile stay off rende
 
 
 def write_file(path: PathLike, data: bytes, mode: int, owner: Optional[Tuple[int, int]] = None) -> None:
-    """Create or replace `path` with `data` and `mode`; `owner` (uid, gid) where we may set it."""
+    """Create or replace `path` with `data` and `mode`; `owner` (uid, gid) where we may set it.
+    Written whole or not at all, also across a power loss: a temporary file beside it, synced,
+    renamed over it, and the folder synced, so the name never points at a cut file."""
     import tempfile
     from pathlib import Path
 
     path = Path(path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 & mode)
-    except FileExistsError:
-        fd = None
-    if fd is not None:
-        try:
-            _fill(fd, data, mode, owner)
-        except BaseException:
-            os.unlink(path)  # ours, just created: no truncated key or secret is left behind
-            raise
-        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600, O_EXCL
     try:
         _fill(fd, data, mode, owner)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        os.unlink(tmp)  # ours, never renamed: no cut key or secret is left behind
         raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _fill(fd: int, data: bytes, mode: int, owner: Optional[Tuple[int, int]]) -> None:

@@ -11,6 +11,7 @@ from ..common.errors import EngineError
 from ..engines import ContainerInfo, Engine
 from ..model.profile import Profile
 from ..model.runspec import RunSpec
+from ..model.secrets import mask, secret_values
 from . import snapshot
 from .journal import Journal
 from .naming import NEW_SUFFIX
@@ -40,7 +41,8 @@ class Deployment:
     def __post_init__(self):
         self.name = self.spec.name
         self.journal = Journal(self.engine.runtime, self.name)
-        self.watcher = Watcher(self.engine, self.profile.watch, self.profile.maintenance, self.say)
+        self.secrets = secret_values(self.spec)  # masked in every log line echoed from a container
+        self.watcher = Watcher(self.engine, self.profile.watch, self.profile.maintenance, self.say, self.secrets)
 
     @staticmethod
     def say(text: str) -> None:
@@ -65,6 +67,7 @@ class Deployment:
             return f"(its logs could not be read: {exc})"
         if not text:
             return "the new container printed nothing"
+        text = mask(text, self.secrets)
         return "last log lines of the new container:\n" + "\n".join("  | " + line for line in text.splitlines())
 
     def new_container(self, record: dict) -> Optional[ContainerInfo]:

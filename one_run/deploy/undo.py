@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 from ..common.errors import ApplyFailedRestored, EngineError, RestoreFailed
 from ..common.interrupts import shielded
 from ..engines import ContainerInfo
+from ..model.secrets import secret_values
 from . import history, snapshot
 from .commit import commit
 from .deployment import Deployment
@@ -35,7 +36,8 @@ def roll_back(d: Deployment, failure: str):
         d.say(f"the new container was not up; the previous container {old.id[:12]} is started again"
               f"{d.data_note}, watching it {judge.words()}")
         try:
-            again = Watcher.judging(d.engine, judge, d.say)(old.id, "it", offset)
+            held = secret_values(d.spec, (old.attrs.get("Config") or {}).get("Env"))  # its own, maybe older, values
+            again = Watcher.judging(d.engine, judge, d.say, held)(old.id, "it", offset)
         except EngineError as exc:
             again = str(exc)
         except KeyboardInterrupt:
@@ -129,14 +131,20 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
     new_id, old_id = record.get("new"), record.get("old")
     lines = [f"apply failed ({failure}) and restoring the previous container failed too: {exc}",
              "what is left:"]
+    there = {}  # ID -> whether it may still be there: no recovery command names a container that is gone
     for cid, label in ((new_id, "new (failed)"), (old_id, "previous")):
         if cid:
-            info = engine_get_quietly(d, cid)
-            lines.append(f"  {label}: {cid[:12]} " + (f"named {info.name}, {info.status}" if info else "gone"))
+            try:
+                info = d.engine.get(cid)
+                state = f"named {info.name}, {info.status}" if info else "gone"
+            except EngineError as err:
+                info, state = None, f"not known ({err})"
+            there[cid] = state != "gone"
+            lines.append(f"  {label}: {cid[:12]} {state}")
     lines.append("to recover by hand:")
-    if new_id:
+    if new_id and there[new_id]:
         lines.append(f"  {cli} rm -f {new_id[:12]}")
-    if old_id:
+    if old_id and there[old_id]:
         lines.append(f"  {cli} rename {old_id[:12]} {d.name}")
         lines.append(f"  {cli} start {d.name}")
     if record.get("snapshot"):
@@ -146,13 +154,6 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
     lines.append("or run the same apply again: it first puts back what an interrupted apply leaves")
     lines.append("no volume was removed")
     return "\n".join(lines)
-
-
-def engine_get_quietly(d: Deployment, cid: str) -> Optional[ContainerInfo]:
-    try:
-        return d.engine.get(cid)
-    except EngineError:
-        return None
 
 
 # --- what a killed apply leaves ------------------------------------------------
@@ -187,6 +188,12 @@ def repair(d: Deployment) -> None:
 
 
 def finish_or_undo(d: Deployment, record: dict) -> None:
+    if all_gone(d, record):
+        d.say(f"repair: {d.journal.path} is the journal of an interrupted apply whose containers are all gone "
+              "(removed since, by hand or by another tool): there is nothing to put back, so it is cleared and "
+              "nothing else is touched")
+        d.journal.clear()
+        return
     if record.get("passed"):
         d.say(f"repair: an interrupted apply had brought up {d.name} ({record['new'][:12]}) and it "
               "passed its watch; finishing it")
@@ -201,6 +208,14 @@ def finish_or_undo(d: Deployment, record: dict) -> None:
         d.say(f"repair: {d.data_note.lstrip('; ')}")
     if restarted:
         d.say(f"repair: started {d.name} ({restarted[0].id[:12]}) again, as it was running")
+
+
+def all_gone(d: Deployment, record: dict) -> bool:
+    """Whether the containers the journal names (the new one by ID or temporary name, the
+    previous one by ID) are all gone, and it named at least one."""
+    if not (record.get("new") or record.get("old")):
+        return False
+    return d.new_container(record) is None and (not record.get("old") or d.engine.get(record["old"]) is None)
 
 
 def record_from_names(d: Deployment) -> Optional[dict]:

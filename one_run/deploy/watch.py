@@ -9,11 +9,12 @@ must never look hung, and the lines read well in a file.
 """
 import re
 import time
-from typing import Callable, List, NamedTuple, Optional, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..common.errors import EngineError
 from ..engines import ContainerInfo, Engine
 from ..model.profile import Watch
+from ..model.secrets import mask
 
 POLL = 0.25             # seconds between looks: the detection lag of a ready line
 COMMAND_EVERY = 1.0     # seconds between two runs of ready_command
@@ -106,13 +107,18 @@ class Judge(NamedTuple):
 
 
 class Watcher:
-    def __init__(self, engine: Engine, watch: Watch, maintenance: bool, say: Callable[[str], None]):
+    """`secrets`: the values masked in every log line it echoes (model.secrets.mask)."""
+
+    def __init__(self, engine: Engine, watch: Watch, maintenance: bool, say: Callable[[str], None],
+                 secrets: Sequence[str] = ()):
         self.engine, self.watch, self.maintenance, self.say = engine, watch, maintenance, say
+        self.secrets = secrets
         self.ready_re = re.compile(watch.ready_log) if watch.ready_log else None
 
     @classmethod
-    def judging(cls, engine: Engine, judge: Judge, say: Callable[[str], None]) -> "Watcher":
-        return cls(engine, judge.watch, judge.maintenance, say)
+    def judging(cls, engine: Engine, judge: Judge, say: Callable[[str], None],
+                secrets: Sequence[str] = ()) -> "Watcher":
+        return cls(engine, judge.watch, judge.maintenance, say, secrets)
 
     def log_offset(self, cid: str) -> int:
         """Where the container's log ends now: a container started again is ready only on what
@@ -152,7 +158,7 @@ class Watcher:
                     text = self.engine.logs(cid, "all")
                     fresh = text[log_offset:] if len(text) >= log_offset else text
                     log_matched = log_matched or bool(self.ready_re.search(fresh))
-                    last_line = (fresh.rstrip().splitlines() or [""])[-1]
+                    last_line = mask((fresh.rstrip().splitlines() or [""])[-1], self.secrets)
                 if not command_ok and now >= next_command:
                     next_command = now + COMMAND_EVERY
                     command_ok = self.command_passes(cid)
@@ -218,7 +224,7 @@ class Watcher:
             head = f"  ready; up {time.monotonic() - ready_at:.0f} s of the {self.watch.settle_time:g} s to stay up"
         if not last_line:
             try:
-                last_line = (self.engine.logs(cid, 1).rstrip().splitlines() or [""])[-1]
+                last_line = mask((self.engine.logs(cid, 1).rstrip().splitlines() or [""])[-1], self.secrets)
             except EngineError:
                 pass
         state = info.status + (f", health {health}" if health else "")

@@ -3,7 +3,7 @@ runs: for the container's environment, the hash, and `render --show-secrets`. No
 prints or stores a value.
 """
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..common.errors import UsageError
 from ..common.files import NotReadable, read_regular_file
@@ -60,3 +60,31 @@ def resolve_env(spec: RunSpec, strict: bool = True) -> Tuple[Dict[str, Optional[
         else:
             env[name] = value
     return env, secrets
+
+
+MASK = "***"
+
+
+def mask(text: str, values: Iterable[str]) -> str:
+    """`text` with each secret value in it replaced by ***, as CI systems mask their own: for
+    the lines one-run echoes from a container's log, where a hook may print its environment.
+    The longest first, so a value that holds another is masked whole; a value of several lines
+    line by line too, as a log prints it."""
+    found = set()
+    for value in values:
+        if value:
+            found.add(value)
+            found.update(line for line in value.splitlines() if line.strip())
+    for value in sorted(found, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return text
+
+
+def secret_values(spec: RunSpec, env: Optional[List[str]] = None) -> Tuple[str, ...]:
+    """Every secret value one-run passes to the container ({ env = }, { file = }, pass_env), as
+    read here; with `env` (a container's `NAME=value` list), also the values that container
+    holds under those names: an older container may run with a secret since changed."""
+    _, secrets = resolve_env(spec, strict=False)
+    names = {name for name, value in spec.env if isinstance(value, SecretRef)}
+    held = (item.partition("=") for item in env or ())
+    return tuple(sorted(set(secrets.values()) | {value for name, _, value in held if name in names}))
