@@ -62,3 +62,27 @@ def test_a_journal_whose_containers_are_gone_is_cleared_and_the_apply_goes_on(en
     assert f"repair: {path} is the journal of an interrupted apply whose containers are all gone" in result.out
     assert "up to date" in result.out  # nothing else touched: the running container is kept
     assert engine.running_id(name) == running and not path.exists()
+
+
+def test_a_damaged_revision_is_named_by_history_and_stops_a_rollback_that_could_need_it(tmp_path):
+    profile = tmp_path / "one-run.toml"
+    profile.write_text('runtime = "docker"\n[container]\nname = "one"\nimage = "img:1"\n')
+    root = tmp_path / ".one-run" / "one-run" / "history"
+    for number in (1, 2, 3):
+        (root / str(number)).mkdir(parents=True)
+        record = {"revision": number, "time": f"2026-12-0{number}T00:00:00Z", "runtime": "docker",
+                  "profile_text": profile.read_text(), "image": {"ref": "img:1", "id": "sha256:1", "digest": None},
+                  "container": {"id": str(number) * 64, "name": "one"}, "files": [], "snapshot": None, "version": 1}
+        (root / str(number) / "revision.json").write_text(json.dumps(record))
+    damaged = root / "2" / "revision.json"
+    whole = damaged.read_bytes()
+    cuts = sorted(random.Random(3).sample(range(len(whole)), 4))
+    for text in [whole[:n] for n in cuts] + [json.dumps({"revision": 2, "version": 7}).encode()]:
+        damaged.write_bytes(text)
+        listed = run_cli("history", profile)
+        assert listed.code == 0 and f"warning: {damaged}: revision 2 is damaged" in listed.err, listed.err
+        assert "revision 3 " in listed.out and "revision 1 " in listed.out and "revision 2 " not in listed.out
+        for argv in ((), ("--to", "1"), ("--to", "2")):
+            refused = run_cli("rollback", profile, *argv)
+            assert refused.code == 2 and "revision 2 is damaged" in refused.err and "Traceback" not in refused.err, \
+                (argv, refused.err)

@@ -3,7 +3,7 @@ import json
 import sys
 
 from ..common.errors import EngineUnavailable
-from ..deploy.history import revisions, snapshot_state
+from ..deploy.history import read_revisions, snapshot_state
 from ..deploy.snapshot import Snapshot
 from ..deploy.volume_copy import human
 from ..engines import get_engine
@@ -11,7 +11,9 @@ from ..model.profile import Profile
 
 
 def history(profile: Profile, fmt: str) -> int:
-    found = revisions(profile.path)
+    found, damaged = read_revisions(profile.path)
+    for revision in damaged:
+        print(f"warning: {revision.line()}", file=sys.stderr)
     engine, unchecked = None, None
     if any(r.get("snapshot") for r in found):
         try:
@@ -22,7 +24,8 @@ def history(profile: Profile, fmt: str) -> int:
         if record.get("snapshot"):
             record["snapshot"]["state"] = snapshot_state(engine, record)
     if fmt == "json":
-        print(json.dumps({"profile": profile.path, "revisions": found}, indent=2))
+        print(json.dumps({"profile": profile.path, "revisions": found,
+                          "damaged": [revision._asdict() for revision in damaged]}, indent=2))
         return 0
     if not found:
         print(f"{profile.path}: no revision recorded yet; each successful `one-run apply` records one")

@@ -33,7 +33,7 @@ def pick(found: List[dict], to: Optional[int], profile_path: str) -> dict:
 
 def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_data: bool, dry_run: bool) -> int:
     from ..deploy.apply import ApplyOptions, apply
-    from ..deploy.history import recorded_files, revisions
+    from ..deploy.history import read_revisions, recorded_files
     from ..deploy.snapshot import Snapshot
     from ..engines import get_engine
     from ..model.profile import load_profile, profile_from_text
@@ -42,7 +42,12 @@ def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_
 
     current_profile = load_profile(profile_path, runtime)
     path = current_profile.path
-    found = revisions(path)
+    found, damaged = read_revisions(path)
+    # A damaged revision could be the one meant (the one before the newest), or hold the target's data.
+    unsure = [revision for revision in damaged if to is None or revision.number >= to]
+    if unsure:
+        raise UsageError(f"{path}: cannot tell which revision to roll back to, nor which snapshot holds its data, "
+                         f"while a later one is damaged; nothing was changed. {unsure[0].line()}")
     target = pick(found, to, path)
     newest = found[0]
     profile = profile_from_text(path, target["profile_text"], runtime or target.get("runtime"))

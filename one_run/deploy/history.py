@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..common.errors import OneRunError, ProfileError
 from ..common.files import write_file
@@ -24,6 +24,21 @@ from .snapshot import Snapshot
 from .watch import Judge, runs_in_maintenance
 
 RECORD = "revision.json"
+VERSION = 1  # of the record's form
+SHAPE = {"revision": int, "time": str, "runtime": str, "profile_text": str, "image": dict, "container": dict,
+         "files": list}
+
+
+class DamagedRevision(NamedTuple):
+    """A revision.json that cannot be read whole: cut short, garbled, or from a newer one-run."""
+
+    number: int
+    path: str
+    why: str
+
+    def line(self) -> str:
+        return (f"{self.path}: revision {self.number} is damaged ({self.why}) and left out; restore the file from a "
+                f"backup, or remove its folder {os.path.dirname(self.path)} to forget that revision")
 
 
 def history_dir(profile_path: str) -> str:
@@ -62,7 +77,8 @@ def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: Conta
     root = history_dir(profile.path)
     _mkdir(os.path.dirname(root))
     _mkdir(root)
-    number = max((r["revision"] for r in revisions(profile.path)), default=0) + 1
+    # After every folder, damaged or killed ones too: a number is never given twice.
+    number = max((int(name) for name in os.listdir(root) if name.isdigit()), default=0) + 1
     folder = os.path.join(root, str(number))
     _mkdir(folder)
     _mkdir(os.path.join(folder, "files"))
@@ -82,6 +98,7 @@ def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: Conta
         "container": {"id": info.id, "name": info.name},
         "files": files,
         "snapshot": snapshot.as_json() if snapshot else None,
+        "version": VERSION,
     }
     # Written last: a folder without it (a killed record) is no revision.
     write_file(os.path.join(folder, RECORD), json.dumps(record, indent=1).encode(), 0o600)
@@ -89,20 +106,49 @@ def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: Conta
 
 
 def revisions(profile_path: str) -> List[dict]:
-    """The recorded revisions, newest first."""
+    """The recorded revisions, newest first (damaged ones left out: read_revisions names them)."""
+    return read_revisions(profile_path)[0]
+
+
+def read_revisions(profile_path: str) -> Tuple[List[dict], List[DamagedRevision]]:
+    """The recorded revisions, newest first, and the damaged ones. A folder without its
+    revision.json is a record that was never finished (killed before its last write): no revision."""
     root = history_dir(profile_path)
     try:
-        names = os.listdir(root)
+        names = [name for name in os.listdir(root) if name.isdigit()]
     except FileNotFoundError:
-        return []
-    found = []
+        return [], []
+    found, damaged = [], []
     for name in names:
+        path = os.path.join(root, name, RECORD)
         try:
-            with open(os.path.join(root, name, RECORD)) as f:
-                found.append(json.load(f))
-        except (OSError, ValueError):
+            with open(path, "rb") as f:
+                record = json.loads(f.read())
+        except FileNotFoundError:
             continue
-    return sorted(found, key=lambda r: r["revision"], reverse=True)
+        except (OSError, ValueError) as exc:
+            damaged.append(DamagedRevision(int(name), path, f"not the JSON one-run writes: {exc}"))
+            continue
+        why = _damage(record, int(name))
+        if why:
+            damaged.append(DamagedRevision(int(name), path, why))
+        else:
+            found.append(record)
+    return (sorted(found, key=lambda r: r["revision"], reverse=True),
+            sorted(damaged, key=lambda d: d.number, reverse=True))
+
+
+def _damage(record, number: int) -> Optional[str]:
+    if not isinstance(record, dict):
+        return "it holds no record"
+    if isinstance(record.get("version"), int) and record["version"] > VERSION:
+        return f"a newer one-run wrote it (version {record['version']}; this one-run reads {VERSION})"
+    wrong = [key for key, kind in SHAPE.items() if not isinstance(record.get(key), kind)]
+    if wrong:
+        return f"{', '.join(wrong)} cannot be read"
+    if record["revision"] != number:
+        return f"it says revision {record['revision']}, in the folder of revision {number}"
+    return None
 
 
 def judge(profile_path: str, info: ContainerInfo) -> Judge:

@@ -17,6 +17,8 @@ VERSION = 1  # of the record's form
 # What each field must be; absent optional ones are None. Steps: swap.py's, in order.
 STEPS = ("create", "created", "prepare", "stop", "snapshot", "restore-data", "swap", "start", "commit")
 FIELDS = {"step": str, "new": (str, type(None)), "old": (str, type(None)), "old_running": bool, "passed": bool}
+OPTIONAL = {"keep_previous": bool, "carried": list, "old_judge": (dict, type(None)), "snapshot": (dict, type(None)),
+            "prepared": (dict, type(None))}
 
 
 class Journal:
@@ -43,7 +45,8 @@ class Journal:
             raise UsageError(f"{self.path}: a newer one-run wrote this journal of an interrupted apply (journal "
                              f"version {record['version']}; this one-run reads {VERSION}): run that one-run to "
                              "repair it; nothing was changed")
-        wrong = [key for key, kind in FIELDS.items() if not isinstance(record.get(key), kind)]
+        wrong = [key for key, kind in FIELDS.items() if not isinstance(record.get(key), kind)] + \
+            [key for key, kind in OPTIONAL.items() if key in record and not isinstance(record[key], kind)]
         if wrong or record["step"] not in STEPS:
             raise self.refused(f"its field{'s' if len(wrong) > 1 else ''} {', '.join(wrong or ['step'])} "
                                "cannot be read")
