@@ -70,6 +70,17 @@ CASES = [
     ("--mount volume read-only", ["--mount", "type=volume,source={volume},target=/data,ro"], "docker podman"),
     ("--mount bind", ["--mount", "type=bind,source={dir},target=/x,readonly"], "docker podman"),
     ("--mount tmpfs", ["--mount", "type=tmpfs,target=/scratch,tmpfs-size=16m,tmpfs-mode=1770"], "docker podman"),
+    ("publish-all", ["-P", "--expose", "9100"], "docker podman"),
+    ("cpuset-mems", ["--cpuset-mems", "0"], "docker podman"),
+    # Options together, as a real container carries them: each alone passing says little of the mix.
+    ("resources, ports and publish-all together", ["--cpuset-cpus", "0", "--cpuset-mems", "0", "-P", "--expose",
+                                                   "9100", "-p", "127.0.0.1::8080", "-p", "2222:22", "--memory",
+                                                   "64m", "--pids-limit", "300", "--restart", "on-failure:3"],
+     "docker podman"),
+    ("customization mounts, env and health together", ["-v", "{dir}:/config:ro", "-e", "OPENNEBULA_HOST=one.example",
+                                                       "-e", "ONE_RUN_SET", "--health-cmd", "true",
+                                                       "--health-interval", "5s", "--hostname", "one.example",
+                                                       "--stop-timeout", "45", "--init"], "docker podman"),
 ]
 
 

@@ -170,6 +170,7 @@ STRATEGIES: Dict[str, Callable[[Drawn, Place], st.SearchStrategy]] = {
     "memory_swap": _memory_swap,
     "cpu_shares": lambda d, p: st.none() | st.integers(2, 262144) | st.just(1024),
     "cpuset_cpus": lambda d, p: st.none() | st.sampled_from(["0", "1", "0-1", "0,1"]),
+    "cpuset_mems": lambda d, p: st.none() | st.just("0"),  # the one memory node of this machine and CI
     "pids_limit": lambda d, p: st.none() | st.sampled_from([-1, 0, 1, 2048, 4096]) | st.integers(1, 100000),
     "oom_score_adj": lambda d, p: st.none() | st.integers(-1000, 1000),
     "dns_search": lambda d, p: st.lists(_domain, max_size=2, unique=True),

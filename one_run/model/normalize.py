@@ -481,8 +481,12 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
         env = _create_command_order(env, attrs)
     ports = {}
     picked = _create_command_picked_ports(attrs) if runtime == "podman" else {}
+    # Podman reports the host ports -P picked for the exposed ports as bindings (Docker keeps them
+    # out of HostConfig): only the -p ports of its create command are the profile's.
+    published = _create_command_published(attrs) if runtime == "podman" and \
+        (cfg.get("Annotations") or {}).get("io.podman.annotations.publish-all") == "TRUE" else None
     for key, bindings in sorted((host.get("PortBindings") or {}).items(), key=_port_order):
-        if bindings:
+        if bindings and (published is None or key in published):
             pairs = [(b.get("HostIp") or "", int(b["HostPort"]) if b.get("HostPort") else None) for b in bindings]
             for ip, explicit in picked.get(key, ()):
                 chosen = [p for p in pairs if p[0] == ip and p[1] is not None and p[1] not in explicit]
@@ -527,6 +531,17 @@ def from_inspect(attrs: dict, image: Optional[dict], runtime: str) -> Normal:
 def _port_order(item) -> Tuple[int, str]:
     port, _, proto = item[0].partition("/")
     return (int(port) if port.isdigit() else 0, proto)
+
+
+def _create_command_published(attrs: dict) -> set:
+    """The port keys the create command's -p options name."""
+    keys = set()
+    for text in create_command_values(attrs, "-p", "--publish"):
+        try:
+            keys.update(port.key for port in parse_ports(text))
+        except ValueError:
+            continue
+    return keys
 
 
 def _create_command_picked_ports(attrs: dict) -> Dict[str, List[Tuple[str, set]]]:

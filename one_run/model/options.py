@@ -1113,6 +1113,11 @@ OPTIONS: Tuple[Option, ...] = (
                  docker_create="tty", podman="terminal"),
     _bool_option("interactive", "--interactive", "keep the command's standard input open (`docker run -i`)",
                  lambda seen: seen.cfg.get("OpenStdin"), docker_create="stdin_open", podman="stdin"),
+    _bool_option("publish_all", "--publish-all", "publish every port the image exposes on a host port the engine "
+                 "picks (`-P`)", lambda seen: seen.host.get("PublishAllPorts") or  # Podman 4.3: always false there
+                 (seen.cfg.get("Annotations") or {}).get("io.podman.annotations.publish-all") == "TRUE",
+                 docker_host="publish_all_ports",
+                 podman="publish_image_ports"),
     _bool_option("read_only", "--read-only", "the container's root filesystem read-only (volumes and tmpfs "
                  "stay writable)", lambda seen: seen.host.get("ReadonlyRootfs"), docker_host="read_only",
                  podman="read_only_filesystem"),
@@ -1170,6 +1175,14 @@ OPTIONS: Tuple[Option, ...] = (
         podman_spec=lambda v: _resource(("cpu", "cpus"), v) if v else {},
         spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get("CpusetCpus") or None,
         sample="0", bad="first"),
+    Option(
+        "cpuset_mems", STRING, "the memory nodes (NUMA) it may use", '"0"', "`--cpuset-mems`", default_text="all",
+        check=lambda v, runtime: [] if re.match(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", v) else
+        [(f"cpuset_mems {v!r} is not a list of memory nodes", "write e.g. \"0\" or \"0-1\"")],
+        words=_flag("--cpuset-mems"), docker_host=lambda v: {"cpuset_mems": v} if v else {},
+        podman_spec=lambda v: _resource(("cpu", "mems"), v) if v else {},
+        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get("CpusetMems") or None,
+        sample="0", bad="node0"),
     Option(
         "pids_limit", INT, "the most processes it may run (-1: no limit)", "4096", "`--pids-limit`",
         default_text="the engine's (Podman 2048)", check=_int_check(-1), words=_flag("--pids-limit"),
