@@ -1,8 +1,10 @@
 """Damaged state never leads to a wrong decision: a journal cut short, garbled or written by a
 newer one-run is refused with the file and the way out, touching nothing; a journal whose
 containers are all gone is cleared, and the apply goes on."""
+import contextlib
 import json
 import random
+import subprocess
 
 import pytest
 from conftest import run_cli, standin_profile
@@ -86,3 +88,67 @@ def test_a_damaged_revision_is_named_by_history_and_stops_a_rollback_that_could_
             refused = run_cli("rollback", profile, *argv)
             assert refused.code == 2 and "revision 2 is damaged" in refused.err and "Traceback" not in refused.err, \
                 (argv, refused.err)
+
+
+@contextlib.contextmanager
+def small_disk(folder):
+    """A 64 KiB tmpfs at `folder`, filled so that two pages (8 KiB) stay free."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)]).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        (folder / "fill").write_bytes(b"\0" * (56 << 10))
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)])
+
+
+@pytest.fixture
+def small_state_disk(tmp_path, monkeypatch):
+    """The state folder on a small disk: the lock file takes one free page and the journal's first
+    write the other, so the next write meets a full disk."""
+    with small_disk(tmp_path / "small-state") as folder:
+        monkeypatch.setenv("ONE_RUN_STATE_DIR", str(folder))
+        yield folder
+
+
+def test_a_full_disk_under_the_journal_puts_the_old_container_back_and_says_what_filled(engine, tmp_path,
+                                                                                        small_state_disk):
+    name = engine.container_name()
+    profile = standin_profile(tmp_path, engine, name)
+    (small_state_disk / "fill").unlink()  # room for the first apply
+    assert run_cli("apply", profile).code == 0
+    running = engine.running_id(name)
+    (small_state_disk / "fill").write_bytes(b"\0" * (56 << 10))
+    profile.write_text(profile.read_text().replace("[container]", '[container]\nlabels = { release = "2" }', 1))
+
+    result = run_cli("apply", profile)
+
+    assert result.code == 1, result.out + result.err
+    assert "No space left on device" in result.err and str(small_state_disk) in result.err
+    assert f"{name} is as it was" in result.err and "Traceback" not in result.err
+    assert engine.running_id(name) == running and engine.names_like(name) == [name]
+
+
+def test_a_full_disk_under_the_staged_copies_is_exit_3_and_changes_nothing(engine, tmp_path):
+    name = engine.container_name()
+    with small_disk(tmp_path / "deployment") as folder:
+        (folder / "fill").unlink()
+        hook = folder / "config" / "post.sh"
+        hook.parent.mkdir()
+        hook.write_text("#!/bin/sh\necho v1\n")
+        hook.chmod(0o755)
+        profile = standin_profile(folder, engine, name, body='[config]\npost_bootstrap_hook = "config/post.sh"\n')
+        assert run_cli("apply", profile).code == 0
+        running = engine.running_id(name)
+        hook.write_text("#!/bin/sh\necho v2, a change that needs new staged copies\n")
+        with open(folder / "fill", "wb", buffering=0) as fill, contextlib.suppress(OSError):
+            while True:  # every page but none
+                fill.write(b"\0" * 4096)
+
+        result = run_cli("apply", profile)
+
+        assert result.code == 3, result.out + result.err
+        assert "could not write the staged copies" in result.err and "No space left on device" in result.err
+        assert "nothing was changed" in result.err and "Traceback" not in result.err
+        assert engine.running_id(name) == running and engine.names_like(name) == [name]

@@ -166,7 +166,15 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, s
         "profile": profile.path, "profile_hash": current.labels.get(HASH_LABEL),
         "downtime_seconds": round(downtime, 3), "volumes": entries,
     }
-    write_file(os.path.join(out, MANIFEST), json.dumps(manifest, indent=1).encode(), 0o600)
+    try:
+        write_file(os.path.join(out, MANIFEST), json.dumps(manifest, indent=1).encode(), 0o600)
+    except OSError as exc:  # a full disk at the last write: no backup that looks complete is left
+        for path in written:
+            os.unlink(path)
+        state = f"{spec.name} runs again" if was_running else f"{spec.name} stays stopped, as it was"
+        raise ApplyFailedRestored(f"backup failed: the manifest could not be written: {exc.filename}: "
+                                  f"{exc.strerror}; {state}; no backup was written (the archives in {out} were "
+                                  "removed)") from None
     for problem in problems:
         say(f"warning: {problem}")
     total = sum(e["archive_bytes"] for e in entries)

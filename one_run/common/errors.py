@@ -62,6 +62,23 @@ class NotEnoughRoom(EngineUnavailable):
     """The copy a command is about to make does not fit where it would go; nothing was changed."""
 
 
+class NotWritten(OneRunError):
+    """A file one-run writes (a state file, a staged copy) could not be written, before anything
+    changed: a full disk, a folder one may not write."""
+
+    exit_code = 3
+
+    @staticmethod
+    def words(exc: OSError, what: str = "its state file") -> str:
+        """What could not be written and why, in words that say what filled."""
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"one-run could not write {what}{where}: {exc.strerror or exc}"
+
+    @classmethod
+    def of(cls, exc: OSError, what: str = "its state file") -> "NotWritten":
+        return cls(f"{cls.words(exc, what)}; nothing was changed")
+
+
 class EngineError(OneRunError):
     """The engine refused a call. Before anything changed this is exit 3; apply
     catches it once it has touched something and restores or reports."""

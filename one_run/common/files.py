@@ -24,8 +24,10 @@ def write_file(path: PathLike, data: bytes, mode: int, owner: Optional[Tuple[int
     try:
         _fill(fd, data, mode, owner)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         os.unlink(tmp)  # ours, never renamed: no cut key or secret is left behind
+        if isinstance(exc, OSError) and not exc.filename:  # a full disk says so at the write: name the file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
     folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ..common.errors import ApplyFailedRestored, EngineError, RestoreFailed
+from ..common.errors import ApplyFailedRestored, EngineError, NotWritten, RestoreFailed
 from ..common.interrupts import as_keyboard_interrupt, deferred, shielded
 from ..engines import ContainerInfo, Engine, get_engine
 from ..model.profile import Profile
@@ -85,7 +85,10 @@ class Applier:
 
     def change(self, force: bool, keep_previous: bool) -> int:
         d = self.d
-        write_generated_files(d.spec)
+        try:
+            write_generated_files(d.spec)
+        except OSError as exc:
+            raise NotWritten.of(exc, "the staged copies of the profile's files") from None
         plan = make_plan(d.engine, d.profile, d.spec, force)
         for line in describe_plan(plan, d.spec, d.engine, d.profile, d.survival):
             d.say(line)

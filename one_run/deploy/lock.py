@@ -49,10 +49,13 @@ def apply_lock(runtime: str, name: str, timeout: Optional[float] = None):
                         f"another one-run ({holder}) is changing {runtime} container {name}; waited {timeout:.0f} s "
                         "and changed nothing — try again when it has finished") from None
                 time.sleep(0.2)
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}")
-        f.flush()
+        try:  # who holds it, for the message of the one that waits; the flock is the lock
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()}")
+            f.flush()
+        except OSError:
+            pass
         try:
             yield
         finally:

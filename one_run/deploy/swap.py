@@ -7,7 +7,7 @@ undo.roll_back; the previous container is removed only once the new one passed i
 """
 from typing import Optional
 
-from ..common.errors import EngineError
+from ..common.errors import EngineError, NotWritten
 from ..common.interrupts import deferred, shielded
 from ..engines import CreateRequest
 from ..model.render import run_argv
@@ -40,12 +40,19 @@ def recreate(d: Deployment, plan: Plan, keep_previous: bool, planned: Optional[s
         failure = d.watcher(new_id)
     except EngineError as exc:
         failure = str(exc)
+    except OSError as exc:  # a state write: the journal's disk full, or its folder gone
+        failure = NotWritten.words(exc)
     except KeyboardInterrupt:
         failure = "interrupted"
     if failure:
         roll_back(d, failure)
     with shielded():  # it passed: an interrupt from here on changes nothing
-        d.step(step="commit", passed=True)
+        try:
+            d.step(step="commit", passed=True)
+        except OSError as exc:
+            # Unrecorded, the commit still goes on; killed before it ends, the repair would take
+            # the new container for one that never passed and put the previous one back.
+            d.say(f"warning: {NotWritten.words(exc)}; committing all the same")
         d.pause_for_tests("passed")
         commit(d, d.record)
         d.say(f"applied: {d.name} ({new_id[:12]}) is running")
@@ -58,12 +65,17 @@ def create(d: Deployment, plan: Plan) -> str:
                             tuple(run_argv(d.spec)))  # secrets by name only
     try:
         with deferred():
-            d.step()
+            try:
+                d.step()
+            except OSError as exc:
+                raise NotWritten.of(exc) from None  # nothing was created yet (exit 3)
             new_id = d.engine.create(request)
             d.step(step="created", new=new_id)
     except EngineError:
         d.journal.clear()
         raise  # refused: nothing was created, nothing changed (exit 3)
+    except OSError as exc:  # created, but not recorded: remove it
+        roll_back(d, NotWritten.words(exc))
     except KeyboardInterrupt:  # it waited for the create: remove what it created
         roll_back(d, "interrupted")
     return new_id
