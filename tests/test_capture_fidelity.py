@@ -141,3 +141,22 @@ def test_capture_then_apply_recreates_what_the_cli_made(runtime, case, request, 
     differing = sorted({k for k in a if a[k] != b.get(k)} | {k for k in a_extras if a_extras[k] != b_extras.get(k)})
     silent = [k for k in differing if k not in captured.err]
     assert not silent, f"{case}: {silent} differ after capture -> apply, and capture did not name them"
+
+
+def test_rm_is_refused_by_validate_and_named_by_capture_with_why(engine, tmp_path):
+    """--rm makes no sense for a deployment one-run recreates: the container is gone at its first stop."""
+    from one_run.model.profile import tomllib
+
+    name = engine.container_name()
+    cli = DOCKER_CLI if engine.runtime == "docker" else "podman"
+    subprocess.run([cli, "create", "--name", name, "--rm", f"{STANDIN}:1"], check=True, capture_output=True)
+    out = tmp_path / "one-run.toml"
+    captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
+    assert captured.code == 0, captured.err
+    assert "not captured: rm = true (--rm): not carried, since the engine removes such a container" in captured.err
+    assert "rm" not in tomllib.loads(out.read_text())["container"]
+
+    out.write_text(out.read_text().replace("[container]\n", "[container]\nrm = true\n", 1))
+    refused = run_cli("validate", out)
+    assert refused.code == 2 and "`rm` (--rm) is not carried: the engine removes" in refused.err, refused.err
+    assert "remove `rm`" in refused.err

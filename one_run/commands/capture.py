@@ -18,7 +18,7 @@ from ..common.errors import UsageError
 from ..common.files import ensure_gitignore
 from ..engines import ContainerInfo
 from ..model.normalize import UNSET, from_inspect, has_create_command, is_secret_name, mount_spec
-from ..model.options import capture_values
+from ..model.options import NOT_CARRIED, capture_values
 from ..model.runspec import CERTS, CONFIG, MOUNT_OPTIONS, SSH, staged_digest
 from ..model.values import ENV_NAME_RE, Port, Volume, order_options
 
@@ -194,7 +194,11 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
         messages.append(f"warning: {text}")
         header.append(text[0].upper() + text[1:] + ".")
     for name, value in normal.extras.items():
-        messages.append(f"not captured: {name} = {value} (the profile has no key for it; a recreate drops it)")
+        if name in NOT_CARRIED:
+            flag, why = NOT_CARRIED[name]
+            messages.append(f"not captured: {name} = {value} ({flag}): not carried, since {why}")
+        else:
+            messages.append(f"not captured: {name} = {value} (the profile has no key for it; a recreate drops it)")
     messages += [f"note: {note}" for note in normal.notes]
     return Captured(data, secrets, header, messages)
 

@@ -9,7 +9,7 @@ import sys
 from typing import Dict, NamedTuple
 
 from . import profile as schema
-from .options import OPTIONS
+from .options import NOT_CARRIED, OPTIONS
 
 
 class KeyDoc(NamedTuple):
@@ -179,6 +179,9 @@ def render() -> str:
             cells = [f"`{name}`", kind, default_of(key), f"`{doc.example}`", doc.renders, doc.runtimes, doc.meaning]
             lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
         lines.append("")
+        if table == "container":
+            lines += ["Refused under [container], with the reason (capture names them on a container too):", ""]
+            lines += [f"- `{key}` (`{flag}`): {why}" for key, (flag, why) in NOT_CARRIED.items()] + [""]
     return "\n".join(lines)
 
 

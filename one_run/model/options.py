@@ -23,6 +23,13 @@ from . import values
 from .values import human_size
 
 RUNTIMES = ("docker", "podman")
+# Run options one-run refuses for a deployment it recreates, by the name a profile or capture would
+# give them: (the flag, why). validate refuses the key with the reason, capture names the flag with it.
+NOT_CARRIED = {
+    "rm": ("--rm", "the engine removes such a container when it stops, so a `docker stop`, a crash or a reboot "
+                   "would leave no deployment and nothing to roll back to; one-run keeps the container and "
+                   "recreates it from the profile (restart = \"unless-stopped\" brings it back after a reboot)"),
+}
 MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses a memory limit below this
 DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
 ENGINE_STOP_TIMEOUT = 10  # what both engines use when none was given

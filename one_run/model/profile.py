@@ -13,8 +13,8 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 from ..common.errors import Problem, ProfileError
 from ..common.files import MAX_INPUT_BYTES, NotReadable, read_regular_file
 from . import values
-from .options import (BOOL, INT, NUMBER, OPTIONS, RUNTIMES, STRING, STRING_TABLE, STRINGS, _is_int, _is_str_list,
-                      joined_problems, supported)
+from .options import (BOOL, INT, NOT_CARRIED, NUMBER, OPTIONS, RUNTIMES, STRING, STRING_TABLE, STRINGS, _is_int,
+                      _is_str_list, joined_problems, supported)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -227,6 +227,10 @@ class _Reader:
             if key not in schema:
                 if prefix == "" and key in TABLES:
                     self.add(dotted, f"`{key}` must be a table", f"write it as [{key}]")
+                    continue
+                if prefix == "container" and key in NOT_CARRIED:
+                    flag, why = NOT_CARRIED[key]
+                    self.add(dotted, f"`{key}` ({flag}) is not carried: {why}", f"remove `{key}`")
                     continue
                 near = closest(key, list(schema) + ([] if prefix else list(TABLES)))
                 self.add(dotted, f"unknown key `{key}`",
