@@ -160,3 +160,16 @@ def test_rm_is_refused_by_validate_and_named_by_capture_with_why(engine, tmp_pat
     refused = run_cli("validate", out)
     assert refused.code == 2 and "`rm` (--rm) is not carried: the engine removes" in refused.err, refused.err
     assert "remove `rm`" in refused.err
+
+
+def test_a_docker_create_i_container_has_its_stdin_once_named_by_capture_and_diff(docker_engine, tmp_path):
+    """`docker create -i` sets StdinOnce (for `docker start -a -i`); `docker run -d -i`, render and apply
+    do not. A recreate drops it: capture and diff say so."""
+    name = docker_engine.container_name()
+    subprocess.run([DOCKER_CLI, "create", "--name", name, "-i", f"{STANDIN}:1"], check=True, capture_output=True)
+    out = tmp_path / "one-run.toml"
+    captured = run_cli("capture", name, "--runtime", "docker", "-o", out)
+    assert captured.code == 0 and "not captured: stdin_once = true" in captured.err, captured.err
+    assert "interactive = true" in out.read_text()
+    diff = run_cli("diff", out)
+    assert diff.code == 1 and "stdin_once" in diff.out, diff.out

@@ -586,6 +586,9 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     note("domainname", cfg.get("Domainname"))
     note("tty", cfg.get("Tty"))
     note("interactive", cfg.get("OpenStdin"))
+    # `docker create -i` (no -d) sets it for an attached start: stdin closes after the first
+    # client detaches. one-run creates as `run -d -i` does, without it: named, not dropped silently.
+    note("stdin_once", cfg.get("StdinOnce"))
     if not (runtime == "podman" and host.get("NanoCpus")):  # Podman keeps --cpus as a quota and period too
         note("cpu_quota", host.get("CpuQuota"))
         note("cpu_period", host.get("CpuPeriod"))
