@@ -71,6 +71,10 @@ CASES = [
     ("--mount bind", ["--mount", "type=bind,source={dir},target=/x,readonly"], "docker podman"),
     ("--mount tmpfs", ["--mount", "type=tmpfs,target=/scratch,tmpfs-size=16m,tmpfs-mode=1770"], "docker podman"),
     ("publish-all", ["-P", "--expose", "9100"], "docker podman"),
+    # Not carried, and named by capture and diff (options.FLAGS says why each is not carried).
+    ("memory-swappiness (named)", ["--memory-swappiness", "10"], "docker podman"),
+    ("podman's own: umask, tz, timeout, annotation (named)", ["--umask", "0077", "--tz", "UTC", "--timeout", "3600",
+                                                              "--annotation", "one.run/test=yes"], "podman"),
     ("cpuset-mems", ["--cpuset-mems", "0"], "docker podman"),
     # Options together, as a real container carries them: each alone passing says little of the mix.
     ("resources, ports and publish-all together", ["--cpuset-cpus", "0", "--cpuset-mems", "0", "-P", "--expose",

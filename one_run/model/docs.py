@@ -9,7 +9,7 @@ import sys
 from typing import Dict, NamedTuple
 
 from . import profile as schema
-from .options import NOT_CARRIED, OPTIONS
+from .options import FLAGS, NOT_CARRIED, OPTIONS
 
 
 class KeyDoc(NamedTuple):
@@ -182,7 +182,14 @@ def render() -> str:
         if table == "container":
             lines += ["Refused under [container], with the reason (capture names them on a container too):", ""]
             lines += [f"- `{key}` (`{flag}`): {why}" for key, (flag, why) in NOT_CARRIED.items()] + [""]
-    return "\n".join(lines)
+    lines += ["## The engines' other flags", "",
+              "Each flag of `docker create` and `podman create` that no key above carries, and what one-run does "
+              "with it: *create-time*, it leaves nothing on the container to carry; *named*, not carried, and "
+              "capture and diff name it on a container; *unnamed*, not carried, and not yet seen by capture.", "",
+              "| flag | one-run | why |", "|---|---|---|"]
+    lines += [f"| `{flag}` | {verdict} | {why} |" for flag, (verdict, why) in sorted(FLAGS.items())
+              if verdict != "key"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -568,6 +568,11 @@ def _create_command_order(env: Dict[str, str], attrs: dict) -> Dict[str, str]:
     return dict(sorted(env.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
+# The annotations Podman 4.3 sets itself (what --rm, --init, -P, --privileged... say; the CLI's manager).
+PODMAN_OWN_ANNOTATIONS = ("io.podman.annotations.", "io.kubernetes.cri-o.", "io.container.manager",
+                          "org.opencontainers.")
+
+
 def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
     """Run options set on the container that the profile model has no key for."""
     cfg, host = attrs.get("Config") or {}, attrs.get("HostConfig") or {}
@@ -602,6 +607,28 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
                       ("DeviceCgroupRules", "device_cgroup_rule"), ("DeviceRequests", "gpus"),
                       ("UsernsMode", "userns")):
         note(name, host.get(key))
+    # Measured falsy by default on both engines (Docker 20.10, Podman 4.3): named when set.
+    for key, name in (("BlkioWeightDevice", "blkio_weight_device"), ("BlkioDeviceReadBps", "device_read_bps"),
+                      ("BlkioDeviceWriteBps", "device_write_bps"), ("BlkioDeviceReadIOps", "device_read_iops"),
+                      ("BlkioDeviceWriteIOps", "device_write_iops"), ("CpuRealtimePeriod", "cpu_rt_period"),
+                      ("CpuRealtimeRuntime", "cpu_rt_runtime"), ("Isolation", "isolation"),
+                      ("KernelMemory", "kernel_memory"), ("VolumeDriver", "volume_driver"),
+                      ("StorageOpt", "storage_opt"), ("CgroupConf", "cgroup_conf")):
+        note(name, host.get(key))
+    if host.get("MemorySwappiness") not in (None, -1, 0 if runtime == "podman" else None):
+        out["memory_swappiness"] = str(host["MemorySwappiness"])
+    if runtime == "podman":  # what only Podman's inspect holds, with its defaults
+        note("timeout", cfg.get("Timeout"))
+        note("tz", cfg.get("Timezone"))
+        note("chrootdirs", cfg.get("ChrootDirs"))
+        if cfg.get("Umask") not in (None, "", "0022"):
+            out["umask"] = cfg["Umask"]
+        if cfg.get("HealthcheckOnFailureAction") not in (None, "", "none"):
+            out["health_on_failure"] = cfg["HealthcheckOnFailureAction"]
+        if cfg.get("Passwd") is False:
+            out["passwd"] = "false"
+        note("annotations", {k: v for k, v in (cfg.get("Annotations") or {}).items()
+                             if not k.startswith(PODMAN_OWN_ANNOTATIONS)})
     swap = host.get("MemorySwap")
     if swap not in (None, 0, -1) and swap != 2 * (host.get("Memory") or 0):
         out["memory_swap"] = str(swap)

@@ -23,6 +23,55 @@ from . import values
 from .values import human_size
 
 RUNTIMES = ("docker", "podman")
+# Every flag of `docker create` (20.10) and `podman create` (4.3) that is not an entry of OPTIONS, and
+# what one-run does with it (tests/test_flag_inventory.py holds both CLIs' --help to this):
+#   key: a profile key of its own shape; refused: NOT_CARRIED; create-time: it leaves nothing on
+#   the container to carry (what it does lands where one-run reads it, or concerns the CLI alone);
+#   named: not carried, and capture and diff name it on a container (normalize's extras);
+#   unnamed: not carried, and not yet seen by capture: a container made with it is not recreated exactly.
+_KEY, _REFUSED, _CREATE, _NAMED, _UNNAMED = "key", "refused", "create-time", "named", "unnamed"
+FLAGS = {
+    "--name": (_KEY, "[container] name"), "--publish": (_KEY, "[container] ports"),
+    "--env": (_KEY, "[env], or [container] pass_env for -e NAME"), "--volume": (_KEY, "[container] volumes"),
+    "--mount": (_KEY, "[container] mounts"), "--label": (_KEY, "[container] labels"),
+    "--entrypoint": (_KEY, "[container] entrypoint"),
+    "--rm": (_REFUSED, "see NOT_CARRIED"),
+    "--attach": (_CREATE, "attaches the CLI to a start; one-run runs detached"),
+    "--cidfile": (_CREATE, "writes the ID to a file on the client"),
+    "--conmon-pidfile": (_CREATE, "writes a PID to a file on the host"),
+    "--pidfile": (_CREATE, "writes a PID to a file on the host"),
+    "--quiet": (_CREATE, "the CLI's pull output"), "--help": (_CREATE, "the CLI's help"),
+    "--authfile": (_CREATE, "registry credentials for the pull"), "--tls-verify": (_CREATE, "the pull's TLS"),
+    "--disable-content-trust": (_CREATE, "image verification at the pull (a no-op in Podman)"),
+    "--platform": (_CREATE, "picks the image; the container records the image it runs"),
+    "--arch": (_CREATE, "picks the image"), "--os": (_CREATE, "picks the image"),
+    "--variant": (_CREATE, "picks the image"),
+    "--replace": (_CREATE, "replaces a container of that name; apply's swap does that safely"),
+    "--env-file": (_CREATE, "its variables land in the container's environment, which [env] carries"),
+    "--label-file": (_CREATE, "its labels land in the container's labels, which [container] labels carries"),
+    "--env-host": (_CREATE, "the host's variables land in the environment, which [env] carries"),
+    "--env-merge": (_CREATE, "merged variables land in the environment, which [env] carries"),
+    "--http-proxy": (_CREATE, "proxy variables land in the environment, which [env] carries"),
+    "--unsetenv": (_CREATE, "the environment it leaves is what [env] carries"),
+    "--unsetenv-all": (_CREATE, "the environment it leaves is what [env] carries"),
+    **{flag: (_NAMED, "no profile key yet; capture and diff name it") for flag in (
+        "--cpu-quota", "--cpu-period", "--blkio-weight", "--oom-kill-disable", "--cgroup-parent",
+        "--device-cgroup-rule", "--gpus", "--userns", "--blkio-weight-device", "--device-read-bps",
+        "--device-write-bps", "--device-read-iops", "--device-write-iops", "--cpu-rt-period", "--cpu-rt-runtime",
+        "--isolation", "--kernel-memory", "--volume-driver", "--storage-opt", "--cgroup-conf",
+        "--memory-swappiness", "--timeout", "--tz", "--chrootdirs", "--umask", "--health-on-failure",
+        "--annotation")},
+    "--link": (_NAMED, "legacy Docker links to another container: no profile key; capture and diff name it"),
+    "--volumes-from": (_NAMED, "mounts another container's volumes, which a recreate would have to find "
+                               "again: no profile key yet; capture and diff name it"),
+    **{flag: (_UNNAMED, "no profile key, and capture does not see it yet") for flag in (
+        "--cgroupns", "--cgroups", "--gidmap", "--uidmap", "--subgidname", "--subuidname", "--hostuser",
+        "--image-volume", "--init-path", "--link-local-ip", "--no-hosts", "--passwd-entry", "--personality",
+        "--read-only-tmpfs", "--requires", "--rootfs", "--sdnotify", "--seccomp-policy", "--secret", "--systemd")},
+    "--pod": (_UNNAMED, "a container in a pod belongs to the pod's lifecycle, not to one profile"),
+    "--pod-id-file": (_UNNAMED, "a container in a pod belongs to the pod's lifecycle, not to one profile"),
+    "--init-ctr": (_UNNAMED, "a pod's init container"),
+}
 # Run options one-run refuses for a deployment it recreates, by the name a profile or capture would
 # give them: (the flag, why). validate refuses the key with the reason, capture names the flag with it.
 NOT_CARRIED = {
