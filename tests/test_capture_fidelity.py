@@ -75,6 +75,8 @@ CASES = [
     ("memory-swappiness (named)", ["--memory-swappiness", "10"], "docker podman"),
     ("podman's own: umask, tz, timeout, annotation (named)", ["--umask", "0077", "--tz", "UTC", "--timeout", "3600",
                                                               "--annotation", "one.run/test=yes"], "podman"),
+    ("podman's create command: no-hosts, personality, sdnotify (named)", ["--no-hosts", "--personality", "LINUX32",
+                                                                          "--sdnotify", "conmon"], "podman"),
     ("cpuset-mems", ["--cpuset-mems", "0"], "docker podman"),
     # Options together, as a real container carries them: each alone passing says little of the mix.
     ("resources, ports and publish-all together", ["--cpuset-cpus", "0", "--cpuset-mems", "0", "-P", "--expose",

@@ -35,7 +35,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .options import (BY_KEY, KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields,
+from .options import (BY_KEY, FLAGS, KEPT, Seen, cap_name, create_command_values, has_create_command, inspect_fields,
                       spec_fields)
 from .profile import SecretRef
 from .runspec import RunSpec
@@ -629,6 +629,16 @@ def _extras(attrs: dict, image: Optional[dict], runtime: str) -> Dict[str, str]:
             out["passwd"] = "false"
         note("annotations", {k: v for k, v in (cfg.get("Annotations") or {}).items()
                              if not k.startswith(PODMAN_OWN_ANNOTATIONS)})
+        # What else its create command set that no key carries (options.FLAGS), read from the
+        # words before the image: a container command's own words are not flags of Podman's.
+        argv = cfg.get("CreateCommand") or []
+        image = attrs.get("ImageName") or cfg.get("Image")
+        words = argv[:argv.index(image)] if image in argv else argv
+        for flag, (verdict, _) in FLAGS.items():
+            name = flag.lstrip("-").replace("-", "_")
+            if verdict in ("named", "unnamed") and name not in out and \
+                    any(word == flag or word.startswith(flag + "=") for word in words):
+                out[name] = "set by its create command"
     swap = host.get("MemorySwap")
     if swap not in (None, 0, -1) and swap != 2 * (host.get("Memory") or 0):
         out["memory_swap"] = str(swap)

@@ -64,13 +64,21 @@ FLAGS = {
     "--link": (_NAMED, "legacy Docker links to another container: no profile key; capture and diff name it"),
     "--volumes-from": (_NAMED, "mounts another container's volumes, which a recreate would have to find "
                                "again: no profile key yet; capture and diff name it"),
-    **{flag: (_UNNAMED, "no profile key, and capture does not see it yet") for flag in (
-        "--cgroupns", "--cgroups", "--gidmap", "--uidmap", "--subgidname", "--subuidname", "--hostuser",
-        "--image-volume", "--init-path", "--link-local-ip", "--no-hosts", "--passwd-entry", "--personality",
-        "--read-only-tmpfs", "--requires", "--rootfs", "--sdnotify", "--seccomp-policy", "--secret", "--systemd")},
-    "--pod": (_UNNAMED, "a container in a pod belongs to the pod's lifecycle, not to one profile"),
-    "--pod-id-file": (_UNNAMED, "a container in a pod belongs to the pod's lifecycle, not to one profile"),
-    "--init-ctr": (_UNNAMED, "a pod's init container"),
+    # Podman-only flags: Podman records them in the container's create command, where normalize reads them.
+    **{flag: (_NAMED, "no profile key; Podman keeps it in the container's create command, where capture and diff "
+                      "find it") for flag in (
+        "--cgroups", "--gidmap", "--uidmap", "--subgidname", "--subuidname", "--hostuser", "--image-volume",
+        "--init-path", "--no-hosts", "--passwd-entry", "--personality", "--read-only-tmpfs", "--requires", "--rootfs",
+        "--sdnotify", "--seccomp-policy", "--secret", "--systemd")},
+    "--pod": (_NAMED, "a container in a pod belongs to the pod's lifecycle, not to one profile; named from Podman's "
+                      "create command"),
+    "--pod-id-file": (_NAMED, "a container in a pod belongs to the pod's lifecycle, not to one profile; named from "
+                              "Podman's create command"),
+    "--init-ctr": (_NAMED, "a pod's init container; named from Podman's create command"),
+    "--cgroupns": (_UNNAMED, "named on Podman, from its create command; on Docker its default is the host's "
+                             "or a private namespace by the cgroup version, and capture does not tell them yet"),
+    "--link-local-ip": (_UNNAMED, "a Docker network's link-local address: no profile key, and capture does not see "
+                                  "it yet"),
 }
 # Run options one-run refuses for a deployment it recreates, by the name a profile or capture would
 # give them: (the flag, why). validate refuses the key with the reason, capture names the flag with it.
