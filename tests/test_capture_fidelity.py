@@ -149,23 +149,32 @@ def test_capture_then_apply_recreates_what_the_cli_made(runtime, case, request, 
     assert not silent, f"{case}: {silent} differ after capture -> apply, and capture did not name them"
 
 
-def test_rm_is_refused_by_validate_and_named_by_capture_with_why(engine, tmp_path):
-    """--rm makes no sense for a deployment one-run recreates: the container is gone at its first stop."""
+@pytest.mark.parametrize("key,flag,runtime", [("rm", "--rm", "docker"), ("rm", "--rm", "podman"),
+                                              ("links", "--link", "docker"),  # podman create has no --link
+                                              ("volumes_from", "--volumes-from", "docker"),
+                                              ("volumes_from", "--volumes-from", "podman")])
+def test_what_one_run_refuses_is_refused_by_validate_and_named_by_capture_with_why(request, tmp_path, key, flag,
+                                                                                   runtime):
+    """Options that make no sense for a deployment one-run recreates (options.NOT_CARRIED): validate
+    refuses the key with the reason, and capture names the flag on a container with it."""
+    from one_run.model.options import NOT_CARRIED
     from one_run.model.profile import tomllib
 
-    name = engine.container_name()
+    engine = request.getfixturevalue(f"{runtime}_engine")
+    name, other = engine.container_name(), engine.container_name()
     cli = DOCKER_CLI if engine.runtime == "docker" else "podman"
-    subprocess.run([cli, "create", "--name", name, "--rm", f"{STANDIN}:1"], check=True, capture_output=True)
+    subprocess.run([cli, "run", "-d", "--name", other, "-v", "/data", f"{STANDIN}:1"], check=True, capture_output=True)
+    value = {"--rm": [], "--link": [f"{other}:db"], "--volumes-from": [other]}[flag]
+    subprocess.run([cli, "create", "--name", name, flag, *value, f"{STANDIN}:1"], check=True, capture_output=True)
     out = tmp_path / "one-run.toml"
     captured = run_cli("capture", name, "--runtime", engine.runtime, "-o", out)
-    assert captured.code == 0, captured.err
-    assert "not captured: rm = true (--rm): not carried, since the engine removes such a container" in captured.err
-    assert "rm" not in tomllib.loads(out.read_text())["container"]
+    why = NOT_CARRIED[key][1]
+    assert captured.code == 0 and f"({flag}): not carried, since {why}" in captured.err, captured.err
+    assert key not in tomllib.loads(out.read_text())["container"]
 
-    out.write_text(out.read_text().replace("[container]\n", "[container]\nrm = true\n", 1))
+    out.write_text(out.read_text().replace("[container]\n", f"[container]\n{key} = true\n", 1))
     refused = run_cli("validate", out)
-    assert refused.code == 2 and "`rm` (--rm) is not carried: the engine removes" in refused.err, refused.err
-    assert "remove `rm`" in refused.err
+    assert refused.code == 2 and f"`{key}` ({flag}) is not carried: {why}" in refused.err, refused.err
 
 
 def test_a_docker_create_i_container_has_its_stdin_once_named_by_capture_and_diff(docker_engine, tmp_path):

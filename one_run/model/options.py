@@ -61,9 +61,7 @@ FLAGS = {
         "--isolation", "--kernel-memory", "--volume-driver", "--storage-opt", "--cgroup-conf",
         "--memory-swappiness", "--timeout", "--tz", "--chrootdirs", "--umask", "--health-on-failure",
         "--annotation")},
-    "--link": (_NAMED, "legacy Docker links to another container: no profile key; capture and diff name it"),
-    "--volumes-from": (_NAMED, "mounts another container's volumes, which a recreate would have to find "
-                               "again: no profile key yet; capture and diff name it"),
+    "--link": (_REFUSED, "see NOT_CARRIED"), "--volumes-from": (_REFUSED, "see NOT_CARRIED"),
     # Podman-only flags: Podman records them in the container's create command, where normalize reads them.
     **{flag: (_NAMED, "no profile key; Podman keeps it in the container's create command, where capture and diff "
                       "find it") for flag in (
@@ -86,6 +84,12 @@ NOT_CARRIED = {
     "rm": ("--rm", "the engine removes such a container when it stops, so a `docker stop`, a crash or a reboot "
                    "would leave no deployment and nothing to roll back to; one-run keeps the container and "
                    "recreates it from the profile (restart = \"unless-stopped\" brings it back after a reboot)"),
+    "links": ("--link", "a legacy Docker feature that ties the container to another one's name and address at "
+                        "its create; put both on a user-defined network ([container] network) and use the "
+                        "other's name"),
+    "volumes_from": ("--volumes-from", "it mounts the volumes of another container, which one-run does not "
+                                       "manage: its snapshots, backups, switch and shared-volume guard would not "
+                                       "see them; name those volumes in [container] volumes instead"),
 }
 MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses a memory limit below this
 DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
