@@ -142,3 +142,35 @@ def test_a_signal_after_the_new_container_passed_its_watch_keeps_it(engine, tmp_
     state = engine.inspect(name)
     assert state["State"]["Running"] and "OPENNEBULA_HOST=new.example.com" in state["Config"]["Env"]
     assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
+
+
+@pytest.fixture
+def both_cores_busy():
+    """A CPU hog on each core for the test's length (issue 24: the repair of a SIGKILL once failed on a
+    loaded machine)."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    yield
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+
+
+@pytest.mark.parametrize("point", ["stopping", "swapped", "watching"])
+def test_a_sigkill_under_load_is_repaired_by_the_next_apply(engine, tmp_path, point, both_cores_busy):
+    name, profile, old_text, new_text = deployment(engine, tmp_path, point)
+    old = engine.inspect(name)["Id"]
+    profile.write_text(new_text)
+    marker, pause = POINTS[point]
+    apply = start_apply(profile, tmp_path, pause)
+    read_until(apply, marker)
+    finish(apply, signal.SIGKILL)
+    profile.write_text(old_text)
+
+    repaired = run_cli("apply", profile)
+
+    assert repaired.code == 0 and "repair: " in repaired.out, repaired.out + repaired.err
+    assert ids(engine, name) == {name: old}
+    state = engine.inspect(name)
+    assert state["State"]["Running"] and "OPENNEBULA_HOST=old.example.com" in state["Config"]["Env"]
+    assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
+    assert not (tmp_path / "one-run-state" / f"{engine.runtime}-{name}.journal").exists()
