@@ -573,6 +573,18 @@ def _bool_option(key: str, flag: str, meaning: str, inspect: Callable[[Seen], An
         capture=lambda v, say: True if v else None, text=lambda v: "true" if v else "false", sample=True, bad="yes")
 
 
+def _cpuset_option(key: str, meaning: str, what: str, example: str, libpod: str, field: str, bad: str) -> Option:
+    """A cpuset list (--cpuset-cpus, --cpuset-mems): "0-3", "0,2"."""
+    flag = "--" + key.replace("_", "-")
+    return Option(
+        key, STRING, meaning, f'"{example}"', f"`{flag}`", default_text="all",
+        check=lambda v, runtime: [] if re.match(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", v) else
+        [(f"{key} {v!r} is not a list of {what}", "write e.g. \"0-3\" or \"0,2\"")],
+        words=_flag(flag), docker_host=lambda v: {key: v} if v else {},
+        podman_spec=lambda v: _resource(("cpu", libpod), v) if v else {},
+        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get(field) or None, sample="0", bad=bad)
+
+
 def _int_check(low: int, high: Optional[int] = None):
     def check(v, runtime):
         if v < low or (high is not None and v > high):
@@ -1235,22 +1247,9 @@ OPTIONS: Tuple[Option, ...] = (
         docker_host=lambda v: {"cpu_shares": v} if v else {},
         podman_spec=lambda v: _resource(("cpu", "shares"), v) if v else {},
         inspect=lambda seen: seen.host.get("CpuShares") or None, sample=512, bad=1),
-    Option(
-        "cpuset_cpus", STRING, "the CPUs it may run on", '"0-3"', "`--cpuset-cpus`", default_text="all",
-        check=lambda v, runtime: [] if re.match(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", v) else
-        [(f"cpuset_cpus {v!r} is not a list of CPUs", "write e.g. \"0-3\" or \"0,2\"")],
-        words=_flag("--cpuset-cpus"), docker_host=lambda v: {"cpuset_cpus": v} if v else {},
-        podman_spec=lambda v: _resource(("cpu", "cpus"), v) if v else {},
-        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get("CpusetCpus") or None,
-        sample="0", bad="first"),
-    Option(
-        "cpuset_mems", STRING, "the memory nodes (NUMA) it may use", '"0"', "`--cpuset-mems`", default_text="all",
-        check=lambda v, runtime: [] if re.match(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", v) else
-        [(f"cpuset_mems {v!r} is not a list of memory nodes", "write e.g. \"0\" or \"0-1\"")],
-        words=_flag("--cpuset-mems"), docker_host=lambda v: {"cpuset_mems": v} if v else {},
-        podman_spec=lambda v: _resource(("cpu", "mems"), v) if v else {},
-        spec=lambda v, runtime: v or None, inspect=lambda seen: seen.host.get("CpusetMems") or None,
-        sample="0", bad="node0"),
+    _cpuset_option("cpuset_cpus", "the CPUs it may run on", "CPUs", "0-3", "cpus", "CpusetCpus", bad="first"),
+    _cpuset_option("cpuset_mems", "the memory nodes (NUMA) it may use", "memory nodes", "0", "mems", "CpusetMems",
+                   bad="node0"),
     Option(
         "pids_limit", INT, "the most processes it may run (-1: no limit)", "4096", "`--pids-limit`",
         default_text="the engine's (Podman 2048)", check=_int_check(-1), words=_flag("--pids-limit"),
