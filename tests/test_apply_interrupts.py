@@ -85,6 +85,20 @@ def deployment(engine, tmp_path, point):
     return name, profile, old_text, new_text
 
 
+def signalled(engine, tmp_path, point, signum):
+    """A deployment whose apply of a new profile text is held at `point` and given `signum`:
+    (name, profile, the old text, the old container's ID, the apply's process, what it printed)."""
+    name, profile, old_text, new_text = deployment(engine, tmp_path, point)
+    old = engine.inspect(name)["Id"]
+    profile.write_text(new_text)
+    marker, pause = POINTS[point]
+    apply = start_apply(profile, tmp_path, pause)
+    out = read_until(apply, marker)
+    if point == "watching":
+        time.sleep(1)
+    return name, profile, old_text, old, apply, out + finish(apply, signum)
+
+
 def old_runs_as_it_was(engine, tmp_path, name, old):
     """Exactly one container carries the name: the old one, running its configuration, with its data; no
     journal is left."""
@@ -98,15 +112,7 @@ def old_runs_as_it_was(engine, tmp_path, name, old):
 @pytest.mark.parametrize("point", list(POINTS))
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: s.name)
 def test_a_signal_at_any_point_of_the_swap_leaves_the_old_container_running(engine, tmp_path, point, signum):
-    name, profile, old_text, new_text = deployment(engine, tmp_path, point)
-    old = engine.inspect(name)["Id"]
-    profile.write_text(new_text)
-    marker, pause = POINTS[point]
-    apply = start_apply(profile, tmp_path, pause)
-    out = read_until(apply, marker)
-    if point == "watching":
-        time.sleep(1)
-    out += finish(apply, signum)
+    name, profile, old_text, old, apply, out = signalled(engine, tmp_path, point, signum)
 
     if signum == signal.SIGKILL:
         assert apply.returncode == -signal.SIGKILL
@@ -163,13 +169,7 @@ def both_cores_busy():
 
 @pytest.mark.parametrize("point", ["stopping", "watching"])  # the stop and the watch wait longest
 def test_a_sigkill_under_load_is_repaired_by_the_next_apply(engine, tmp_path, point, both_cores_busy):
-    name, profile, old_text, new_text = deployment(engine, tmp_path, point)
-    old = engine.inspect(name)["Id"]
-    profile.write_text(new_text)
-    marker, pause = POINTS[point]
-    apply = start_apply(profile, tmp_path, pause)
-    read_until(apply, marker)
-    finish(apply, signal.SIGKILL)
+    name, profile, old_text, old, _, _ = signalled(engine, tmp_path, point, signal.SIGKILL)
     profile.write_text(old_text)
 
     repaired = run_cli("apply", profile)

@@ -9,11 +9,12 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..common.errors import EngineUnavailable, OneRunError
 from ..deploy.adoption import labels_of
 from ..deploy.compare import differences
+from ..deploy.history import image_digest
 from ..deploy.naming import APPLIED_LABEL, KEPT_INFIX, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
 from ..deploy.snapshot import list_snapshots
 from ..deploy.survival import Survival, reboot_survival
 from ..deploy.volume_copy import human
-from ..engines import Engine, get_engine
+from ..engines import OTHER, Engine, get_engine
 from ..model.confighash import HASH_LABEL
 from ..model.normalize import env_dict
 from ..model.profile import Profile
@@ -63,8 +64,6 @@ def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
 def kept_elsewhere(engine: Engine, profile: Profile, name: str) -> List[Dict[str, str]]:
     """A container of the deployment's name on the other runtime (the source a switch kept), with
     the command that removes it; nothing when that engine cannot be reached (it may not exist here)."""
-    from ..engines import OTHER
-
     try:
         other = get_engine(OTHER[engine.runtime])
         info = other.get(name)
@@ -104,9 +103,6 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
             health = engine.run_health_check(current.id) or health
         except OneRunError:
             pass
-    image = engine.image_attrs(current.image_id) or {}
-    digests = image.get("RepoDigests") or []
-    digest = current.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
     env = env_dict((current.attrs.get("Config") or {}).get("Env"))
     labels = labels_of(engine.runtime, current)
     report.update({
@@ -116,7 +112,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
         "health": health,
         "started_at": state.get("StartedAt"),
         "restart_count": current.attrs.get("RestartCount", 0),
-        "image": {"ref": current.image, "id": current.image_id, "digest": digest},
+        "image": {"ref": current.image, "id": current.image_id, "digest": image_digest(engine, current)},
         "applied": {"time": labels.get(APPLIED_LABEL), "hash": labels.get(HASH_LABEL),
                     "profile": labels.get(PROFILE_LABEL)},
         "maintenance": env.get("MAINTENANCE_MODE") == "yes",

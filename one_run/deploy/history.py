@@ -20,6 +20,7 @@ from ..engines import ContainerInfo, Engine
 from ..model.confighash import HASH_LABEL
 from ..model.profile import Profile, Watch, profile_from_text
 from ..model.runspec import RunSpec, private_folder
+from .journal import wrong_fields
 from .snapshot import Snapshot
 from .watch import Judge, runs_in_maintenance
 
@@ -143,7 +144,7 @@ def _damage(record, number: int) -> Optional[str]:
         return "it holds no record"
     if isinstance(record.get("version"), int) and record["version"] > VERSION:
         return f"a newer one-run wrote it (version {record['version']}; this one-run reads {VERSION})"
-    wrong = [key for key, kind in SHAPE.items() if not isinstance(record.get(key), kind)]
+    wrong = wrong_fields(record, SHAPE)
     if wrong:
         return f"{', '.join(wrong)} cannot be read"
     if record["revision"] != number:

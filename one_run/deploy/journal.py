@@ -6,7 +6,7 @@ disk, garbled, or written by a newer one-run) is refused, never guessed at: read
 journal", or as "the watch passed", it could lead repair to remove the good container.
 """
 import json
-from typing import Optional
+from typing import List, Optional
 
 from ..common.errors import UsageError
 from ..common.files import write_file
@@ -19,6 +19,13 @@ STEPS = ("create", "created", "prepare", "stop", "snapshot", "restore-data", "sw
 FIELDS = {"step": str, "new": (str, type(None)), "old": (str, type(None)), "old_running": bool, "passed": bool}
 OPTIONAL = {"keep_previous": bool, "carried": list, "old_judge": (dict, type(None)), "snapshot": (dict, type(None)),
             "prepared": (dict, type(None))}
+
+
+def wrong_fields(record: dict, required: dict, optional: Optional[dict] = None) -> List[str]:
+    """The fields of a state record (the journal, a history revision) that are missing or of the
+    wrong type: {field: type or types}; optional ones may be absent."""
+    return [key for key, kind in required.items() if not isinstance(record.get(key), kind)] + \
+        [key for key, kind in (optional or {}).items() if key in record and not isinstance(record[key], kind)]
 
 
 class Journal:
@@ -45,8 +52,7 @@ class Journal:
             raise UsageError(f"{self.path}: a newer one-run wrote this journal of an interrupted apply (journal "
                              f"version {record['version']}; this one-run reads {VERSION}): run that one-run to "
                              "repair it; nothing was changed")
-        wrong = [key for key, kind in FIELDS.items() if not isinstance(record.get(key), kind)] + \
-            [key for key, kind in OPTIONAL.items() if key in record and not isinstance(record[key], kind)]
+        wrong = wrong_fields(record, FIELDS, OPTIONAL)
         if wrong or record["step"] not in STEPS:
             raise self.refused(f"its field{'s' if len(wrong) > 1 else ''} {', '.join(wrong or ['step'])} "
                                "cannot be read")

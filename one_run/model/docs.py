@@ -187,8 +187,7 @@ def render() -> str:
               "with it: *create-time*, it leaves nothing on the container to carry; *named*, not carried, and "
               "capture and diff name it on a container; *unnamed*, not carried, and not yet seen by capture.", "",
               "| flag | one-run | why |", "|---|---|---|"]
-    refused = {flag: why for flag, why in NOT_CARRIED.values()}
-    lines += [f"| `{flag}` | {verdict} | {refused.get(flag, why)} |" for flag, (verdict, why) in sorted(FLAGS.items())
+    lines += [f"| `{flag}` | {verdict} | {why} |" for flag, (verdict, why) in sorted(FLAGS.items())
               if verdict != "key"]
     return "\n".join(lines) + "\n"
 

@@ -23,6 +23,20 @@ from . import values
 from .values import human_size
 
 RUNTIMES = ("docker", "podman")
+# Run options one-run refuses for a deployment it recreates, by the name a profile or capture would
+# give them: (the flag, why). validate refuses the key with the reason, capture names the flag with it.
+NOT_CARRIED = {
+    "rm": ("--rm", "the engine removes such a container when it stops, so a `docker stop`, a crash or a reboot "
+                   "would leave no deployment and nothing to roll back to; one-run keeps the container and "
+                   "recreates it from the profile (restart = \"unless-stopped\" brings it back after a reboot)"),
+    "links": ("--link", "a legacy Docker feature that ties the container to another one's name and address at "
+                        "its create; put both on a user-defined network ([container] network) and use the "
+                        "other's name"),
+    "volumes_from": ("--volumes-from", "it mounts the volumes of another container, which one-run does not "
+                                       "manage: its snapshots, backups, switch and shared-volume guard would not "
+                                       "see them; name those volumes in [container] volumes instead"),
+}
+
 # Every flag of `docker create` (20.10) and `podman create` (4.3) that is not an entry of OPTIONS, and
 # what one-run does with it (tests/test_flag_inventory.py holds both CLIs' --help to this):
 #   key: a profile key of its own shape; refused: NOT_CARRIED; create-time: it leaves nothing on
@@ -35,7 +49,7 @@ FLAGS = {
     "--env": (_KEY, "[env], or [container] pass_env for -e NAME"), "--volume": (_KEY, "[container] volumes"),
     "--mount": (_KEY, "[container] mounts"), "--label": (_KEY, "[container] labels"),
     "--entrypoint": (_KEY, "[container] entrypoint"),
-    "--rm": (_REFUSED, "see NOT_CARRIED"),
+    **{flag: (_REFUSED, why) for flag, why in NOT_CARRIED.values()},
     "--attach": (_CREATE, "attaches the CLI to a start; one-run runs detached"),
     "--cidfile": (_CREATE, "writes the ID to a file on the client"),
     "--conmon-pidfile": (_CREATE, "writes a PID to a file on the host"),
@@ -61,7 +75,6 @@ FLAGS = {
         "--isolation", "--kernel-memory", "--volume-driver", "--storage-opt", "--cgroup-conf",
         "--memory-swappiness", "--timeout", "--tz", "--chrootdirs", "--umask", "--health-on-failure",
         "--annotation")},
-    "--link": (_REFUSED, "see NOT_CARRIED"), "--volumes-from": (_REFUSED, "see NOT_CARRIED"),
     # Podman-only flags: Podman records them in the container's create command, where normalize reads them.
     **{flag: (_NAMED, "no profile key; Podman keeps it in the container's create command, where capture and diff "
                       "find it") for flag in (
@@ -77,19 +90,6 @@ FLAGS = {
                              "or a private namespace by the cgroup version, and capture does not tell them yet"),
     "--link-local-ip": (_UNNAMED, "a Docker network's link-local address: no profile key, and capture does not see "
                                   "it yet"),
-}
-# Run options one-run refuses for a deployment it recreates, by the name a profile or capture would
-# give them: (the flag, why). validate refuses the key with the reason, capture names the flag with it.
-NOT_CARRIED = {
-    "rm": ("--rm", "the engine removes such a container when it stops, so a `docker stop`, a crash or a reboot "
-                   "would leave no deployment and nothing to roll back to; one-run keeps the container and "
-                   "recreates it from the profile (restart = \"unless-stopped\" brings it back after a reboot)"),
-    "links": ("--link", "a legacy Docker feature that ties the container to another one's name and address at "
-                        "its create; put both on a user-defined network ([container] network) and use the "
-                        "other's name"),
-    "volumes_from": ("--volumes-from", "it mounts the volumes of another container, which one-run does not "
-                                       "manage: its snapshots, backups, switch and shared-volume guard would not "
-                                       "see them; name those volumes in [container] volumes instead"),
 }
 MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses a memory limit below this
 DEFAULT_STOP_TIMEOUT = 120  # seconds: MySQL inside must flush before SIGKILL (docker's 10 s is too short)
