@@ -28,9 +28,18 @@ def _load(args, full: bool):
     from .model.validate import ensure_valid
 
     profile = load_profile(args.profile, getattr(args, "runtime", None))
-    spec = build_runspec(profile)
+    spec = build_runspec(profile, remote=_name_host(args, profile.host, profile.runtime))
     _warn(ensure_valid(profile, spec, full=full, strict=getattr(args, "strict", False)))
     return profile, spec
+
+
+def _name_host(args, profile_host, runtime: str) -> bool:
+    """Name the engine's host as --host or the profile does (the flag wins); whether it is remote.
+    UsageError if it does not parse."""
+    from .model.endpoint import endpoint_for, name_host
+
+    name_host(getattr(args, "host", None), profile_host, runtime)
+    return endpoint_for(runtime).remote
 
 
 PROFILE_HELP = "the deployment's TOML profile (keys: docs/profile.md)"
@@ -53,15 +62,16 @@ def _add_render(sub, common):
     _profile_and_runtime(p)
     p.add_argument("--show-secrets", action="store_true", help="print secret values instead of passing them by name")
     p.add_argument("--format", choices=("text", "json"), default="text",
-                   help="json: the command as a JSON array of words")
+                   help="json: the run command as a JSON array of words (for a remote host, the commands that "
+                        "deliver the files before it are in the text form)")
     p.set_defaults(func=_cmd_render)
 
 
 def _cmd_render(args) -> int:
     from .commands.render import render
 
-    _, spec = _load(args, full=False)
-    return render(spec, args.show_secrets, args.format)
+    profile, spec = _load(args, full=False)
+    return render(profile, spec, args.show_secrets, args.format)
 
 
 # --- validate -----------------------------------------------------------------
@@ -202,7 +212,16 @@ def _cmd_capture(args) -> int:
     from pathlib import Path
 
     from .commands.capture import capture_named
+    from .common.errors import UsageError
+    from .model.values import parse_host
 
+    if args.host and not args.runtime:
+        try:
+            if parse_host(args.host).path:
+                raise UsageError(f"--host {args.host} names one engine's socket: say which with --runtime")
+        except ValueError as exc:
+            raise UsageError(f"--host {args.host!r}: {exc}") from None
+    _name_host(args, None, args.runtime or "docker")
     return capture_named(args.name, args.runtime, Path(args.output) if args.output else None, args.force)
 
 
@@ -245,7 +264,12 @@ def _add_init(sub, common):
                                    "pair and the initial passwords (files of mode 0600). Nothing is written when "
                                    "anything is refused; existing files are replaced only with --force.")
     p.add_argument("folder", metavar="DIR", help="the folder to write the deployment into (made if missing)")
-    p.add_argument("--host", required=True, help="DNS name or IP address clients and nodes use to reach the Front-end")
+    p.add_argument("--fqdn", help="DNS name or IP address clients and nodes use to reach the Front-end (its "
+                                  "certificate and OPENNEBULA_HOST)")
+    p.add_argument("--host", dest="old_host", help=argparse.SUPPRESS)  # --fqdn's old name
+    p.add_argument("--engine-host", metavar="URL",
+                   help="write `host = URL` into the profile: the engine's host apply and the other commands reach "
+                        "(ssh://root@fe1.example.com, ...)")
     p.add_argument("--runtime", choices=("docker", "podman"), default="docker",
                    help="the profile's runtime (default: docker)")
     p.add_argument("--image", help="image reference (default: the documented community image)")
@@ -258,8 +282,20 @@ def _add_init(sub, common):
 
 def _cmd_init(args) -> int:
     from .commands.init import init
+    from .common.errors import UsageError
 
-    return init(args.folder, args.host, args.runtime, args.image, args.ssh_key_type, args.days, args.force)
+    fqdn = args.fqdn
+    if args.old_host:
+        if fqdn:
+            raise UsageError("--host is --fqdn's old name; give --fqdn only")
+        print("warning: `init --host` is now `init --fqdn` (the Front-end's name, for its certificate and "
+              "OPENNEBULA_HOST); --host on the other commands names the engine's host", file=sys.stderr)
+        fqdn = args.old_host
+    if not fqdn:
+        raise UsageError("init needs --fqdn NAME: the DNS name or IP address clients and nodes use to reach the "
+                         "Front-end")
+    return init(args.folder, fqdn, args.runtime, args.image, args.ssh_key_type, args.days, args.force,
+                args.engine_host)
 
 
 def _add_tls(sub, common):
@@ -330,7 +366,10 @@ def _add_rollback(sub, common):
 
 def _cmd_rollback(args) -> int:
     from .commands.rollback import rollback
+    from .model.profile import load_profile
 
+    profile = load_profile(args.profile, args.runtime)
+    _name_host(args, profile.host, profile.runtime)
     return rollback(args.profile, args.runtime, args.to, args.with_data, args.dry_run)
 
 
@@ -348,7 +387,9 @@ def _cmd_history(args) -> int:
     from .commands.history import history
     from .model.profile import load_profile
 
-    return history(load_profile(args.profile, args.runtime), args.format)
+    profile = load_profile(args.profile, args.runtime)
+    _name_host(args, profile.host, profile.runtime)
+    return history(profile, args.format)
 
 
 def _add_backup(sub, common):
@@ -425,6 +466,10 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
                 "history": _add_history, "rollback": _add_rollback, "backup": _add_backup, "restore": _add_restore}
     common = _Parser(add_help=False)
     common.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    common.add_argument("--host", metavar="URL",
+                        help="the engine's host: ssh://[user@]host[:port][/socket], unix:///socket, tcp://host:port "
+                             "or a docker context / podman connection name; wins over the profile's `host`, and "
+                             "DOCKER_HOST / CONTAINER_HOST are then not read")
     parser = _Parser(prog="one-run", description="Keep one OpenNebula Front-end container reproducible from a TOML profile.")
     parser.add_argument("--version", action="version", version=f"one-run {__version__}")
     # An explicit prog spares argparse a HelpFormatter (and its shutil import) at start-up.

@@ -16,6 +16,7 @@ install_missing() {
     command -v podman >/dev/null || missing+=(podman)
     command -v runc >/dev/null || missing+=(runc)
     [ -x /bin/busybox ] || missing+=(busybox-static)
+    [ -x /usr/sbin/sshd ] || missing+=(openssh-server)  # the remote host of the remote tests
     [ -x /usr/libexec/podman/catatonit ] || [ -x /usr/bin/catatonit ] || missing+=(catatonit)  # podman's --init
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
@@ -36,9 +37,27 @@ wait_for() {  # wait_for SECONDS COMMAND...
     done
 }
 
+# The engines run in a mount namespace of their own in which the client folder (where the
+# remote tests keep their profiles) is an empty tmpfs: a client path that reaches an engine
+# finds nothing there, as on another host. Everything else propagates both ways, as on a
+# host where systemd made / shared: the tests' own mounts (a small disk under a profile)
+# reach the engines, and the network namespaces Podman's service mounts reach the podman CLI
+# the tests run here. The client folder alone is a private mount, so the tmpfs stays inside.
+private_client() {
+    mkdir -p "$state/client"
+    mount --make-rshared /
+    mountpoint -q "$state/client" || mount --bind "$state/client" "$state/client"
+    mount --make-private "$state/client"
+}
+
+beside_client() {
+    exec unshare -m --propagation unchanged -- \
+        sh -c 'mount -t tmpfs -o size=64k one-run-not-the-client "$0" && exec "$@"' "$state/client" "$@"
+}
+
 start_docker() {
     mkdir -p "$state/docker"
-    dockerd --host "unix://$state/docker.sock" --data-root "$state/docker/data" \
+    beside_client dockerd --host "unix://$state/docker.sock" --data-root "$state/docker/data" \
         --exec-root "$state/docker/exec" --pidfile "$state/docker/pid" \
         >"$state/docker/log" 2>&1 &
     export DOCKER_HOST="unix://$state/docker.sock"
@@ -73,11 +92,57 @@ EOF
     export CONTAINERS_CONF="$state/podman/containers.conf" CONTAINERS_STORAGE_CONF="$state/podman/storage.conf"
     export CONTAINERS_REGISTRIES_CONF="$state/podman/registries.conf"
     # The service must not see CONTAINER_HOST, or it would try to be a client of itself.
-    env -u CONTAINER_HOST podman --log-level=warn system service --time=0 "unix://$state/podman.sock" \
-        >"$state/podman/log" 2>&1 &
+    (unset CONTAINER_HOST; beside_client podman --log-level=warn system service --time=0 \
+        "unix://$state/podman.sock" >"$state/podman/log" 2>&1) &
     echo $! >"$state/podman/pid"
     export CONTAINER_HOST="unix://$state/podman.sock"
     wait_for 60 podman version || { echo "engines.sh: podman service did not start, see $state/podman/log" >&2; return 1; }
+}
+
+OPERATOR=one-run-operator  # the remote tests' operator: OpenSSH reads ~/.ssh from the passwd home
+
+start_sshd() {  # an sshd on loopback is the Front-end's host; the operator knows it as fe1
+    local dir="$state/sshd" port home
+    mkdir -p "$dir" /run/sshd
+    chmod 700 "$dir"
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+    ssh-keygen -q -t ed25519 -N '' -C one-run-test-operator -f "$dir/operator_key"
+    cp "$dir/operator_key.pub" "$dir/authorized_keys"
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$dir/sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $port
+HostKey $dir/host_key
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile $dir/pid
+AcceptEnv DOCKER_HOST
+
+EOF
+    /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/log"
+    # A system account: no subordinate ids added to /etc/subuid, which a test reads.
+    id "$OPERATOR" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$OPERATOR"
+    home=$(getent passwd "$OPERATOR" | cut -d: -f6)
+    install -d -m 700 -o "$OPERATOR" "$home/.ssh"
+    install -m 600 -o "$OPERATOR" "$dir/operator_key" "$home/.ssh/one-run-test"
+    echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/host_key.pub")" >"$home/.ssh/known_hosts"
+    # fe1-unknown and fe1-changed are fe1 with a known_hosts that lacks its key or holds another one.
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/other_key"
+    : >"$home/.ssh/unknown_known_hosts"
+    echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$dir/other_key.pub")" >"$home/.ssh/changed_known_hosts"
+    {
+        for alias in fe1 fe1-unknown fe1-changed; do
+            printf 'Host %s\n    HostName 127.0.0.1\n    Port %s\n    User root\n    IdentityFile ~/.ssh/one-run-test\n' \
+                "$alias" "$port"
+            [ "$alias" = fe1 ] || printf '    UserKnownHostsFile ~/.ssh/%s_known_hosts\n' "${alias#fe1-}"
+        done
+    } >"$home/.ssh/config"
+    chown "$OPERATOR" "$home/.ssh/"*known_hosts "$home/.ssh/config" "$state/client"
+    export ONE_RUN_TEST_SSH_PORT=$port
 }
 
 build_standin() {  # build_standin CLI: localhost/one-run-standin:1, :2, :s1, :s2 (imported), :health (built)
@@ -111,9 +176,11 @@ standin)  # (re)build the stand-in rootfs and add the tags missing on running en
 start)
     mkdir -p "$state"
     install_missing
+    private_client
     bash "$here/standin/build-rootfs.sh" "$state/standin.tar"
     start_docker
     start_podman
+    start_sshd
     build_standin docker
     build_standin podman
     {
@@ -124,6 +191,9 @@ start)
         echo "export CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF"
         echo "export ONE_RUN_STATE_DIR=$state/one-run"
         echo "export ONE_RUN_TEST_ENGINES=docker,podman"
+        # The remote tests: the operator's profiles in the client folder, its host fe1 on loopback.
+        echo "export ONE_RUN_TEST_OPERATOR=$OPERATOR ONE_RUN_TEST_CLIENT=$state/client"
+        echo "export ONE_RUN_TEST_SSH_PORT=$ONE_RUN_TEST_SSH_PORT"
     } >"$state/env"
     echo "engines.sh: docker and podman ready (source $state/env)" >&2
     ;;
@@ -133,7 +203,7 @@ stop)
     if [ -S "$state/podman.sock" ]; then
         podman --url "unix://$state/podman.sock" rm --all --force --time 0 >/dev/null 2>&1 || true
     fi
-    for pidfile in "$state/podman/pid" "$state/docker/pid"; do
+    for pidfile in "$state/podman/pid" "$state/docker/pid" "$state/sshd/pid"; do
         [ -f "$pidfile" ] || continue
         pid=$(cat "$pidfile")
         kill "$pid" 2>/dev/null || continue

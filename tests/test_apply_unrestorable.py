@@ -6,7 +6,8 @@ from dataclasses import replace
 from conftest import run_cli
 
 from one_run.common.errors import EngineError
-from one_run.engines import ContainerInfo, Engine
+from one_run.engines import ContainerInfo, Endpoint, Engine
+from one_run.model.values import parse_host
 
 OLD, NEW = "a" * 64, "b" * 64
 
@@ -14,7 +15,8 @@ OLD, NEW = "a" * 64, "b" * 64
 class BrokenEngine(Engine):
     """An engine where the new container never starts and the old one cannot be renamed back."""
 
-    runtime, endpoint = "docker", "fake"
+    runtime = "docker"
+    endpoint = Endpoint("docker", "unix:///fake.sock", parse_host("unix:///fake.sock"))
 
     def __init__(self):
         self.containers = {OLD: ContainerInfo(OLD, "opennebula", "img", "sha256:1", "running", 0, {}, {"Mounts": []})}

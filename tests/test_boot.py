@@ -153,7 +153,7 @@ def test_print_is_the_unit_for_whoever_runs_it(tmp_path):
 def test_a_remote_docker_host_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2376")
     result = run_cli("boot", plain_profile(tmp_path, "docker"))
-    assert result.code == 2 and "another host" in result.err and result.out == ""
+    assert result.code == 2 and "run `one-run boot` on that host" in result.err and result.out == ""
 
 
 def test_start_and_stop_lines_work_by_name_across_recreates(engine, tmp_path):

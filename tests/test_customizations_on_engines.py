@@ -4,7 +4,7 @@ from conftest import example_on_standin, run_cli
 
 
 def test_init_then_apply_on_podman_reads_tls_ssh_and_patch(podman_engine, tmp_path):
-    assert run_cli("init", tmp_path / "deployment", "--host", "one.example.com", "--runtime", "podman").code == 0
+    assert run_cli("init", tmp_path / "deployment", "--fqdn", "one.example.com", "--runtime", "podman").code == 0
     profile = example_on_standin(tmp_path / "deployment" / "one-run.toml", podman_engine, tmp_path / "run")
     name = podman_engine.containers[-1]
 
@@ -20,7 +20,7 @@ def test_init_then_apply_on_podman_reads_tls_ssh_and_patch(podman_engine, tmp_pa
 
 
 def test_a_renewed_certificate_shows_in_diff_and_apply_recreates(engine, tmp_path):
-    assert run_cli("init", tmp_path / "deployment", "--host", "one.example.com").code == 0
+    assert run_cli("init", tmp_path / "deployment", "--fqdn", "one.example.com").code == 0
     profile = example_on_standin(tmp_path / "deployment" / "one-run.toml", engine, tmp_path / "run")
     name = engine.containers[-1]
     assert run_cli("apply", profile).code == 0

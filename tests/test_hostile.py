@@ -184,8 +184,8 @@ def test_a_half_written_staging_is_never_used(tmp_path, monkeypatch):
 
 def test_backups_of_tls_renew_and_init_force_are_never_mounted(tmp_path):
     folder = tmp_path / "d"
-    assert run_cli("init", folder, "--host", "one.example.com", "--ssh-key-type", "ed25519").code == 0
-    assert run_cli("init", folder, "--host", "one.example.com", "--ssh-key-type", "ed25519", "--force").code == 0
+    assert run_cli("init", folder, "--fqdn", "one.example.com", "--ssh-key-type", "ed25519").code == 0
+    assert run_cli("init", folder, "--fqdn", "one.example.com", "--ssh-key-type", "ed25519", "--force").code == 0
     assert run_cli("tls", "renew", folder / "one-run.toml").code == 0
     assert list(folder.glob("certs/*.bak")) and list(folder.glob("ssh/*.bak"))
 
@@ -425,8 +425,8 @@ def test_fuzz_near_profiles_raise_only_profile_errors(tmp_path, container, env, 
 
 def test_init_writes_a_gitignore_that_keeps_keys_secrets_and_backups_out(tmp_path):
     folder = tmp_path / "d"
-    assert run_cli("init", folder, "--host", "one.example.com", "--ssh-key-type", "ed25519").code == 0
-    assert run_cli("init", folder, "--host", "one.example.com", "--ssh-key-type", "ed25519", "--force").code == 0
+    assert run_cli("init", folder, "--fqdn", "one.example.com", "--ssh-key-type", "ed25519").code == 0
+    assert run_cli("init", folder, "--fqdn", "one.example.com", "--ssh-key-type", "ed25519", "--force").code == 0
     assert run_cli("render", folder / "one-run.toml").code == 0
     subprocess.run(["git", "init", "-q", str(folder)], check=True)
     subprocess.run(["git", "-C", str(folder), "add", "-A"], check=True)
@@ -440,7 +440,7 @@ def test_init_writes_a_gitignore_that_keeps_keys_secrets_and_backups_out(tmp_pat
 
 def test_validate_warns_when_a_key_or_secret_is_tracked_by_git(tmp_path):
     folder = tmp_path / "d"
-    assert run_cli("init", folder, "--host", "one.example.com", "--ssh-key-type", "ed25519").code == 0
+    assert run_cli("init", folder, "--fqdn", "one.example.com", "--ssh-key-type", "ed25519").code == 0
     profile = folder / "one-run.toml"
     assert "tracked by git" not in run_cli("validate", profile).err  # not a work tree: silent
     subprocess.run(["git", "init", "-q", str(folder)], check=True)

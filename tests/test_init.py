@@ -41,7 +41,7 @@ def fast_keys(monkeypatch):
 def made(tmp_path_factory):
     """One deployment made with the defaults, shared by the read-only tests."""
     folder = tmp_path_factory.mktemp("deploy") / "one"
-    assert main(["init", str(folder), "--host", HOST]) == 0
+    assert main(["init", str(folder), "--fqdn", HOST]) == 0
     return folder
 
 
@@ -118,7 +118,7 @@ def test_the_certificate_is_self_signed_for_the_host_with_server_usage(made):
 
 
 def test_an_ip_host_gets_an_ip_san(tmp_path, capsys, fast_keys):
-    code, _, err = run(capsys, "init", tmp_path / "d", "--host", "192.0.2.10", "--days", "60",
+    code, _, err = run(capsys, "init", tmp_path / "d", "--fqdn", "192.0.2.10", "--days", "60",
                        "--ssh-key-type", "ed25519")
     assert code == 0, err
     cert = load_cert(tmp_path / "d/certs/cert.pem")
@@ -215,7 +215,7 @@ def test_the_hooks_are_bash_scripts_that_succeed(made):
 
 def test_init_refuses_to_replace_files_and_lists_them(made, tmp_path, capsys):
     before = snapshot(made)
-    code, out, err = run(capsys, "init", made, "--host", "other.example.com")
+    code, out, err = run(capsys, "init", made, "--fqdn", "other.example.com")
     assert code == 2 and out == ""
     for name in before:
         assert str(made / name) in err
@@ -227,7 +227,7 @@ def test_one_existing_file_is_enough_to_refuse(tmp_path, capsys):
     patch = tmp_path / "config" / "onecfg_patch"
     patch.parent.mkdir()
     patch.write_text("# mine\n")
-    code, _, err = run(capsys, "init", tmp_path, "--host", HOST)
+    code, _, err = run(capsys, "init", tmp_path, "--fqdn", HOST)
     assert code == 2 and str(patch) in err and "cert.pem" not in err
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["config", "config/onecfg_patch"]
 
@@ -236,7 +236,7 @@ def test_force_replaces_and_keeps_a_backup_of_each_file(tmp_path, capsys, fast_k
     folder = tmp_path / "d"
     init.init_deployment(folder, HOST)
     before = snapshot(folder)
-    code, out, err = run(capsys, "init", folder, "--host", HOST, "--force")
+    code, out, err = run(capsys, "init", folder, "--fqdn", HOST, "--force")
     assert code == 0, err
     after = snapshot(folder)
     for name, (data, mode) in before.items():
@@ -251,11 +251,11 @@ def test_force_replaces_and_keeps_a_backup_of_each_file(tmp_path, capsys, fast_k
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--host", "not a host"], "is not a DNS name or an IP address"),
-    (["--host", "999.1.1.1"], "is not an IP address, nor a DNS name (whose last label cannot be all digits)"),
-    (["--host", "one.example.42."], "is not an IP address, nor a DNS name"),
-    (["--host", HOST, "--days", "0"], "at least one day"),
-    (["--host", HOST, "--days", "3000000"], "cannot be valid after 9999-12-31"),
+    (["--fqdn", "not a host"], "is not a DNS name or an IP address"),
+    (["--fqdn", "999.1.1.1"], "is not an IP address, nor a DNS name (whose last label cannot be all digits)"),
+    (["--fqdn", "one.example.42."], "is not an IP address, nor a DNS name"),
+    (["--fqdn", HOST, "--days", "0"], "at least one day"),
+    (["--fqdn", HOST, "--days", "3000000"], "cannot be valid after 9999-12-31"),
 ])
 def test_bad_arguments_are_exit_2_and_write_nothing(tmp_path, capsys, argv, expected):
     code, _, err = run(capsys, "init", tmp_path / "d", *argv)
@@ -265,7 +265,7 @@ def test_bad_arguments_are_exit_2_and_write_nothing(tmp_path, capsys, argv, expe
 
 def test_a_failed_write_suggests_force_only_when_files_were_written(tmp_path, capsys, monkeypatch, fast_keys):
     (tmp_path / "file").write_text("")
-    code, _, err = run(capsys, "init", tmp_path / "file" / "one", "--host", HOST)
+    code, _, err = run(capsys, "init", tmp_path / "file" / "one", "--fqdn", HOST)
     assert code == 2 and "cannot write in" in err and "no file was written" in err and "--force" not in err
 
     real_write = crypto.write_file
@@ -276,7 +276,7 @@ def test_a_failed_write_suggests_force_only_when_files_were_written(tmp_path, ca
         real_write(path, data, mode)
 
     monkeypatch.setattr(crypto, "write_file", disk_full_at_the_key)
-    code, _, err = run(capsys, "init", tmp_path / "d", "--host", HOST)
+    code, _, err = run(capsys, "init", tmp_path / "d", "--fqdn", HOST)
     assert code == 2 and "No space left on device" in err and str(tmp_path / "d" / init.PROFILE) in err
     assert err.rstrip().endswith("run init again with --force")
 
@@ -329,7 +329,7 @@ def test_renew_needs_a_tls_table(tmp_path, capsys):
 
 def test_a_folder_that_cannot_be_looked_into_is_exit_2(tmp_path, capsys):
     folder = tmp_path / ("x" * 300) / "one"  # ENAMETOOLONG, where an unreadable parent gives EACCES
-    code, _, err = run(capsys, "init", folder, "--host", HOST)
+    code, _, err = run(capsys, "init", folder, "--fqdn", HOST)
     assert code == 2 and "cannot look into" in err and "nothing was written" in err
     assert list(tmp_path.iterdir()) == []
 
@@ -339,7 +339,7 @@ def test_an_unreadable_parent_is_exit_2(tmp_path, capsys, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "exists", unreadable)
-    code, _, err = run(capsys, "init", tmp_path / "locked" / "one", "--host", HOST)
+    code, _, err = run(capsys, "init", tmp_path / "locked" / "one", "--fqdn", HOST)
     assert code == 2 and "Permission denied" in err and "nothing was written" in err
 
 

@@ -236,7 +236,7 @@ def test_a_switched_anonymous_volume_is_named_in_full_and_capture_s_comment_foll
 
 def test_a_certificate_warning_does_not_bury_an_error(tmp_path, monkeypatch):
     folder = tmp_path / "deploy"
-    assert run_cli("init", folder, "--host", "one.example.com", "--days", "5").code == 0
+    assert run_cli("init", folder, "--fqdn", "one.example.com", "--days", "5").code == 0
     profile = folder / "one-run.toml"
     valid = run_cli("validate", profile)
     assert valid.code == 0 and "expires on" in valid.err, valid.err

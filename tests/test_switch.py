@@ -312,13 +312,14 @@ def test_a_docker_daemon_that_went_away_is_an_engine_error(monkeypatch, tmp_path
     import docker
 
     from one_run.common.errors import EngineError
+    from one_run.engines import endpoint_for
     from one_run.engines.docker import DockerEngine
 
     real = docker.APIClient
     # A client that was reached once (version given, so nothing is asked now) and is gone.
     monkeypatch.setattr(docker, "APIClient", lambda **kwargs: real(**{**kwargs, "version": "1.41"}))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/gone.sock")
-    engine = DockerEngine()
+    engine = DockerEngine(endpoint_for("docker"), f"unix://{tmp_path}/gone.sock")
     calls = [lambda: engine.get("x"), lambda: engine.image_attrs("x"), lambda: engine.volume("x"),
              lambda: engine.start("c" * 64), lambda: engine.stop("c" * 64), lambda: engine.remove("c" * 64),
              lambda: engine.remove_volume("x"), lambda: engine.pull("busybox", print),
@@ -332,11 +333,11 @@ def test_an_unparsable_container_host_is_unreachable_podman_and_apply_on_docker_
                                                                                        capsys):
     from one_run.common.errors import EngineUnavailable
     from one_run.deploy import guards
-    from one_run.engines.podman import PodmanEngine
+    from one_run.engines import get_engine
 
     monkeypatch.setenv("CONTAINER_HOST", "garbage")
     with pytest.raises(EngineUnavailable, match="cannot reach Podman at garbage .*CONTAINER_HOST"):
-        PodmanEngine()
+        get_engine("podman")
     profile, spec = _loaded(tmp_path, "docker")
     guards.check_not_elsewhere(profile, spec, FakeEngine("docker"))  # nothing to see there: no refusal
     # CONTAINER_HOST names a Podman: the deployment could live there, so the unchecked guard is said.

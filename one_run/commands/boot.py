@@ -19,6 +19,7 @@ from typing import Optional
 from ..common.errors import EngineUnavailable, UsageError
 from ..common.files import write_file
 from ..deploy.survival import _why_not, lingering, systemctl, systemd_running, unit_dir, unit_name, user_scope
+from ..model.endpoint import REMOTE_SOCKET, endpoint_for, local_socket
 from ..model.profile import Profile
 
 STOP_MARGIN = 30  # seconds the unit's stop may take beyond the container's stop timeout
@@ -27,7 +28,10 @@ STOP_MARGIN = 30  # seconds the unit's stop may take beyond the container's stop
 # --- the unit ------------------------------------------------------------------
 
 def engine_program(runtime: str) -> str:
-    """The absolute path of the runtime's CLI on PATH, which the unit runs."""
+    """The absolute path of the runtime's CLI on PATH, which the unit runs; on a remote host,
+    where Debian, Fedora and Ubuntu's packages put it (PATH there is not known here)."""
+    if endpoint_for(runtime).remote:
+        return f"/usr/bin/{runtime}"
     program = shutil.which(runtime)
     if program is None:
         raise UsageError(f"no `{runtime}` program on PATH, which the boot unit would run; install the {runtime} CLI, "
@@ -36,15 +40,13 @@ def engine_program(runtime: str) -> str:
 
 
 def docker_endpoint() -> str:
-    """The daemon socket one-run applied to, which the unit must reach too. Only a local one:
-    a unit on this host can only bring back a container that this host's boot stops."""
-    from ..engines.docker import DEFAULT_SOCKET
-
-    endpoint = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
-    if not endpoint.startswith("unix://"):
-        raise UsageError(f"DOCKER_HOST is {endpoint}, a daemon on another host: its boot unit belongs on that host; "
-                         "run `one-run boot` there")
-    return endpoint
+    """The daemon socket one-run applied to, as the unit on the daemon's host reaches it: a
+    unit can only bring back a container that its own host's boot stops."""
+    endpoint = endpoint_for("docker")
+    if endpoint.url.scheme not in ("unix", "ssh"):
+        raise UsageError(f"Docker is reached at {endpoint.name}, whose socket on its host is not known here; "
+                         "run `one-run boot` on that host")
+    return f"unix://{endpoint.socket}"
 
 
 def render_unit(profile: Profile, user: bool) -> str:
@@ -78,14 +80,35 @@ def render_unit(profile: Profile, user: bool) -> str:
 def podman_endpoint_note(runtime: str, user: bool) -> Optional[str]:
     """A warning when one-run reached Podman through a socket other than this user's default
     one: the unit runs podman on this user's own storage, which may not be that service's."""
-    from ..engines.podman import default_socket
-
-    host = os.environ.get("CONTAINER_HOST")
-    if runtime != "podman" or not host or host == default_socket():
+    if runtime != "podman":
         return None
-    return (f"warning: CONTAINER_HOST is {host}, but the boot unit runs podman without it, on "
-            f"{'this user' if user else 'root'}'s container storage (what {default_socket()} serves); "
+    endpoint, default = endpoint_for(runtime), local_socket(runtime)
+    if endpoint.remote:
+        return (None if endpoint.socket == REMOTE_SOCKET[runtime] else
+                f"warning: Podman is reached at {endpoint.name}, but the boot unit runs podman there without it, "
+                f"on root's container storage (what {REMOTE_SOCKET[runtime]} serves)")
+    if endpoint.url.text == default:
+        return None
+    return (f"warning: Podman is reached at {endpoint.name}, but the boot unit runs podman without it, on "
+            f"{'this user' if user else 'root'}'s container storage (what {default} serves); "
             "it finds the container only if that service uses the same storage")
+
+
+def _remote_steps(profile: Profile, endpoint, user: bool, action: str) -> str:
+    """Why --install/--remove are not run over SSH, and what to run instead."""
+    unit = unit_name(profile.container.name)
+    where = f"~/.config/systemd/user/{unit}" if user else f"/etc/systemd/system/{unit}"
+    host = endpoint.url.host if not endpoint.url.user else f"{endpoint.url.user}@{endpoint.url.host}"
+    port = f" -P {endpoint.url.port}" if endpoint.url.port else ""
+    if action == "install":
+        steps = (f"one-run boot {profile.path} --host {endpoint.name} --print > {unit}; scp{port} {unit} {host}:{where}; "
+                 f"ssh{port.replace('-P', '-p')} {host} '{_manager(user)} daemon-reload && "
+                 f"{_manager(user)} enable {unit}'")
+    else:
+        steps = (f"ssh{port.replace('-P', '-p')} {host} '{_manager(user)} disable {unit} && rm {where} && "
+                 f"{_manager(user)} daemon-reload'")
+    return (f"the boot unit belongs to {endpoint.name}'s systemd, which one-run does not drive over SSH; nothing was "
+            f"changed. Run: {steps}")
 
 
 def _manager(user: bool) -> str:
@@ -140,8 +163,12 @@ def remove(profile: Profile, user: bool) -> Optional[Path]:
 
 
 def boot(profile: Profile, action: str) -> int:
-    """`one-run boot`: print, install or remove the profile's unit."""
-    user = user_scope()
+    """`one-run boot`: print, install or remove the profile's unit. On a remote host it is
+    printed only: install and remove name the commands to run there."""
+    endpoint = endpoint_for(profile.runtime)
+    user = endpoint.url.user not in (None, "root") if endpoint.remote else user_scope()
+    if endpoint.remote and action != "print":
+        raise UsageError(_remote_steps(profile, endpoint, user, action))
     note = podman_endpoint_note(profile.runtime, user)
     if note and action != "remove":
         print(note, file=sys.stderr)

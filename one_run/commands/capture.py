@@ -76,9 +76,10 @@ def _place(path: str, folder: Optional[Path]) -> str:
 
 
 def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: Optional[Path],
-          secret_dir: Optional[str]) -> Captured:
+          secret_dir: Optional[str], host: Optional[str] = None) -> Captured:
     """`folder`: where the profile will live (None: stdout); `secret_dir`: the secrets
-    folder relative to it (None: secrets become { env = NAME } references)."""
+    folder relative to it (None: secrets become { env = NAME } references); `host`: the
+    remote engine's, which the profile then names."""
     normal = from_inspect(current.attrs, image, runtime)
     f = normal.fields
     env: Dict[str, str] = {name: value for name, value in f["env"].items() if value is not UNSET}
@@ -172,7 +173,7 @@ def build(current: ContainerInfo, image: Optional[dict], runtime: str, folder: O
     if labels:
         c["labels"] = labels
 
-    data: Dict[str, object] = {"runtime": runtime}
+    data: Dict[str, object] = {"runtime": runtime, **({"host": host} if host else {})}
     if f["maintenance"]:
         data["maintenance"] = True
     data["container"] = c
@@ -301,7 +302,8 @@ def capture(engine, name: str, output: Optional[Path], force: bool) -> int:
     image = engine.image_attrs(current.image_id)
     folder = output.absolute().parent if output else None
     secret_dir = secrets_folder(output).name if output else None
-    captured = build(current, image, engine.runtime, folder, secret_dir)
+    captured = build(current, image, engine.runtime, folder, secret_dir,
+                     engine.endpoint.name if engine.endpoint.remote else None)
     if output:
         write(captured, output, force)
     else:

@@ -21,5 +21,5 @@ def diff(engine: Engine, profile: Profile, spec: RunSpec, fmt: str) -> int:
         for difference in found:
             print(difference.line())
     else:
-        print(f"in sync: {engine.runtime} container {spec.name} ({current.id[:12]}) matches {profile.path}")
+        print(f"in sync: {engine.label} container {spec.name} ({current.id[:12]}) matches {profile.path}")
     return 1 if found else 0

@@ -21,6 +21,7 @@ from ..common.errors import UsageError
 from ..common.files import ensure_gitignore
 from ..model import crypto
 from ..model.profile import RUNTIMES
+from ..model.values import parse_host
 
 PROFILE = "one-run.toml"
 CERT, KEY = "certs/cert.pem", "certs/cert.key"
@@ -55,6 +56,7 @@ From this folder:
 Relative paths resolve against this file's folder.
 
 runtime: docker or podman (`--runtime` on the command line wins).
+host: where that engine runs, as ssh://root@fe1.example.com (`--host` wins); without it, this machine's.
 maintenance = true recreates the container with its services configured but not started."""
 
 CONTAINER = """\
@@ -139,11 +141,12 @@ def target_files(ssh_key_type: str) -> Dict[str, int]:
 
 
 def init_deployment(folder, host: str, runtime: str = "docker", image: Optional[str] = None,
-                    ssh_key_type: str = "rsa", days: int = DEFAULT_DAYS, force: bool = False) -> List[Written]:
+                    ssh_key_type: str = "rsa", days: int = DEFAULT_DAYS, force: bool = False,
+                    engine_host: Optional[str] = None) -> List[Written]:
     """Write a new deployment into `folder`; refuse (exit 2) to replace any file unless `force`,
     which keeps each replaced file as a timestamped .bak beside it."""
     folder = Path(folder)
-    _check_arguments(folder, host, runtime, ssh_key_type, days)
+    _check_arguments(folder, host, runtime, ssh_key_type, days, engine_host)
     modes = target_files(ssh_key_type)
     try:
         existing = [name for name in modes if (folder / name).exists() or (folder / name).is_symlink()]
@@ -154,7 +157,7 @@ def init_deployment(folder, host: str, runtime: str = "docker", image: Optional[
                          + "".join(f"  {folder / name}\n" for name in existing)
                          + "nothing was written; move them away, or use --force to replace them (a backup "
                            "of each is kept as NAME.<time>.bak)")
-    contents = _contents(host, runtime, image or default_image(), ssh_key_type, days)
+    contents = _contents(host, runtime, image or default_image(), ssh_key_type, days, engine_host)
     written: List[Written] = []
     private = [f"/{name}" for name, mode in modes.items() if mode == 0o600 and not name.startswith("secrets/")]
     try:
@@ -189,7 +192,8 @@ def _cannot_look(folder: Path, exc: OSError) -> UsageError:
                       "choose a folder you can read and write, or fix the permissions of its parents")
 
 
-def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, days: int) -> None:
+def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, days: int,
+                     engine_host: Optional[str]) -> None:
     try:
         not_a_folder = folder.exists() and not folder.is_dir()
     except OSError as exc:
@@ -198,8 +202,13 @@ def _check_arguments(folder: Path, host: str, runtime: str, ssh_key_type: str, d
         raise UsageError(f"{folder} exists and is not a folder; choose a new folder for the deployment")
     wrong = _host_problem(host)
     if wrong:
-        raise UsageError(f"--host {host!r} {wrong}; write the name clients and nodes "
+        raise UsageError(f"--fqdn {host!r} {wrong}; write the name clients and nodes "
                          "use to reach the Front-end, as one.example.com or 192.0.2.10")
+    if engine_host:
+        try:
+            parse_host(engine_host)
+        except ValueError as exc:
+            raise UsageError(f"--engine-host {engine_host!r}: {exc}") from None
     if runtime not in RUNTIMES:
         raise UsageError(f"--runtime {runtime!r} is not docker or podman")
     if ssh_key_type not in SSH_KEY_TYPES:
@@ -221,12 +230,13 @@ def _host_problem(host: str) -> Optional[str]:
     return None
 
 
-def _contents(host: str, runtime: str, image: str, ssh_key_type: str, days: int) -> Dict[str, bytes]:
+def _contents(host: str, runtime: str, image: str, ssh_key_type: str, days: int,
+              engine_host: Optional[str] = None) -> Dict[str, bytes]:
     cert, key = crypto.generate_tls(host, days)
     private, public = crypto.generate_ssh(ssh_key_type)
     ssh = f"ssh/id_{ssh_key_type}"
     contents = {
-        PROFILE: profile_text(host, runtime, image, ssh, days).encode(),
+        PROFILE: profile_text(host, runtime, image, ssh, days, engine_host).encode(),
         CERT: cert, KEY: key, ssh: private, f"{ssh}.pub": public,
         "config/onecfg_patch": ONECFG_PATCH.encode(),
         "config/pre-bootstrap-hook.sh": HOOK.format(
@@ -241,12 +251,12 @@ def _contents(host: str, runtime: str, image: str, ssh_key_type: str, days: int)
     return contents
 
 
-def profile_text(host: str, runtime: str, image: str, ssh: str, days: int) -> str:
+def profile_text(host: str, runtime: str, image: str, ssh: str, days: int, engine_host: Optional[str] = None) -> str:
     """The profile: each table written by tomli-w, under comments that say what it is for."""
     date = datetime.date.today().isoformat()
     sections: List[Tuple[str, Optional[str], dict]] = [
         (HEADER.format(host=host, date=date, profile=PROFILE, runtime=runtime), None,
-         {"runtime": runtime, "maintenance": False}),
+         {"runtime": runtime, **({"host": engine_host} if engine_host else {}), "maintenance": False}),
         (CONTAINER, "container", {"name": "opennebula", "image": image, "privileged": True,
                                   "restart": "unless-stopped", "ports": PORTS, "volumes": VOLUMES}),
         (ENV, "env", {"OPENNEBULA_HOST": host, "OPENNEBULA_SSH_HOST": host, "DIND_ENABLED": "yes",
@@ -279,12 +289,12 @@ def _table(name: Optional[str], data: dict) -> str:
 
 
 def init(folder: str, host: str, runtime: str, image: Optional[str], ssh_key_type: str, days: int,
-         force: bool) -> int:
+         force: bool, engine_host: Optional[str] = None) -> int:
     """`one-run init`: write the deployment folder and say what was written and what comes next."""
     from ..model.crypto import tls_summary
 
     written = init_deployment(folder, host, runtime=runtime, image=image, ssh_key_type=ssh_key_type, days=days,
-                              force=force)
+                              force=force, engine_host=engine_host)
     print(f"wrote {folder}:")
     for item in written:
         kept = f"  (the previous one kept as {item.backup.name})" if item.backup else ""

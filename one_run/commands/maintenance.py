@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 from ..deploy.apply import ApplyOptions, apply
-from ..engines import get_engine
+from ..engines import endpoint_for, get_engine
 from ..model.profile import Profile
 from ..model.profile_edit import set_top_level
 from ..model.runspec import build_runspec
@@ -11,7 +11,7 @@ from ..model.runspec import build_runspec
 
 def maintenance(profile: Profile, state: str, options: ApplyOptions) -> int:
     profile = profile._replace(maintenance=state == "on")
-    spec = build_runspec(profile)
+    spec = build_runspec(profile, remote=endpoint_for(profile.runtime).remote)
     engine = get_engine(profile.runtime)  # and the engine reachable (exit 3 means nothing changed)
     if options.dry_run:
         return apply(profile, spec, options, engine)

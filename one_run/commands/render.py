@@ -1,24 +1,55 @@
 """`one-run render`: the equivalent `docker run` / `podman run` command, and `one-run validate`."""
 import sys
+from typing import List, Optional
 
 from ..common.errors import UsageError
 from ..model.profile import Profile
-from ..model.render import render_text, run_argv
-from ..model.runspec import RunSpec, write_generated_files
+from ..model.render import delivery_groups, render_text, run_argv
+from ..model.runspec import RunSpec, build_runspec, write_generated_files
+
+FORWARDED = "/tmp/one-run-{runtime}.sock"  # render's forward of a docker socket the CLI cannot name over ssh://
 
 
-def render(spec: RunSpec, show_secrets: bool, fmt: str) -> int:
+def render(profile: Profile, spec: RunSpec, show_secrets: bool, fmt: str) -> int:
+    """The run command; for a remote engine, under the lines that reach it and deliver the files."""
+    staged = build_runspec(profile) if spec.delivered else spec  # the local copy the delivery commands read
     try:
         if fmt == "json":
             import json
             text = json.dumps(run_argv(spec, show_secrets)) + "\n"
         else:
-            text = render_text(spec, show_secrets)
+            text = render_text(spec, show_secrets, remote_lines(spec, staged.staged_folder) if spec.delivered else [])
     except KeyError as exc:
         raise UsageError(f"--show-secrets: secret variable ${exc.args[0]} is not set; export it first") from None
-    write_generated_files(spec)
+    write_generated_files(staged)
     sys.stdout.write(text)
     return 0
+
+
+def remote_lines(spec: RunSpec, staged_folder: Optional[str]) -> List[str]:
+    """How the runtime's own CLI reaches the remote engine, and the commands that deliver the
+    customization files there as apply does (runspec.delivery_volume)."""
+    import shlex
+
+    from ..model.endpoint import REMOTE_SOCKET, endpoint_for
+
+    endpoint = endpoint_for(spec.runtime)
+    variable = "DOCKER_HOST" if spec.runtime == "docker" else "CONTAINER_HOST"
+    lines = [f"# The engine runs on {endpoint.name}: the customization files go there through it, one "
+             "read-only volume per folder."]
+    url = endpoint.url
+    if spec.runtime == "docker" and url.scheme == "ssh" and endpoint.socket != REMOTE_SOCKET["docker"]:
+        # The docker CLI's ssh:// reaches the default socket only: forward this one.
+        local = FORWARDED.format(runtime=spec.runtime)
+        destination = shlex.join([*(["-p", str(url.port)] if url.port else []), *(["-l", url.user] if url.user else []),
+                                  url.host.strip("[]")])
+        lines += [f"ssh -fnNT -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes -L {local}:{endpoint.socket} "
+                  f"{destination}", f"export {variable}=unix://{local}"]
+    else:
+        lines.append(f"export {variable}={shlex.quote(endpoint.cli_host)}")
+    if staged_folder:
+        lines += [shlex.join(command) for command in delivery_groups(spec, staged_folder)]
+    return lines
 
 
 def validate(profile: Profile) -> int:

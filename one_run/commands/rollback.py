@@ -35,7 +35,7 @@ def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_
     from ..deploy.apply import ApplyOptions, apply
     from ..deploy.history import read_revisions, recorded_files
     from ..deploy.snapshot import Snapshot
-    from ..engines import get_engine
+    from ..engines import endpoint_for, get_engine
     from ..model.profile import load_profile, profile_from_text
     from ..model.runspec import build_runspec
     from ..model.validate import ensure_valid
@@ -52,7 +52,7 @@ def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_
     newest = found[0]
     profile = profile_from_text(path, target["profile_text"], runtime or target.get("runtime"))
     try:
-        spec = build_runspec(profile, recorded_files(path, target))
+        spec = build_runspec(profile, recorded_files(path, target), remote=endpoint_for(profile.runtime).remote)
     except OSError as exc:
         raise UsageError(f"revision {target['revision']}: its recorded files cannot be read: {exc}") from None
     for problem in ensure_valid(profile, spec, full=True):

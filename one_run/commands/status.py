@@ -86,6 +86,7 @@ def is_up(report: Dict[str, Any]) -> bool:
 
 def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
     report: Dict[str, Any] = {"container": spec.name, "runtime": engine.runtime, "profile": str(profile.path),
+                              "host": engine.endpoint.name if engine.endpoint.remote else None,
                               "profile_maintenance": profile.maintenance,
                               "leftovers": leftovers(engine, spec.name) + kept_elsewhere(engine, profile, spec.name)}
     snapshots = list_snapshots(engine, spec.name)
@@ -144,7 +145,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
 
 
 def render(report: Dict[str, Any]) -> List[str]:
-    head = f"{report['container']} ({report['runtime']}"
+    head = f"{report['container']} ({report['runtime']}" + (f" at {report['host']}" if report.get("host") else "")
     also = [f"  also here:   {item['name']} ({item['state']}): {item['why']}" for item in report["leftovers"]]
     if not report["exists"]:
         return [head + "): no such container; `one-run apply` creates it"] + also

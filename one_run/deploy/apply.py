@@ -18,7 +18,7 @@ from ..common.interrupts import as_keyboard_interrupt, deferred, shielded
 from ..engines import ContainerInfo, Engine, get_engine
 from ..model.profile import Profile
 from ..model.runspec import RunSpec, write_generated_files
-from . import adoption, snapshot
+from . import adoption, delivery, snapshot
 from .commit import record_revision
 from .deployment import Deployment
 from .guards import check_not_elsewhere, check_not_shared
@@ -111,6 +111,7 @@ class Applier:
         if plan.action == "adopt":
             return self.adopt(plan)
         planned = self.plan_data(plan)
+        delivery.deliver(d.engine, d.spec, d.say, plan.current if plan.current and plan.current.running else None)
         if d.carried:  # switch's copies win over what the plan would carry from an old container
             by_path = {path: name for name, path in plan.carried}
             by_path.update({path: name for name, path in d.carried})

@@ -7,7 +7,7 @@ from typing import Optional
 from ..common.errors import EngineError, EngineUnavailable
 from ..engines import OTHER, ContainerInfo, Engine, endpoint_named, get_engine
 from ..model.runspec import prune_staged, staged_in_use, unused_staged
-from . import history, snapshot
+from . import delivery, history, snapshot
 from .deployment import Deployment
 from .naming import kept_name
 
@@ -25,6 +25,9 @@ def commit(d: Deployment, record: dict) -> None:
     d.journal.clear()
     record_revision(d, record["new"], record.get("snapshot"))
     prune_unused_staged(d)
+    removed = delivery.prune_delivered(d.engine, d.spec)
+    if removed:
+        d.say(f"removed {len(removed)} customization volume(s) no container uses any more")
     if record.get("snapshot"):  # only a new snapshot can take the count beyond `keep`
         try:
             snapshot.prune(d.engine, d.name, d.profile.snapshot.keep, d.say)

@@ -118,7 +118,7 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool) -> P
 
 
 def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile, survival: Survival) -> List[str]:
-    lines = [f"{engine.runtime} container {spec.name}: {plan.action}"]
+    lines = [f"{engine.label} container {spec.name}: {plan.action}"]
     lines += [f"  because: {reason}" for reason in plan.reasons]
     if plan.action == "adopt":
         lines.append(f"  adopt {plan.current.id[:12]} as it runs: record it as applied from this profile "
@@ -129,6 +129,9 @@ def describe_plan(plan: Plan, spec: RunSpec, engine: Engine, profile: Profile, s
     if plan.pull:
         lines.append(f"  pull {spec.image} first, while the current container keeps running")
     if plan.action in ("create", "recreate"):
+        if spec.delivered:
+            lines.append(f"  deliver the customization files through the engine, verified: "
+                         f"{', '.join(spec.delivery_volumes.values())} (read-only)")
         lines.append(f"  create {spec.name}{NEW_SUFFIX} from {spec.image}")
         for name, target in plan.carried:
             lines.append(f"    with the anonymous volume {target} (volume {name[:12]}) carried over, so its data is kept")

@@ -149,10 +149,15 @@ def say_on_stderr(text: str) -> None:
 def snapshot_volumes(spec: RunSpec, carried: Sequence[Tuple[str, str]], policy: SnapshotPolicy
                      ) -> List[Tuple[str, str]]:
     """(volume name, container path) to copy: the profile's [snapshot] volumes, or by default
-    every named volume and carried-over anonymous volume except the datastores and logs.
+    every named volume and carried-over anonymous volume except the datastores and logs (and
+    the customization files' volumes).
     `carried` is apply's carried_volumes() of the current container. UsageError (exit 2) for
     an entry that names no volume of the deployment."""
-    mounted = [(v.source, v.target.rstrip("/") or "/") for v in spec.all_volumes if v.kind == "volume"]
+    # A remote engine's customization volumes hold the profile's files, which the history
+    # records and apply delivers again: they are not data.
+    delivered = set(spec.delivery_volumes.values())
+    mounted = [(v.source, v.target.rstrip("/") or "/") for v in spec.all_volumes
+               if v.kind == "volume" and v.source not in delivered]
     mounted += [(name, path.rstrip("/") or "/") for name, path in carried]
     if policy.volumes is None:
         return [(name, path) for name, path in mounted

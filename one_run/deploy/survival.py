@@ -14,6 +14,8 @@ import subprocess
 from pathlib import Path
 from typing import Dict, NamedTuple, Optional, Set, Tuple
 
+from ..model.endpoint import endpoint_for
+
 SYSTEM_UNIT_DIR = Path("/etc/systemd/system")
 LINGER_DIR = Path("/var/lib/systemd/linger")
 DAEMON_POLICIES = ("always", "unless-stopped")  # what dockerd starts when it starts
@@ -128,6 +130,10 @@ def reboot_survival(runtime: str, policy: str, name: str, profile_path: str, run
     """Whether `runtime`'s container `name`, with restart policy `policy` (no, always,
     unless-stopped, on-failure), comes back after a host reboot. `run` is the systemctl
     caller; `user`: rootless Podman's user manager (default: anyone but root)."""
+    endpoint = endpoint_for(runtime)
+    if endpoint.remote:
+        return Survival(None, f"the engine runs on {endpoint.name}, whose systemd one-run does not ask over SSH",
+                        f"install on that host the unit `one-run boot {profile_path} --print` prints")
     user = user_scope() if user is None else user
     install = f"one-run boot {profile_path} --install"
     unit = unit_name(name)
@@ -191,5 +197,6 @@ def apply_warning(runtime: str, policy: str, name: str, profile_path: str, survi
     if runtime != "podman" or policy not in ("unless-stopped", "on-failure") or survival.comes_back:
         return None
     will = "will not" if survival.comes_back is False else "may not"
-    return (f"warning: the podman container {name} {will} come back after a host reboot ({survival.why}); "
-            f"run `one-run boot {profile_path} --install`")
+    remote = survival.fix and "--print" in survival.fix  # reboot_survival's answer for another host
+    fix = survival.fix if remote else f"run `one-run boot {profile_path} --install`"
+    return f"warning: the podman container {name} {will} come back after a host reboot ({survival.why}); {fix}"

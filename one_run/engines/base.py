@@ -13,12 +13,12 @@ from ..model.values import parse_ports
 
 ARCHIVE_CHUNK = 1 << 20  # bytes per read of a volume archive stream
 OTHER = {"docker": "podman", "podman": "docker"}  # the other runtime, for switch and its guards
-HELPER_LABEL = "one-run.helper"  # on switch's short-lived helper containers
 # The first contact with an engine: one that accepts but never answers is reported within
 # this, not after an SDK's default of minutes. Later calls may take longer (a stop waits for
 # its stop timeout besides), up to CALL_TIMEOUT each.
 CONNECT_TIMEOUT = 10
 CALL_TIMEOUT = 120
+HOST_HINT = "--host, the profile's `host`, or DOCKER_HOST / CONTAINER_HOST"
 
 
 @dataclass
@@ -58,10 +58,16 @@ class Engine:
 
     runtime: str
 
-    def __init__(self):
+    def __init__(self, endpoint):
+        self.endpoint = endpoint  # endpoint.Endpoint: where it is, as the operator named it
         # One command looks an image up several times (plan, snapshot, diff, history); within
         # it only pull changes what a reference names.
         self._images: Dict[str, Optional[dict]] = {}
+
+    @property
+    def label(self) -> str:
+        """The runtime, and where it runs when that is another host: how messages name the engine."""
+        return f"{self.runtime} at {self.endpoint.name}" if self.endpoint.remote else self.runtime
 
     def get(self, name_or_id: str) -> Optional[ContainerInfo]: raise NotImplementedError
 
@@ -160,7 +166,7 @@ class Engine:
                     return
                 yield chunk
         except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-            raise EngineError(f"{self.runtime}: {what} failed: {exc}") from None
+            raise EngineError(f"{self.label}: {what} failed: {exc}") from None
         finally:
             response.close()
 

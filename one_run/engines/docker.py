@@ -4,17 +4,17 @@ Creation goes through the low-level API so the body matches what `docker run`
 sends: binds as strings (keeps `z,ro`, docker-py#2138), anonymous volumes in
 Config.Volumes, and stop_timeout, which the high-level create() lacks (docker-py#3168).
 """
-import os
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..common.errors import EngineError, EngineUnavailable
+from ..model.endpoint import Endpoint
 from ..model.options import BY_KEY
 from ..model.options import docker_kwargs as option_kwargs
 from ..model.options import merge_into
-from .base import (CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine, port_bindings,
+from ..model.runspec import HELPER_LABEL
+from .base import (CALL_TIMEOUT, CONNECT_TIMEOUT, HOST_HINT, ContainerInfo, CreateRequest, Engine, port_bindings,
                    unreachable_reason)
 
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 NEVER_STARTED = "/one-run-helper-is-never-started"
 
 
@@ -27,25 +27,26 @@ class DockerEngine(Engine):
     runtime = "docker"
     updatable = frozenset({"restart", "memory", "cpus"})
 
-    def __init__(self):
+    def __init__(self, endpoint: Endpoint, base_url: str):
         import docker
         import docker.errors
         import requests
 
-        super().__init__()
+        super().__init__(endpoint)
         self._errors = docker.errors
         # A daemon that goes away between calls: docker-py lets requests' errors through, and
         # a streamed request's raw socket errors too.
         self._transport = (requests.RequestException, OSError)
-        self.endpoint = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+        # TLS for tcp://, from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker CLI reads them.
+        tls = docker.utils.kwargs_from_env().get("tls") if base_url.startswith("tcp://") else None
         try:
             # version="auto" asks the daemon at once: that is the first contact.
-            self.api = docker.APIClient(base_url=self.endpoint, version="auto", timeout=CONNECT_TIMEOUT)
+            self.api = docker.APIClient(base_url=base_url, version="auto", timeout=CONNECT_TIMEOUT, tls=tls or False)
         except docker.errors.DockerException as exc:
-            raise EngineUnavailable(f"cannot reach Docker at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
-                                    "start dockerd, or point DOCKER_HOST at its socket") from None
+            raise EngineUnavailable(f"cannot reach Docker at {endpoint.name} ({unreachable_reason(base_url, exc)}); "
+                                    f"start dockerd there, or name its socket ({HOST_HINT})") from None
         self.api.timeout = CALL_TIMEOUT
-        if self.endpoint.startswith("unix://"):
+        if base_url.startswith("unix://"):
             # No proxy or .netrc applies to a socket; requests would look both up in every call.
             self.api.trust_env = False
 
@@ -53,9 +54,9 @@ class DockerEngine(Engine):
         try:
             return fn(*args, **kwargs)
         except self._errors.APIError as exc:
-            raise EngineError(f"docker: {what} failed: {exc.explanation or exc}") from None
+            raise EngineError(f"{self.label}: {what} failed: {exc.explanation or exc}") from None
         except (self._errors.DockerException, *self._transport) as exc:
-            raise EngineError(f"docker: {what} failed: {_short(exc)}") from None
+            raise EngineError(f"{self.label}: {what} failed: {_short(exc)}") from None
 
     def _lookup(self, what: str, fn, *args):
         """fn(*args), or None when the daemon says there is no such object."""
@@ -91,7 +92,7 @@ class DockerEngine(Engine):
             if event is None:
                 return
             if "error" in event:
-                raise EngineError(f"docker: pull {ref} failed: {event['error']}")
+                raise EngineError(f"{self.label}: pull {ref} failed: {event['error']}")
             progress(" ".join(str(event[k]) for k in ("id", "status", "progress") if event.get(k)))
 
     def create(self, request: CreateRequest) -> str:

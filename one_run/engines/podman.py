@@ -4,26 +4,20 @@ podman-py takes docker-py's keyword names but differs where the anchors warn: bi
 keys must be absolute and take `extended_mode` lists, tmpfs goes through mounts,
 ulimit keys are capitalised, and anonymous volumes are named volumes without a name.
 """
-import os
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..common.errors import EngineError, EngineUnavailable
+from ..model.endpoint import Endpoint
 from ..model.options import podman_kwargs as option_kwargs
 from ..model.options import podman_spec as option_spec
-from .base import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HELPER_LABEL, ContainerInfo, CreateRequest, Engine,
+from ..model.runspec import HELPER_LABEL
+from .base import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HOST_HINT, ContainerInfo, CreateRequest, Engine,
                    port_bindings, unreachable_reason)
 
 STOP_ATTEMPTS = 5
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
 KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
-
-
-def default_socket() -> str:
-    if os.geteuid() == 0:
-        return "unix:///run/podman/podman.sock"
-    runtime_dir = os.environ.get("XDG_RUNTIME_DIR", f"/run/user/{os.geteuid()}")
-    return f"unix://{runtime_dir}/podman/podman.sock"
 
 
 class PodmanEngine(Engine):
@@ -32,32 +26,32 @@ class PodmanEngine(Engine):
     # inspect keeps the created limits and the next start brings them back (measured on 4.3.1),
     # and it cannot change the restart policy at all.
 
-    def __init__(self):
+    def __init__(self, endpoint: Endpoint, base_url: str):
         import podman
         import podman.errors
 
-        super().__init__()
+        super().__init__(endpoint)
         self._errors = podman.errors
-        self.endpoint = os.environ.get("CONTAINER_HOST") or default_socket()
         try:
             # ValueError for an endpoint it cannot parse; requests' and its own errors from ping.
-            self.client = podman.PodmanClient(base_url=self.endpoint, timeout=CONNECT_TIMEOUT)
+            self.client = podman.PodmanClient(base_url=base_url, timeout=CONNECT_TIMEOUT)
             self.client.ping()
             self.client.api.timeout = CALL_TIMEOUT
-            if self.endpoint.startswith("unix://"):
+            if base_url.startswith("unix://"):
                 # No proxy or .netrc applies to a socket; requests would look both up in every call.
                 self.client.api.trust_env = False
         except Exception as exc:
-            raise EngineUnavailable(f"cannot reach Podman at {self.endpoint} ({unreachable_reason(self.endpoint, exc)}); "
-                                    "run `podman system service --time=0`, or point CONTAINER_HOST at its socket") from None
+            raise EngineUnavailable(f"cannot reach Podman at {endpoint.name} ({unreachable_reason(base_url, exc)}); "
+                                    f"run `podman system service --time=0` there, or name its socket ({HOST_HINT})"
+                                    ) from None
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except self._errors.APIError as exc:
-            raise EngineError(f"podman: {what} failed: {exc.explanation or exc}") from None
+            raise EngineError(f"{self.label}: {what} failed: {exc.explanation or exc}") from None
         except self._errors.PodmanError as exc:
-            raise EngineError(f"podman: {what} failed: {exc}") from None
+            raise EngineError(f"{self.label}: {what} failed: {exc}") from None
 
     def _lookup(self, what: str, fn, *args):
         """fn(*args), or None when the engine says there is no such object (podman-py's
@@ -98,7 +92,7 @@ class PodmanEngine(Engine):
                                 stream=True, decode=True):
             if isinstance(event, dict):
                 if event.get("error"):
-                    raise EngineError(f"podman: pull {ref} failed: {event['error']}")
+                    raise EngineError(f"{self.label}: pull {ref} failed: {event['error']}")
                 progress(str(event.get("stream") or event.get("status") or "").strip())
 
     def create(self, request: CreateRequest) -> str:
@@ -110,7 +104,7 @@ class PodmanEngine(Engine):
         try:
             response.raise_for_status()
         except self._errors.APIError as exc:
-            raise EngineError(f"podman: create failed: {exc.explanation or exc}") from None
+            raise EngineError(f"{self.label}: create failed: {exc.explanation or exc}") from None
         return response.json()["Id"]
 
     def _container(self, cid: str):
@@ -144,7 +138,7 @@ class PodmanEngine(Engine):
                     break
             else:
                 return
-        raise EngineError(f"podman: stop {cid[:12]} failed: its restart policy ({policy}) keeps starting it again")
+        raise EngineError(f"{self.label}: stop {cid[:12]} failed: its restart policy ({policy}) keeps starting it again")
 
     def _stop_once(self, cid: str, timeout: Optional[int]) -> bool:
         """Stop; False if it was not running. libpod answers that with 304 and an empty body,
@@ -193,7 +187,7 @@ class PodmanEngine(Engine):
         try:
             response.raise_for_status()
         except self._errors.APIError as exc:
-            raise EngineError(f"podman: {what} failed: {exc.explanation or exc}") from None
+            raise EngineError(f"{self.label}: {what} failed: {exc.explanation or exc}") from None
         return response
 
     def volume(self, name: str) -> Optional[dict]:
@@ -318,7 +312,7 @@ def exec_stream(engine: "PodmanEngine", cid: str, cmd: List[str], what: str) -> 
 
     info = engine.get(cid)
     if info is None or not info.running:
-        raise EngineError(f"podman: {what} failed: the helper container is "
+        raise EngineError(f"{engine.label}: {what} failed: the helper container is "
                           f"{info.status if info else 'gone'}; its image needs /bin/sh, sleep and tar")
     exec_id = engine._request(what, engine.client.api.post, f"/containers/{cid}/exec",
                             headers={"content-type": "application/json"},
@@ -353,7 +347,7 @@ def exec_stream(engine: "PodmanEngine", cid: str, cmd: List[str], what: str) -> 
         if pending:
             yield bytes(pending)
     except (requests.RequestException, OSError, urllib3.exceptions.HTTPError) as exc:
-        raise EngineError(f"podman: {what} failed: {exc}") from None
+        raise EngineError(f"{engine.label}: {what} failed: {exc}") from None
     finally:
         response.close()
     for _ in range(50):
@@ -362,5 +356,5 @@ def exec_stream(engine: "PodmanEngine", cid: str, cmd: List[str], what: str) -> 
             break
         time.sleep(0.1)
     if state.get("Running") or state.get("ExitCode"):
-        raise EngineError(f"podman: {what} failed: {' '.join(cmd)} exited {state.get('ExitCode')}: "
+        raise EngineError(f"{engine.label}: {what} failed: {' '.join(cmd)} exited {state.get('ExitCode')}: "
                           f"{''.join(errors).strip()[-500:]}")

@@ -27,6 +27,11 @@ KEYS: Dict[str, KeyDoc] = {
     "runtime": KeyDoc("the engine that runs the deployment; `--runtime` on the command line wins, "
                       "`one-run switch` rewrites it", '"podman"', "which program and SDK are used",
                       default='"docker"'),
+    "host": KeyDoc("where the engine runs: ssh://[user@]host[:port][/socket], unix:///socket, tcp://host:port or a "
+                   "docker context / podman connection name; `--host` wins, and DOCKER_HOST / CONTAINER_HOST are "
+                   "not read when it is set. On a remote host the customization files travel through the engine "
+                   "(docs/guide.md, remote host)", '"ssh://root@fe1.example.com"',
+                   "`export DOCKER_HOST=` / `CONTAINER_HOST=` before the commands", default="the environment's engine"),
     "maintenance": KeyDoc("start the image in maintenance mode (OpenNebula's services not started); "
                           "`one-run maintenance on|off` sets it and applies", "true", "`-e MAINTENANCE_MODE=yes`"),
     "settle_time": KeyDoc("the old place of [watch] settle_time; still read, and validate names the new place",

@@ -93,6 +93,7 @@ class Profile(NamedTuple):
     runtime: str
     container: Container
     maintenance: bool = False
+    host: Optional[str] = None  # the engine's location (values.parse_host); None: the environment's
     allow_system_paths: bool = False
     watch: Watch = Watch()
     env: Tuple[Tuple[str, EnvValue], ...] = ()
@@ -124,7 +125,7 @@ def _is_patch(v):
     return isinstance(v, str) or _is_str_list(v)
 
 
-TOP_KEYS = {"runtime": STRING, "maintenance": BOOL, "settle_time": NUMBER, "allow_system_paths": BOOL}
+TOP_KEYS = {"runtime": STRING, "host": STRING, "maintenance": BOOL, "settle_time": NUMBER, "allow_system_paths": BOOL}
 TABLES = ("container", "env", "tls", "ssh", "config", "watch", "snapshot")
 CONTAINER_KEYS = {
     "name": STRING, "image": STRING, **{o.key: o.kind for o in OPTIONS},
@@ -360,6 +361,8 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
     if runtime not in RUNTIMES:
         r.add("runtime", f"runtime {runtime!r} is not docker or podman")
     watch = _watch(r, r.table(tables.get("watch", {}), "watch", WATCH_KEYS), top)
+    if "host" in top:
+        r.parsed("host", values.parse_host, top["host"])
 
     container = _container(r, r.table(tables.get("container", {}), "container", CONTAINER_KEYS), runtime)
     env = _env(r, tables.get("env", {}))
@@ -391,7 +394,7 @@ def profile_from_data(path: str, data: dict, lines: Dict[str, int], runtime: Opt
     if r.problems:
         raise ProfileError(r.problems)
     return Profile(path=path, runtime=runtime, container=container, maintenance=top.get("maintenance", False),
-                   allow_system_paths=top.get("allow_system_paths", False), watch=watch, env=env, tls=tls,
+                   host=top.get("host"), allow_system_paths=top.get("allow_system_paths", False), watch=watch, env=env, tls=tls,
                    ssh=ssh, config=config, snapshot=snapshot, lines=lines)
 
 

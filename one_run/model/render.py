@@ -9,7 +9,7 @@ from typing import List
 
 from .options import groups as option_groups
 from .profile import SecretRef
-from .runspec import RunSpec
+from .runspec import DELIVERY_HELPER, DELIVERY_LABEL, DELIVERY_ROOT, HELPER_LABEL, RunSpec
 from .secrets import secret_value
 
 Groups = List[List[str]]
@@ -60,8 +60,25 @@ def secret_exports(spec: RunSpec) -> List[str]:
     return lines
 
 
-def render_text(spec: RunSpec, show_secrets: bool = False) -> str:
-    out = []
+def delivery_groups(spec: RunSpec, staged_folder: str) -> List[List[str]]:
+    """The commands that fill the spec's delivery volumes from `staged_folder` (this machine's
+    staged copy) as apply does, through the engine: one read-only volume per folder."""
+    volumes = spec.delivery_volumes
+    helper = spec.name + DELIVERY_HELPER
+    commands = [[spec.runtime, "volume", "create", "--label", f"{DELIVERY_LABEL}={spec.name}", volume]
+                for volume in volumes.values()]
+    mounts = [word for target, volume in volumes.items() for word in ("-v", f"{volume}:{DELIVERY_ROOT}{target}")]
+    commands.append([spec.runtime, "create", "--name", helper, "--label", f"{HELPER_LABEL}=1", "--network", "none",
+                     *mounts, spec.image])
+    commands += [[spec.runtime, "cp", f"{staged_folder}{target}/.", f"{helper}:{DELIVERY_ROOT}{target}"]
+                 for target in volumes]
+    commands.append([spec.runtime, "rm", helper])
+    return commands
+
+
+def render_text(spec: RunSpec, show_secrets: bool = False, before: List[str] = ()) -> str:
+    """The run command, under the secrets' export lines and the lines `before` it (a remote host's)."""
+    out = list(before)
     exports = [] if show_secrets else secret_exports(spec)
     if exports:
         out.append("# Secrets are passed by name, not printed: export them in this shell first:")

@@ -26,6 +26,13 @@ PRIVATE_FOLDER = ".one-run"  # beside the profile: one-run's own files, 0700 all
 FOLDER_MODE, FILE_MODE, HOOK_MODE = 0o700, 0o600, 0o700
 TMP_PREFIX = ".tmp-"
 TMP_KEPT = 3600.0  # seconds a staging in progress (another render's) is left alone by prune_staged
+# On a remote engine each customization folder is a named volume of its own, labelled with
+# the deployment's container name: <container>.one-run-<contents' hash>-certs, ...
+DELIVERY_LABEL = "one-run.delivery"
+HELPER_LABEL = "one-run.helper"  # on one-run's short-lived helper containers (switch's, delivery's)
+DELIVERY_ROOT = "/one-run-delivery"  # where the helper that fills them mounts them
+DELIVERY_HELPER = "-one-run-delivery"  # that helper's name, after the container's
+DELIVERY_OPTIONS = ("ro",)  # a named volume gets its SELinux label from the engine, without z
 
 
 class StagedFile(NamedTuple):
@@ -52,6 +59,8 @@ class RunSpec(NamedTuple):
     staged: Tuple[StagedFile, ...] = ()
     # Where they are staged: <profile folder>/.one-run/<stem>/staged/<contents' hash>.
     staged_folder: Optional[str] = None
+    # Or, for a remote engine: delivered in volumes (delivery_volumes).
+    delivered: bool = False
 
     @property
     def name(self) -> str:
@@ -69,6 +78,18 @@ class RunSpec(NamedTuple):
     @property
     def inputs(self) -> Tuple[str, ...]:
         return tuple(f.source for f in self.staged)
+
+    @property
+    def delivery_volumes(self) -> Dict[str, str]:
+        """Customization folder (/certs, ...) -> the volume that delivers it; empty for local staging."""
+        if not self.delivered:
+            return {}
+        return {f.target: delivery_volume(self.name, self.staged, f.target) for f in self.staged}
+
+
+def delivery_volume(container: str, staged: Iterable[StagedFile], target: str) -> str:
+    """<container>.one-run-<hash of that folder's files>-<folder>: a change to one file changes one volume."""
+    return f"{container}.one-run-{staging_digest(f for f in staged if f.target == target)}-{target.strip('/')}"
 
 
 def private_folder(profile_path: str) -> str:
@@ -97,11 +118,13 @@ def staging_digest(files: Iterable[StagedFile]) -> str:
     return hashlib.sha256("\n".join(listing).encode()).hexdigest()[:20]
 
 
-def build_runspec(profile: Profile, recorded: Optional[Dict[str, Tuple[bytes, int]]] = None) -> RunSpec:
+def build_runspec(profile: Profile, recorded: Optional[Dict[str, Tuple[bytes, int]]] = None,
+                  remote: bool = False) -> RunSpec:
     """Expand the customizations, reading the files they name (that is what their staged
     folder's name is made of; nothing is written); a file that cannot be staged, a clash of
     names or a collision is a ProfileError. `recorded` (path -> contents, mode) stands for the
-    files as a history revision recorded them, for rollback."""
+    files as a history revision recorded them, for rollback. `remote`: the engine does not
+    share this disk, so the files are mounted from volumes delivered through it."""
     problems: List[Problem] = []
     env = list(profile.env)
     staged: List[StagedFile] = []
@@ -177,6 +200,11 @@ def build_runspec(profile: Profile, recorded: Optional[Dict[str, Tuple[bytes, in
                                                 f"remove it from {key}: the [tls]/[ssh]/[config] table mounts {target}"))
     if problems:
         raise ProfileError(problems)
+    if remote:
+        mounts = tuple(Volume(t, delivery_volume(profile.container.name, staged, t), "volume", DELIVERY_OPTIONS)
+                       for t in targets)
+        return RunSpec(runtime=profile.runtime, container=profile.container, env=tuple(env),
+                       volumes=profile.container.volumes + mounts, staged=tuple(staged), delivered=True)
     folder = os.path.join(staged_root(profile.path), staging_digest(staged)) if staged else None
     mounts = tuple(Volume(t, os.path.join(folder, t.lstrip("/")), "bind", MOUNT_OPTIONS) for t in targets)
     return RunSpec(runtime=profile.runtime, container=profile.container, env=tuple(env),

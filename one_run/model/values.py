@@ -432,3 +432,50 @@ def parse_security_opt(spec: str) -> Tuple[str, str]:
     if key == "systempaths" and value != "unconfined":
         raise ValueError(f"security option {spec!r}: systempaths takes only unconfined")
     return key, value
+
+
+class HostUrl(NamedTuple):
+    """Where the engine runs, as `--host` or the profile's `host` names it: ssh://[user@]host[:port][/socket],
+    unix:///socket, tcp://host:port, or (scheme "name") a docker context or podman system connection."""
+
+    scheme: str
+    text: str
+    user: Optional[str] = None
+    host: str = ""
+    port: Optional[int] = None
+    path: str = ""
+
+
+HOST_FORMS = "ssh://[user@]host[:port][/socket], unix:///socket, tcp://host:port, or a context/connection name"
+
+
+def parse_host(text: str) -> HostUrl:
+    """The engine's location; ValueError naming the forms it may take."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        if not NAME_RE.match(text):
+            raise ValueError(f"not a host URL nor a context name; write {HOST_FORMS}")
+        return HostUrl("name", text)
+    if scheme == "unix":
+        if not rest.startswith("/"):
+            raise ValueError("a unix socket path must be absolute, as in unix:///run/podman/podman.sock")
+        return HostUrl("unix", text, path=rest)
+    if scheme not in ("ssh", "tcp"):
+        raise ValueError(f"the scheme {scheme!r} is not ssh, unix or tcp; write {HOST_FORMS}")
+    where, slash, path = rest.partition("/")
+    user, at, hostport = where.rpartition("@")
+    host, port = hostport, None
+    # Neither may start with "-": ssh would read it as an option (-oProxyCommand=...).
+    match = re.match(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.][A-Za-z0-9_.-]*)(?::(\d+))?$", hostport)
+    if not match or (at and not re.match(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$", user)):
+        raise ValueError(f"expected {scheme}://{'[user@]' if scheme == 'ssh' else ''}host[:port]")
+    host, port = match.group(1), int(match.group(2)) if match.group(2) else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"port {port} is not between 1 and 65535")
+    if scheme == "tcp":
+        if at or path:
+            raise ValueError("a tcp endpoint is tcp://host:port, with no user or path")
+        if port is None:
+            raise ValueError(f"name the port, as in tcp://{host}:2376")
+        return HostUrl("tcp", text, host=host, port=port)
+    return HostUrl("ssh", text, user or None, host, port, "/" + path if slash and path else "")

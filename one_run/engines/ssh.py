@@ -1,0 +1,132 @@
+"""An engine's socket on another host, forwarded to a local socket by the OpenSSH client.
+
+The operator's own `ssh` is run, so ~/.ssh/config (Host aliases, Port, User,
+IdentityFile, ProxyJump), the agent and known_hosts apply as in their shell. It runs
+as a connection master: the first socket asked for opens the one connection of the
+command, each further one is a forward added to it (`ssh -O forward`).
+
+Never a prompt (BatchMode), never a host key accepted on the way (StrictHostKeyChecking):
+an unknown or changed key is refused with the host and the fingerprint it offered.
+"""
+import atexit
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from typing import Dict, Optional, Tuple
+
+from ..common.errors import EngineUnavailable
+from ..model.values import HostUrl
+
+OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ExitOnForwardFailure=yes",
+           "-o", "StreamLocalBindUnlink=yes", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4")
+SSH = "ssh"
+
+
+class Connection:
+    """One ssh master to a host, its forwards as local sockets in a private folder."""
+
+    def __init__(self, url: HostUrl, identity: Optional[str], timeout: float):
+        self.url = url
+        self.folder = tempfile.mkdtemp(prefix="one-run-ssh-")  # 0700: the sockets are the engine's root
+        self.control = os.path.join(self.folder, "control")
+        self.log = os.path.join(self.folder, "log")
+        self.forwards: Dict[str, str] = {}
+        where = ["-o", f"ConnectTimeout={int(timeout)}"]
+        if url.port:
+            where += ["-p", str(url.port)]
+        if url.user:
+            where += ["-l", url.user]
+        if identity:
+            where += ["-i", os.path.expanduser(identity)]
+        self.destination = where + ["--", url.host.strip("[]")]
+        with open(self.log, "wb") as log:
+            # -v: the log then holds the fingerprint the host offered, for a refusal's message.
+            self.master = subprocess.Popen(
+                [SSH, "-v", "-N", "-M", "-S", self.control, *OPTIONS, *self.destination],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout + 5
+        while not os.path.exists(self.control):
+            if self.master.poll() is not None or time.monotonic() > deadline:
+                reason = self._failure()
+                self.close()
+                raise EngineUnavailable(f"cannot reach {url.text} over SSH: {reason}")
+            time.sleep(0.02)
+
+    def forward(self, remote_socket: str) -> str:
+        """A local socket that leads to `remote_socket` on the host."""
+        if remote_socket not in self.forwards:
+            local = os.path.join(self.folder, f"{len(self.forwards)}.sock")
+            done = subprocess.run([SSH, "-S", self.control, "-O", "forward", "-L", f"{local}:{remote_socket}",
+                                   *self.destination], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            if done.returncode != 0 or not os.path.exists(local):
+                raise EngineUnavailable(f"cannot forward {remote_socket} from {self.url.text}: "
+                                        f"{done.stderr.strip() or 'ssh -O forward failed'}")
+            self.forwards[remote_socket] = local
+        return self.forwards[remote_socket]
+
+    def alive(self) -> bool:
+        return self.master.poll() is None
+
+    def close(self) -> None:
+        if self.master.poll() is None:
+            self.master.terminate()
+            try:
+                self.master.wait(5)
+            except subprocess.TimeoutExpired:
+                self.master.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _failure(self) -> str:
+        """Why the master did not come up, from its log: a host key refused, with its fingerprint;
+        else OpenSSH's last words."""
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            lines = []
+        said = [line for line in lines if not line.startswith(("debug", "OpenSSH_", "Transferred", "Authenticated"))]
+        if self.master.poll() is None:
+            return f"no answer within the connect timeout{': ' + said[-1] if said else ''}"
+        if any("Host key verification failed" in line for line in said):
+            offered = next((m.group(1) for line in lines
+                            for m in [re.search(r"Server host key: (\S+ SHA256:\S+)", line)] if m), "unknown")
+            changed = any("REMOTE HOST IDENTIFICATION HAS CHANGED" in line for line in said)
+            return (f"the host key it offered, {offered}, is {'NOT the one' if changed else 'not'} in known_hosts"
+                    f"{' (it CHANGED)' if changed else ''}: refused, nothing was changed — compare it with the "
+                    "host's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` there), then put the right "
+                    "key in ~/.ssh/known_hosts")
+        return said[-1] if said else f"ssh exited with {self.master.returncode}"
+
+
+def _die_with_parent() -> None:
+    """The master ends with one-run, even killed: a forward with nobody behind it is a door left open."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+_connections: Dict[Tuple[str, Optional[str]], Connection] = {}
+
+
+def forwarded_socket(url: HostUrl, identity: Optional[str], remote_socket: str, timeout: float) -> str:
+    """unix:// URL of a local socket forwarded to `remote_socket` on url's host, over the one
+    connection this process keeps to it."""
+    key = (url.text[:len(url.text) - len(url.path)] if url.path else url.text, identity)
+    connection = _connections.get(key)
+    if connection is None or not connection.alive():
+        connection = _connections[key] = Connection(url, identity, timeout)
+    return "unix://" + connection.forward(remote_socket)
+
+
+@atexit.register
+def _close_all() -> None:
+    for connection in _connections.values():
+        connection.close()
