@@ -1,8 +1,8 @@
 """one-run against an engine on another host, over the loopback SSH transport of tests/engines.sh
 (issue 23). Ratios in one run, medians of interleaved trials, per engine:
 
-  (1) a no-op apply over SSH against the same no-op apply on the local socket.
-      Target: remote/local <= 1.5.
+  (1) a no-op apply over SSH against the same no-op apply on the local socket, with the SSH
+      handshake alone (`ssh fe1 true`) beside it: its floor. Target: remote/local <= 1.5.
   (2) a recreate (`apply --force`, settle 0): its overhead over the manual procedure run over
       the same transport (`R stop; R rm; R run` of the engine's CLI with the rendered words:
       docker -H ssh://, podman --url ssh://), against the same overhead on the local socket.
@@ -122,7 +122,9 @@ def bench_engine(runtime, trials, work, report):
             timed(one_run(remote_side, "apply", profile, state=state if remote_side else work + "/state"), env)
         noop = {False: [], True: []}
         over = {False: [], True: []}
+        handshake = []  # the floor under (1): one SSH connection, nothing else
         for _ in range(trials):
+            handshake.append(timed(as_operator(["ssh", "-o", "BatchMode=yes", "fe1", "true"]), env)[0])
             for remote_side, profile, name in ((False, local, local_name), (True, remote, remote_name)):
                 st = state if remote_side else work + "/state"
                 noop[remote_side].append(timed(one_run(remote_side, "apply", profile, state=st), env)[0])
@@ -138,7 +140,8 @@ def bench_engine(runtime, trials, work, report):
         med = {k: {s: statistics.median(v[s]) for s in v} for k, v in (("noop", noop), ("over", over))}
         ratio = med["noop"][True] / med["noop"][False]
         report(runtime, "(1) no-op apply", f"remote {med['noop'][True]:.2f} s, local {med['noop'][False]:.2f} s: "
-               f"{ratio:.2f}x", ratio <= TARGETS["noop"], f"<= {TARGETS['noop']}x")
+               f"{ratio:.2f}x (`ssh fe1 true` alone: {statistics.median(handshake):.2f} s)",
+               ratio <= TARGETS["noop"], f"<= {TARGETS['noop']}x")
         extra = med["over"][True] - med["over"][False]
         report(runtime, "(2) recreate overhead", f"remote {med['over'][True]:.2f} s, local {med['over'][False]:.2f} s "
                f"over the manual stop; rm; run: +{extra:.2f} s", extra <= TARGETS["overhead"],

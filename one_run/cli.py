@@ -39,7 +39,13 @@ def _name_host(args, profile_host, runtime: str) -> bool:
     from .model.endpoint import endpoint_for, name_host
 
     name_host(getattr(args, "host", None), profile_host, runtime)
-    return endpoint_for(runtime).remote
+    endpoint = endpoint_for(runtime)
+    if endpoint.url.scheme == "ssh" and args.command not in ("render", "validate"):
+        from .engines.base import CONNECT_TIMEOUT
+        from .engines.ssh import connection
+
+        connection(endpoint.url, endpoint.identity, CONNECT_TIMEOUT)  # its handshake overlaps the imports
+    return endpoint.remote
 
 
 PROFILE_HELP = "the deployment's TOML profile (keys: docs/profile.md)"

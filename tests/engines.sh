@@ -121,6 +121,7 @@ UsePAM no
 StrictModes no
 PidFile $dir/pid
 AcceptEnv DOCKER_HOST
+Subsystem sftp /usr/lib/openssh/sftp-server
 
 EOF
     /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/log"

@@ -80,3 +80,27 @@ def test_an_unexpected_exception_is_exit_4_with_a_way_to_find_the_state(tmp_path
 
     assert result.code == 4
     assert "Traceback" in result.err and "unexpected TypeError" in result.err and "one-run status" in result.err
+
+
+def test_an_engine_gone_in_the_middle_of_a_swap_is_exit_4_saying_what_is_left(tmp_path, monkeypatch):
+    """A remote engine's transport dropped after the new container was made (seen over SSH):
+    every later call fails, the undo's own first look included. Not exit 3, "nothing changed"."""
+    profile = tmp_path / "p.toml"
+    profile.write_text('settle_time = 0\n[container]\nname = "opennebula"\nimage = "img"\n')
+    engine = BrokenEngine()
+    made = engine.create
+
+    def create_then_go_away(request):
+        cid = made(request)
+        gone = EngineError("docker: the connection to the engine was lost")
+        for method in ("get", "stop", "start", "rename", "remove", "logs", "names_starting"):
+            monkeypatch.setattr(engine, method, lambda *args, **kwargs: (_ for _ in ()).throw(gone))
+        return cid
+
+    monkeypatch.setattr(engine, "create", create_then_go_away)
+    monkeypatch.setattr("one_run.deploy.apply.get_engine", lambda runtime: engine)
+
+    result = run_cli("apply", profile, "--force")
+
+    assert result.code == 4, result.err
+    assert "restoring the previous container failed too" in result.err and "no volume was removed" in result.err

@@ -21,7 +21,10 @@ def roll_back(d: Deployment, failure: str):
     """Undo the swap this apply journaled; raises ApplyFailedRestored (exit 1) or RestoreFailed (4)."""
     record = d.record
     with shielded():
-        new = d.new_container(record)
+        try:
+            new = d.new_container(record)
+        except EngineError:  # the engine, or the connection to it, went away: undo says what is left
+            new = None
         logs = d.log_tail(new.id) if new else ""
         # The old container mounts its own staged copies: the profile's files are not touched.
         files = "\nthe profile's edited files are untouched and were not applied" if d.spec.staged else ""

@@ -17,7 +17,8 @@ from .base import (ARCHIVE_CHUNK, CALL_TIMEOUT, CONNECT_TIMEOUT, HOST_HINT, Cont
 
 STOP_ATTEMPTS = 5
 RESTART_WAIT = 2.0  # seconds a restart policy may take to start an exited container again
-KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]  # helpers that exec tar
+# Helpers that exec tar; `wait` returns at once on TERM, where `sleep 1` would hold the stop up to 1 s.
+KEEP_ALIVE = ["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait $!; done"]
 
 
 class PodmanEngine(Engine):

@@ -2,8 +2,9 @@
 
 The operator's own `ssh` is run, so ~/.ssh/config (Host aliases, Port, User,
 IdentityFile, ProxyJump), the agent and known_hosts apply as in their shell. It runs
-as a connection master: the first socket asked for opens the one connection of the
-command, each further one is a forward added to it (`ssh -O forward`).
+as a connection master, opened as soon as the command knows its host (the handshake runs
+while Python imports the SDK), and each socket asked for is a forward added to it
+(`ssh -O forward`).
 
 Never a prompt (BatchMode), never a host key accepted on the way (StrictHostKeyChecking):
 an unknown or changed key is refused with the host and the fingerprint it offered.
@@ -48,16 +49,20 @@ class Connection:
                 [SSH, "-v", "-N", "-M", "-S", self.control, *OPTIONS, *self.destination],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
                 preexec_fn=_die_with_parent)
-        deadline = time.monotonic() + timeout + 5
+        self.deadline = time.monotonic() + timeout + 5
+
+    def ready(self) -> None:
+        """Wait for the connection to be up; EngineUnavailable (and closed) if it does not come up."""
         while not os.path.exists(self.control):
-            if self.master.poll() is not None or time.monotonic() > deadline:
+            if self.master.poll() is not None or time.monotonic() > self.deadline:
                 reason = self._failure()
                 self.close()
-                raise EngineUnavailable(f"cannot reach {url.text} over SSH: {reason}")
-            time.sleep(0.02)
+                raise EngineUnavailable(f"cannot reach {self.url.text} over SSH: {reason}")
+            time.sleep(0.005)
 
     def forward(self, remote_socket: str) -> str:
         """A local socket that leads to `remote_socket` on the host."""
+        self.ready()
         if remote_socket not in self.forwards:
             local = os.path.join(self.folder, f"{len(self.forwards)}.sock")
             done = subprocess.run([SSH, "-S", self.control, "-O", "forward", "-L", f"{local}:{remote_socket}",
@@ -116,14 +121,19 @@ def _die_with_parent() -> None:
 _connections: Dict[Tuple[str, Optional[str]], Connection] = {}
 
 
-def forwarded_socket(url: HostUrl, identity: Optional[str], remote_socket: str, timeout: float) -> str:
-    """unix:// URL of a local socket forwarded to `remote_socket` on url's host, over the one
-    connection this process keeps to it."""
+def connection(url: HostUrl, identity: Optional[str], timeout: float) -> Connection:
+    """The one connection this process keeps to url's host, opened now if it is not open: the
+    CLI opens it as soon as it knows the host, so the handshake runs while Python imports."""
     key = (url.text[:len(url.text) - len(url.path)] if url.path else url.text, identity)
-    connection = _connections.get(key)
-    if connection is None or not connection.alive():
-        connection = _connections[key] = Connection(url, identity, timeout)
-    return "unix://" + connection.forward(remote_socket)
+    found = _connections.get(key)
+    if found is None or not found.alive():
+        found = _connections[key] = Connection(url, identity, timeout)
+    return found
+
+
+def forwarded_socket(url: HostUrl, identity: Optional[str], remote_socket: str, timeout: float) -> str:
+    """unix:// URL of a local socket forwarded to `remote_socket` on url's host."""
+    return "unix://" + connection(url, identity, timeout).forward(remote_socket)
 
 
 @atexit.register
