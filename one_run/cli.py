@@ -40,7 +40,7 @@ def _name_host(args, profile_host, runtime: str) -> bool:
 
     name_host(getattr(args, "host", None), profile_host, runtime)
     endpoint = endpoint_for(runtime)
-    if endpoint.url.scheme == "ssh" and args.command not in ("render", "validate"):
+    if endpoint.url.scheme == "ssh" and args.command not in ("render", "validate", "boot"):
         from .engines.base import CONNECT_TIMEOUT
         from .engines.ssh import connection
 

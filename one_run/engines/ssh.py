@@ -45,10 +45,15 @@ class Connection:
         self.destination = where + ["--", url.host.strip("[]")]
         with open(self.log, "wb") as log:
             # -v: the log then holds the fingerprint the host offered, for a refusal's message.
-            self.master = subprocess.Popen(
-                [SSH, "-v", "-N", "-M", "-S", self.control, *OPTIONS, *self.destination],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-                preexec_fn=_die_with_parent)
+            try:
+                self.master = subprocess.Popen(
+                    [SSH, "-v", "-N", "-M", "-S", self.control, *OPTIONS, *self.destination],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                    preexec_fn=_die_with_parent)
+            except OSError as exc:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                raise EngineUnavailable(f"cannot reach {url.text}: the OpenSSH client `{SSH}` does not run "
+                                        f"({exc.strerror}); install openssh-client") from None
         self.deadline = time.monotonic() + timeout + 5
 
     def ready(self) -> None:
