@@ -176,6 +176,7 @@ standin)  # (re)build the stand-in rootfs and add the tags missing on running en
     ;;
 start)
     mkdir -p "$state"
+    chmod 711 "$state"  # mktemp's 0700 would keep the remote tests' operator out of its client folder
     install_missing
     private_client
     bash "$here/standin/build-rootfs.sh" "$state/standin.tar"

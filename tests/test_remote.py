@@ -6,9 +6,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import time
 import uuid
 from pathlib import Path
 
@@ -56,16 +58,27 @@ class Remote:
         self.folder.mkdir()
         self.url = f"ssh://fe1{os.environ[SOCKETS[engine.runtime]][len('unix://'):]}"
 
-    def run(self, *args, env=None) -> Result:
+    def argv(self, *args, env=None) -> list:
         """one-run as the operator: its passwd home (OpenSSH reads ~/.ssh there), no engine variable."""
         self.own()
         path = os.pathsep.join([sysconfig.get_paths()["purelib"], str(ROOT)])
         variables = {"PATH": "/usr/bin:/bin", "HOME": f"/home/{OPERATOR}", "PYTHONPATH": path,
                      "PYTHONDONTWRITEBYTECODE": "1", "ONE_RUN_STATE_DIR": str(self.folder / "state"), **(env or {})}
-        done = subprocess.run(["runuser", "-u", OPERATOR, "--", "env", "-i",
-                               *(f"{k}={v}" for k, v in variables.items()), _interpreter(), "-m", "one_run",
-                               *map(str, args)], capture_output=True, text=True, cwd=self.folder, timeout=300)
+        return ["runuser", "-u", OPERATOR, "--", "env", "-i", *(f"{k}={v}" for k, v in variables.items()),
+                _interpreter(), "-m", "one_run", *map(str, args)]
+
+    def run(self, *args, env=None) -> Result:
+        done = subprocess.run(self.argv(*args, env=env), capture_output=True, text=True, cwd=self.folder,
+                              timeout=300)
         return Result(done.returncode, done.stdout, done.stderr)
+
+    def start(self, *args, env=None):
+        """One-run started in a session of its own; its stderr goes to a file that can be read meanwhile."""
+        err = self.folder / f"stderr-{uuid.uuid4().hex[:6]}"
+        with open(err, "w") as f:
+            running = subprocess.Popen(self.argv(*args, env=env), stdout=subprocess.DEVNULL, stderr=f,
+                                       cwd=self.folder, start_new_session=True)
+        return running, err
 
     def own(self) -> None:
         subprocess.run(["chown", "-R", OPERATOR, str(self.folder)], check=True)
@@ -279,3 +292,33 @@ def test_init_host_is_now_fqdn_and_still_accepted_with_a_warning(tmp_path, capsy
     assert run_cli("validate", tmp_path / "new" / "one-run.toml").code == 0
     both = run_cli("init", tmp_path / "both", "--host", "a.example.com", "--fqdn", "b.example.com")
     assert both.code == 2 and not (tmp_path / "both").exists()
+
+
+def _wait_for(path: Path, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not in {path.read_text()!r}"
+        time.sleep(0.1)
+    return path.read_text()
+
+
+def test_two_clients_on_two_machines_take_turns_on_the_host(remote):
+    """Two clients with state folders of their own (two machines): the second waits on the host's
+    lock, naming the first, and goes on once the first, interrupted, has put things back."""
+    profile = remote.plain()
+    assert remote.run("apply", "--host", remote.url, profile).code == 0
+    first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
+                                    env={"ONE_RUN_TEST_PAUSE": "created", "ONE_RUN_STATE_DIR": remote.folder / "a"})
+    try:
+        _wait_for(first_err, "test pause after created")
+        second, second_err = remote.start("apply", "--force", "--host", remote.url, profile,
+                                          env={"ONE_RUN_STATE_DIR": remote.folder / "b"})
+        said = _wait_for(second_err, "waiting for another one-run")
+        assert re.search(rf"waiting for another one-run \(pid \d+ on \S+\) on {re.escape(remote.url)}", said), said
+        assert second.poll() is None
+    finally:  # one-run itself, runuser's child: as a terminal's Ctrl-C, it puts things back first
+        child = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
+        os.kill(int(child[0]), signal.SIGTERM)
+    assert first.wait(60) == 1, first_err.read_text()
+    assert second.wait(120) == 0, second_err.read_text()
+    assert remote.engine.running_id(remote.engine.containers[-1])

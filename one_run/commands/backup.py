@@ -75,7 +75,7 @@ def _deployment(engine: Engine, spec: RunSpec) -> ContainerInfo:
 # --- backup ------------------------------------------------------------------------------
 
 def backup(engine: Engine, profile: Profile, spec: RunSpec, out: str, say: Callable[[str], None] = print) -> int:
-    with apply_lock(engine.runtime, spec.name):
+    with apply_lock(engine.runtime, spec.name, engine=engine):
         current = _deployment(engine, spec)
         carried = carried_volumes(current, spec, engine.image_attrs(current.image_id))
         volumes = snapshot_volumes(spec, carried, profile.snapshot)
@@ -316,7 +316,7 @@ def restore(engine: Engine, profile: Profile, spec: RunSpec, folder: str, yes: b
             say: Callable[[str], None] = print) -> int:
     manifest = read_manifest(folder)
     fingerprints = verify_backup(folder, manifest, say_on_stderr)
-    with apply_lock(engine.runtime, spec.name):
+    with apply_lock(engine.runtime, spec.name, engine=engine):
         current = _deployment(engine, spec)
         targets = _targets(current, manifest)
         if current.running and not yes:

@@ -61,7 +61,7 @@ class Switcher:
     # --- deciding ---------------------------------------------------------------
 
     def run(self, dry_run=False, cleanup=False, overwrite=False) -> int:
-        with apply_lock(self.src.runtime, self.name):
+        with apply_lock(self.src.runtime, self.name, engine=self.src):
             source, target = self.src.get(self.name), self.dst.get(self.name)
             if source is None:
                 if target is not None:

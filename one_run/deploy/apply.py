@@ -69,7 +69,7 @@ class Applier:
 
     def run(self, options: ApplyOptions) -> int:
         d = self.d
-        with apply_lock(d.engine.runtime, d.name):
+        with apply_lock(d.engine.runtime, d.name, engine=d.engine):
             if options.dry_run:
                 plan = make_plan(d.engine, d.profile, d.spec, options.force)
                 for line in leftovers(d) + describe_plan(plan, d.spec, d.engine, d.profile, d.survival):

@@ -78,6 +78,15 @@ class Connection:
             self.forwards[remote_socket] = local
         return self.forwards[remote_socket]
 
+    def run(self, command: str) -> subprocess.Popen:
+        """`command` run by the host's shell over this connection; its stdin, stdout a pipe each."""
+        self.ready()
+        # A session of its own: a Ctrl-C or a SIGTERM to one-run's process group must not end it
+        # while one-run still puts things back; it ends with one-run (PDEATHSIG) or its stdin.
+        return subprocess.Popen([SSH, "-S", self.control, *self.destination, command], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+
     def alive(self) -> bool:
         return self.master.poll() is None
 
