@@ -102,6 +102,7 @@ EOF
 OPERATOR=one-run-operator  # the remote tests' operator: OpenSSH reads ~/.ssh from the passwd home
 
 start_sshd() {  # an sshd on loopback is the Front-end's host; the operator knows it as fe1
+    # The operator has one ~/.ssh: the engines last started on this machine are the ones fe1 reaches.
     local dir="$state/sshd" port home
     mkdir -p "$dir" /run/sshd
     chmod 700 "$dir"

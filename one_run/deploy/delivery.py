@@ -2,9 +2,9 @@
 folder the container mounts (/certs, /ssh, /config) is a named volume of its own, named by
 the contents' hash (runspec.delivery_volume) and mounted read-only.
 
-A volume is filled through the engine's archive API by a helper container, then read back
-through the same API (on Podman by tar inside the helper) and its files' names, modes and
-sha256 compared with the profile's. A volume already there is checked the same way, so one
+A volume is filled through the engine's archive API by a helper container that never runs,
+then read back through the same API and its files' names, modes and sha256 compared with the
+profile's. A volume already there is checked the same way, so one
 that an interrupted apply filled half-way is filled again, and one that render's commands
 filled (`docker cp`, other times) is used as it is. Old volumes go when no container of the deployment mounts them any more, as the
 staged folders do on a local engine.
@@ -43,7 +43,7 @@ def expected(files: Iterable[StagedFile]) -> Listing:
 
 def held(engine: Engine, cid: str, path: str) -> Listing:
     """What the volume mounted at `path` in helper `cid` holds, as the engine archives it."""
-    chunks = engine.archive_get(cid, path)
+    chunks = engine.archive_get(cid, path, owners=False)  # modes and contents: no running helper needed
     try:
         data = b"".join(chunks)
     finally:
@@ -114,7 +114,8 @@ def _helper(engine: Engine, spec: RunSpec, name: str, volumes: Dict[str, str]) -
         raise EngineUnavailable(f"{engine.label}: no image to run the helper that fills the customization "
                                 "volumes; nothing was changed")
     mounts = [(volume, DELIVERY_ROOT + target, False) for target, volume in volumes.items()]
-    return engine.create_helper(image, mounts, name)
+    # Created, never started: the archive API reads and writes a container that does not run.
+    return engine.create_helper(image, mounts, name, command=["true"])
 
 
 def _empty(engine: Engine, spec: RunSpec, volume: str) -> None:

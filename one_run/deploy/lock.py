@@ -43,7 +43,8 @@ def apply_lock(runtime: str, name: str, timeout: Optional[float] = None, engine=
 # process's pipe over the SSH connection. When one-run ends, killed or not, or the connection
 # drops, the pipe closes, `cat` ends and the kernel there drops the lock: another client on
 # another machine waits for it, and a dead one never leaves it behind.
-HOST_LOCK = """lock=/run/lock/one-run-$1.lock
+HOST_LOCK = """command -v flock >/dev/null || { echo noflock; exit 127; }
+lock=/run/lock/one-run-$1.lock
 [ -d /run/lock ] && [ -w /run/lock ] || lock=/tmp/one-run-$1.lock
 if ! flock -n "$lock" true; then echo "busy $(cat "$lock.holder" 2>/dev/null)"; fi
 flock -w "$3" "$lock" sh -c 'printf %s "$1" > "$0.holder"; echo held; exec cat >/dev/null' "$lock" "$2" \
@@ -55,13 +56,15 @@ flock -w "$3" "$lock" sh -c 'printf %s "$1" > "$0.holder"; echo held; exec cat >
 def _host_lock(engine, runtime: str, name: str, timeout: float):
     import shlex
     import socket
+    import subprocess
 
+    from ..engines import CONNECT_TIMEOUT
     from ..engines.ssh import connection
 
     endpoint = engine.endpoint
     holder = f"pid {os.getpid()} on {socket.gethostname()}"
     command = shlex.join(["sh", "-c", HOST_LOCK, "one-run", f"{runtime}-{name}", holder, str(int(timeout))])
-    held = connection(endpoint.url, endpoint.identity, timeout).run(command)
+    held = connection(endpoint.url, endpoint.identity, CONNECT_TIMEOUT).run(command)
     try:
         for line in held.stdout:
             word, _, who = line.strip().partition(" ")
@@ -72,6 +75,9 @@ def _host_lock(engine, runtime: str, name: str, timeout: float):
                 raise ApplyFailedRestored(
                     f"another one-run ({who or 'another client'}) is changing {runtime} container {name} on "
                     f"{endpoint.name}; waited {timeout:.0f} s and changed nothing — try again when it has finished")
+            elif word == "noflock":
+                raise EngineUnavailable(f"{endpoint.name} has no `flock` (util-linux), which holds the "
+                                        "deployment's lock there; install it there. Nothing was changed")
             elif word == "held":
                 break
         else:
@@ -82,7 +88,7 @@ def _host_lock(engine, runtime: str, name: str, timeout: float):
         held.stdin.close()  # the lock's holder there ends, and with it the lock
         try:
             held.wait(5)
-        except Exception:
+        except subprocess.TimeoutExpired:
             held.kill()
 
 

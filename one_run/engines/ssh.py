@@ -152,5 +152,5 @@ def forwarded_socket(url: HostUrl, identity: Optional[str], remote_socket: str, 
 
 @atexit.register
 def _close_all() -> None:
-    for connection in _connections.values():
-        connection.close()
+    for open_one in _connections.values():
+        open_one.close()

@@ -83,7 +83,7 @@ def endpoint_for(runtime: str) -> Endpoint:
         if _named:
             raise UsageError(f"{source} {text!r}: {exc}") from None
         url = HostUrl("other", text)
-    if url.scheme in ("name", "other"):  # a variable the SDK may still read (http://, fd://, ...): it says
+    if url.scheme in ("name", "other"):  # a variable's value the SDK may still take (http://, fd://, ...)
         return Endpoint(runtime, text, HostUrl("other", text))
     return Endpoint(runtime, text, url)
 
@@ -97,7 +97,10 @@ def _beside(text: str, source: str, runtime: str) -> Endpoint:
         return Endpoint(runtime, bare.text, bare)
     if url.scheme == "unix":
         variable = os.environ.get(ENV_VARIABLE[runtime]) or local_socket(runtime)
-        return Endpoint(runtime, variable, parse_host(variable))
+        try:
+            return Endpoint(runtime, variable, parse_host(variable))
+        except ValueError:
+            return Endpoint(runtime, variable, HostUrl("other", variable))
     raise EngineUnavailable(f"{source} {text} names one engine; no {runtime} engine beside it is known")
 
 
