@@ -322,3 +322,34 @@ def test_two_clients_on_two_machines_take_turns_on_the_host(remote):
     assert first.wait(60) == 1, first_err.read_text()
     assert second.wait(120) == 0, second_err.read_text()
     assert remote.engine.running_id(remote.engine.containers[-1])
+
+
+def test_a_docker_context_or_podman_connection_is_taken_by_name(tmp_path, monkeypatch):
+    """The files `docker context create` and `podman system connection add` write, read as they are."""
+    import hashlib
+
+    from one_run.common.errors import UsageError
+    from one_run.model.endpoint import endpoint_for, name_host
+
+    monkeypatch.setattr("one_run.model.endpoint._named", None)  # what the test names is undone after it
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    meta = tmp_path / ".docker" / "contexts" / "meta" / hashlib.sha256(b"fe9").hexdigest() / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"Name": "fe9", "Endpoints": {"docker": {"Host": "ssh://root@fe9.example.com"}}}))
+    conf = tmp_path / ".config" / "containers" / "containers.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text('[engine.service_destinations.fe8]\nuri = "ssh://core@fe8.example.com:2222/run/user/1000/podman/'
+                    'podman.sock"\nidentity = "~/.ssh/fe8"\n')
+
+    name_host("fe9", None, "docker")
+    docker = endpoint_for("docker")
+    assert (docker.url.user, docker.url.host, docker.socket, docker.remote) == \
+        ("root", "fe9.example.com", "/var/run/docker.sock", True)
+    name_host("fe8", None, "podman")
+    podman = endpoint_for("podman")
+    assert (podman.url.port, podman.socket, podman.identity) == (2222, "/run/user/1000/podman/podman.sock", "~/.ssh/fe8")
+    name_host("nowhere", None, "docker")
+    with pytest.raises(UsageError, match="no docker context of that name"):
+        endpoint_for("docker")
