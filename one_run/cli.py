@@ -492,6 +492,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     _warnings.clear()
     try:
+        return _run(args)
+    finally:
+        from .model.endpoint import name_host
+
+        name_host(None, None, "docker")  # the host a command named is that command's: main may be called again
+
+
+def _run(args) -> int:
+    try:
         code = args.func(args)
         for problem in _warnings:
             print(problem, file=sys.stderr)
