@@ -99,14 +99,12 @@ def _remote_steps(profile: Profile, endpoint, user: bool, action: str) -> str:
     unit = unit_name(profile.container.name)
     where = f"~/.config/systemd/user/{unit}" if user else f"/etc/systemd/system/{unit}"
     host = endpoint.url.host if not endpoint.url.user else f"{endpoint.url.user}@{endpoint.url.host}"
-    port = f" -P {endpoint.url.port}" if endpoint.url.port else ""
+    scp, ssh = ("scp", "ssh") if not endpoint.url.port else (f"scp -P {endpoint.url.port}", f"ssh -p {endpoint.url.port}")
     if action == "install":
-        steps = (f"one-run boot {profile.path} --host {endpoint.name} --print > {unit}; scp{port} {unit} {host}:{where}; "
-                 f"ssh{port.replace('-P', '-p')} {host} '{_manager(user)} daemon-reload && "
-                 f"{_manager(user)} enable {unit}'")
+        steps = (f"one-run boot {profile.path} --host {endpoint.name} --print > {unit}; {scp} {unit} {host}:{where}; "
+                 f"{ssh} {host} '{_manager(user)} daemon-reload && {_manager(user)} enable {unit}'")
     else:
-        steps = (f"ssh{port.replace('-P', '-p')} {host} '{_manager(user)} disable {unit} && rm {where} && "
-                 f"{_manager(user)} daemon-reload'")
+        steps = f"{ssh} {host} '{_manager(user)} disable {unit} && rm {where} && {_manager(user)} daemon-reload'"
     return (f"the boot unit belongs to {endpoint.name}'s systemd, which one-run does not drive over SSH; nothing was "
             f"changed. Run: {steps}")
 

@@ -31,20 +31,18 @@ def remote_lines(spec: RunSpec, staged_folder: Optional[str]) -> List[str]:
     customization files there as apply does (runspec.delivery_volume)."""
     import shlex
 
-    from ..model.endpoint import REMOTE_SOCKET, endpoint_for
+    from ..model.endpoint import ENV_VARIABLE, REMOTE_SOCKET, endpoint_for, ssh_destination
 
     endpoint = endpoint_for(spec.runtime)
-    variable = "DOCKER_HOST" if spec.runtime == "docker" else "CONTAINER_HOST"
+    variable = ENV_VARIABLE[spec.runtime]
     lines = [f"# The engine runs on {endpoint.name}: the customization files go there through it, one "
              "read-only volume per folder."]
     url = endpoint.url
     if spec.runtime == "docker" and url.scheme == "ssh" and endpoint.socket != REMOTE_SOCKET["docker"]:
         # The docker CLI's ssh:// reaches the default socket only: forward this one.
         local = FORWARDED.format(runtime=spec.runtime)
-        destination = shlex.join([*(["-p", str(url.port)] if url.port else []), *(["-l", url.user] if url.user else []),
-                                  url.host.strip("[]")])
         lines += [f"ssh -fnNT -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes -L {local}:{endpoint.socket} "
-                  f"{destination}", f"export {variable}=unix://{local}"]
+                  f"{shlex.join(ssh_destination(url))}", f"export {variable}=unix://{local}"]
     else:
         lines.append(f"export {variable}={shlex.quote(endpoint.cli_host)}")
     if staged_folder:

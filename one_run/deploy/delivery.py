@@ -12,13 +12,13 @@ staged folders do on a local engine.
 import hashlib
 import io
 import tarfile
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..common.errors import EngineError, EngineUnavailable
 from ..engines import ContainerInfo, Engine
-from ..model.runspec import DELIVERY_HELPER, DELIVERY_LABEL, DELIVERY_ROOT, FOLDER_MODE, RunSpec, StagedFile
-from .naming import KEPT_INFIX
-from .volume_copy import remove_quietly
+from ..model.runspec import (DELIVERY_HELPER, DELIVERY_LABEL, DELIVERY_ROOT, FOLDER_MODE, RunSpec, StagedFile,
+                             deployment_mounts)
+from .volume_copy import relative_name, remove_quietly
 
 Listing = Dict[str, Tuple[int, str]]  # file name -> (permission bits, sha256)
 
@@ -52,9 +52,8 @@ def held(engine: Engine, cid: str, path: str) -> Listing:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             for member in tar:
-                name = member.name.strip("/")
-                name = name[2:] if name.startswith("./") else name
-                if member.isdir() and name in ("", "."):
+                name = relative_name(member.name)
+                if name == ".":  # the volume's own folder
                     continue
                 content = tar.extractfile(member).read() if member.isfile() else b"\0not a file"
                 found[name] = (member.mode & 0o7777, hashlib.sha256(content).hexdigest())
@@ -68,17 +67,15 @@ def deliver(engine: Engine, spec: RunSpec, say, current: Optional[ContainerInfo]
     the deployment uses changed) when one cannot be filled or does not verify. The volumes
     `current` (the running deployment) mounts were verified when it was created."""
     wanted = spec.delivery_volumes
-    if not wanted:
-        return
-    files = {target: [f for f in spec.staged if f.target == target] for target in wanted}
-    archives = {target: folder_tar(files[target]) for target in wanted}
-    listings = {target: expected(files[target]) for target in wanted}
     mounted = {m.get("Name") for m in (current.attrs.get("Mounts") or [])} if current else set()
-    helper_name = spec.name + DELIVERY_HELPER
-    remove_quietly(engine, helper_name)  # an interrupted apply's
     unsure = [t for t, volume in wanted.items() if volume not in mounted]
     if not unsure:
         return
+    helper_name = spec.name + DELIVERY_HELPER
+    remove_quietly(engine, helper_name)  # an interrupted apply's
+    files = {target: [f for f in spec.staged if f.target == target] for target in unsure}
+    archives = {target: folder_tar(files[target]) for target in unsure}
+    listings = {target: expected(files[target]) for target in unsure}
     missing = [t for t in unsure if engine.volume(wanted[t]) is None]
     for target in missing:
         engine.create_volume(wanted[target], {DELIVERY_LABEL: spec.name})
@@ -129,20 +126,6 @@ def _empty(engine: Engine, spec: RunSpec, volume: str) -> None:
     engine.create_volume(volume, {DELIVERY_LABEL: spec.name})
 
 
-def in_use(engine: Engine, name: str) -> Set[str]:
-    """The delivery volumes the deployment's containers (its own, the kept previous ones, a
-    temporary) mount; raises EngineError."""
-    used: Set[str] = set()
-    for found, _ in engine.names_starting(name):
-        if found != name and not found.startswith((name + "-", name + KEPT_INFIX)):
-            continue
-        info = engine.get(found)
-        for mount in (info.attrs.get("Mounts") or []) if info else []:
-            if mount.get("Type") == "volume" and mount.get("Name"):
-                used.add(mount["Name"])
-    return used
-
-
 def prune_delivered(engine: Engine, spec: RunSpec) -> List[str]:
     """Remove the deployment's delivery volumes that neither the spec nor any container of it
     mounts; the removed, returned. Nothing is removed when the engine cannot say which are used."""
@@ -151,7 +134,8 @@ def prune_delivered(engine: Engine, spec: RunSpec) -> List[str]:
         unused = set(labelled) - set(spec.delivery_volumes.values())
         if not unused:
             return []
-        unused -= in_use(engine, spec.name)
+        unused -= {m["Name"] for m in deployment_mounts(engine, spec.name)
+                   if m.get("Type") == "volume" and m.get("Name")}
         for volume in sorted(unused):
             engine.remove_volume(volume)
         return sorted(unused)

@@ -197,6 +197,5 @@ def apply_warning(runtime: str, policy: str, name: str, profile_path: str, survi
     if runtime != "podman" or policy not in ("unless-stopped", "on-failure") or survival.comes_back:
         return None
     will = "will not" if survival.comes_back is False else "may not"
-    remote = survival.fix and "--print" in survival.fix  # reboot_survival's answer for another host
-    fix = survival.fix if remote else f"run `one-run boot {profile_path} --install`"
+    fix = survival.fix if endpoint_for(runtime).remote else f"run `one-run boot {profile_path} --install`"
     return f"warning: the podman container {name} {will} come back after a host reboot ({survival.why}); {fix}"

@@ -49,7 +49,7 @@ def human(size: Optional[float]) -> str:
     return f"{size:.1f} TiB"
 
 
-def _relative(name: str) -> str:
+def relative_name(name: str) -> str:
     """Entry names as either engine writes them ("./a", "/a", "a", ".", "/", "") → "a" or "."."""
     while name.startswith("./"):
         name = name[2:]
@@ -157,13 +157,13 @@ class TarFingerprint:
                 self._pending["name" if kind == tarfile.GNUTYPE_LONGNAME else "link"] = text
             return
         name, info, link, uid, gid, mtime, size = self._member
-        name, sha, kind = _relative(name), "", info.type
+        name, sha, kind = relative_name(name), "", info.type
         if info.type in tarfile.REGULAR_TYPES:
             kind, sha = tarfile.REGTYPE, self._hash.hexdigest()
             self.contents[name] = (sha, size)
         elif info.type == tarfile.LNKTYPE:
             kind = tarfile.REGTYPE
-            sha, size = self.contents.get(_relative(link), ("missing:" + link, 0))
+            sha, size = self.contents.get(relative_name(link), ("missing:" + link, 0))
         if info.type != tarfile.SYMTYPE:
             link = ""
         if kind == tarfile.REGTYPE:

@@ -19,6 +19,7 @@ import time
 from typing import Dict, Optional, Tuple
 
 from ..common.errors import EngineUnavailable
+from ..model.endpoint import ssh_destination
 from ..model.values import HostUrl
 
 OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ExitOnForwardFailure=yes",
@@ -35,14 +36,7 @@ class Connection:
         self.control = os.path.join(self.folder, "control")
         self.log = os.path.join(self.folder, "log")
         self.forwards: Dict[str, str] = {}
-        where = ["-o", f"ConnectTimeout={int(timeout)}"]
-        if url.port:
-            where += ["-p", str(url.port)]
-        if url.user:
-            where += ["-l", url.user]
-        if identity:
-            where += ["-i", os.path.expanduser(identity)]
-        self.destination = where + ["--", url.host.strip("[]")]
+        self.destination = ["-o", f"ConnectTimeout={int(timeout)}", *ssh_destination(url, identity)]
         with open(self.log, "wb") as log:
             # -v: the log then holds the fingerprint the host offered, for a refusal's message.
             try:
@@ -138,7 +132,7 @@ _connections: Dict[Tuple[str, Optional[str]], Connection] = {}
 def connection(url: HostUrl, identity: Optional[str], timeout: float) -> Connection:
     """The one connection this process keeps to url's host, opened now if it is not open: the
     CLI opens it as soon as it knows the host, so the handshake runs while Python imports."""
-    key = (url.text[:len(url.text) - len(url.path)] if url.path else url.text, identity)
+    key = (url.without_path, identity)
     found = _connections.get(key)
     if found is None or not found.alive():
         found = _connections[key] = Connection(url, identity, timeout)

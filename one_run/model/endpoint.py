@@ -7,7 +7,7 @@ never applied elsewhere because of a stray variable. The other runtime (apply's 
 is looked for on the same host.
 """
 import os
-from typing import NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from ..common.errors import EngineUnavailable, UsageError
 from .values import HostUrl, parse_host
@@ -55,6 +55,15 @@ class Endpoint(NamedTuple):
         return url.text
 
 
+def ssh_destination(url: HostUrl, identity: Optional[str] = None) -> List[str]:
+    """The ssh(1) words that reach url's host: port, user, identity, then the host after `--`
+    (so that no host can be read as an option)."""
+    words = ["-p", str(url.port)] if url.port else []
+    words += ["-l", url.user] if url.user else []
+    words += ["-i", os.path.expanduser(identity)] if identity else []
+    return words + ["--", url.host.strip("[]")]
+
+
 def name_host(flag: Optional[str], profile_host: Optional[str], runtime: str) -> None:
     """Record the host the command line or the profile names for `runtime` (None for neither)."""
     global _named
@@ -93,7 +102,7 @@ def _beside(text: str, source: str, runtime: str) -> Endpoint:
     a local socket, this machine's own; beside tcp:// or a context, none is known."""
     url = parse_host(text)
     if url.scheme == "ssh":
-        bare = url._replace(path="", text=text[:len(text) - len(url.path)] if url.path else text)
+        bare = url._replace(path="", text=url.without_path)
         return Endpoint(runtime, bare.text, bare)
     if url.scheme == "unix":
         variable = os.environ.get(ENV_VARIABLE[runtime]) or local_socket(runtime)

@@ -6,7 +6,7 @@ engine backends are made from, so the two cannot drift apart.
 """
 import hashlib
 import os
-from typing import Dict, Iterable, List, NamedTuple, Optional, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from ..common.errors import Problem, ProfileError
 from ..common.files import NotReadable, read_regular_file, write_file
@@ -84,7 +84,8 @@ class RunSpec(NamedTuple):
         """Customization folder (/certs, ...) -> the volume that delivers it; empty for local staging."""
         if not self.delivered:
             return {}
-        return {f.target: delivery_volume(self.name, self.staged, f.target) for f in self.staged}
+        targets = {f.target for f in self.staged}  # mounted by the spec's volumes, as build_runspec named them
+        return {v.target: v.source for v in self.volumes if v.target in targets}
 
 
 def delivery_volume(container: str, staged: Iterable[StagedFile], target: str) -> str:
@@ -287,14 +288,15 @@ def prune_staged(profile_path: str, keep: Iterable[str]) -> List[str]:
     return removed
 
 
-def staged_in_use(engine, name: str) -> Set[str]:
-    """The bind-mount sources of the containers whose name starts with `name` (the deployment,
-    the ones apply leaves beside it, the kept previous ones): pass them to prune_staged's keep.
-    `engine` is a one_run.engines.Engine; raises EngineError."""
-    sources: Set[str] = set()
+def deployment_mounts(engine, name: str) -> Iterator[dict]:
+    """The inspect Mounts of the containers whose name starts with `name` (the deployment, the
+    ones apply leaves beside it, the kept previous ones). `engine` is a one_run.engines.Engine;
+    raises EngineError."""
     for found, _ in engine.names_starting(name):
         info = engine.get(found)
-        for mount in (info.attrs.get("Mounts") or []) if info else []:
-            if mount.get("Type") == "bind" and mount.get("Source"):
-                sources.add(mount["Source"])
-    return sources
+        yield from (info.attrs.get("Mounts") or []) if info else []
+
+
+def staged_in_use(engine, name: str) -> Set[str]:
+    """The bind-mount sources of the deployment's containers: pass them to prune_staged's keep."""
+    return {m["Source"] for m in deployment_mounts(engine, name) if m.get("Type") == "bind" and m.get("Source")}

@@ -445,6 +445,11 @@ class HostUrl(NamedTuple):
     port: Optional[int] = None
     path: str = ""
 
+    @property
+    def without_path(self) -> str:
+        """The URL without its socket's path: the host, whichever socket on it."""
+        return self.text[:len(self.text) - len(self.path)] if self.path else self.text
+
 
 HOST_FORMS = "ssh://[user@]host[:port][/socket], unix:///socket, tcp://host:port, or a context/connection name"
 
