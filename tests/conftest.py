@@ -104,12 +104,14 @@ class TestEngine:
         return state["Id"] if state["State"]["Running"] else None
 
     def report(self, name: str, timeout: float = 10) -> str:
-        """What the stand-in's bootstrap printed (TLS/SSH/patch/hooks read, outcome), once it
-        has printed its outcome: a container just started may not have got that far."""
+        """What the stand-in's bootstrap printed (TLS/SSH/patch/hooks read, outcome), once its
+        latest bootstrap has printed its outcome: a container just (re)started may not have got
+        that far, and the log still holds an earlier start's outcome."""
         deadline = time.monotonic() + timeout
         while True:
             out = self.cli("logs", name).stdout
-            if any(end in out for end in BOOTSTRAP_ENDS) or time.monotonic() > deadline:
+            latest = out.rsplit(" bootstrap, host ", 1)[-1]
+            if any(end in latest for end in BOOTSTRAP_ENDS) or time.monotonic() > deadline:
                 return out
             time.sleep(0.1)
 
