@@ -28,17 +28,23 @@ def _load(args, full: bool):
     from .model.validate import ensure_valid
 
     profile = load_profile(args.profile, getattr(args, "runtime", None))
-    spec = build_runspec(profile, remote=_name_host(args, profile.host, profile.runtime))
+    # The profile's host names the engine of the runtime its file says (an ssh:// socket path is
+    # that engine's); with --runtime (or switch's --to) the other one is beside it there.
+    written = load_profile(args.profile).runtime if getattr(args, "runtime", None) and \
+        (profile.host or args.command == "switch") else None
+    spec = build_runspec(profile, remote=_name_host(args, profile.host, profile.runtime, written))
     _warn(ensure_valid(profile, spec, full=full, strict=getattr(args, "strict", False)))
     return profile, spec
 
 
-def _name_host(args, profile_host, runtime: str) -> bool:
-    """Name the engine's host as --host or the profile does (the flag wins); whether it is remote.
-    UsageError if it does not parse."""
+def _name_host(args, profile_host, runtime: str, profile_runtime: Optional[str] = None) -> bool:
+    """Name the engine's host as --host (for `runtime`; for switch, its source) or the profile (for
+    the runtime it was written for, `profile_runtime`, default `runtime`) does; the flag wins.
+    Whether it is remote; UsageError if it does not parse."""
     from .model.endpoint import endpoint_for, name_host
 
-    name_host(getattr(args, "host", None), profile_host, runtime)
+    flag = getattr(args, "host", None)
+    name_host(flag, profile_host, runtime if flag and args.command != "switch" else (profile_runtime or runtime))
     endpoint = endpoint_for(runtime)
     if endpoint.url.scheme == "ssh" and args.command not in ("render", "validate", "boot"):
         from .engines.base import CONNECT_TIMEOUT

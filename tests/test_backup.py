@@ -11,7 +11,8 @@ from conftest import run_cli
 from datahelp import DAMAGE, deploy, fill, forget_snapshots, listing, on_volume, wait_for
 
 from one_run.deploy import snapshot as snap
-from one_run.deploy.history import history_dir, record_revision
+from one_run.deploy.history import record_revision
+from one_run.deploy.state import HISTORY, LocalStore
 from one_run.engines import get_engine
 from one_run.model.profile import load_profile
 from one_run.model.runspec import build_runspec
@@ -148,13 +149,13 @@ def test_history_lists_revisions_newest_first_with_snapshots(tmp_path, engine, d
     loaded = load_profile(profile)
     spec = build_runspec(loaded)
     try:
-        first = record_revision(eng, loaded, spec, eng.get(name), None)
+        first = record_revision(LocalStore(engine.runtime, name, str(profile)), eng, loaded, spec, eng.get(name), None)
         engine.cli("stop", name)
         taken = snap.take(eng, name, [(db, "/var/lib/mysql")], spec.image, say=lambda line: None)
         engine.cli("start", name)
-        second = record_revision(eng, loaded, spec, eng.get(name), taken)
+        second = record_revision(LocalStore(engine.runtime, name, str(profile)), eng, loaded, spec, eng.get(name), taken)
         assert (first, second) == (2, 3)  # the deployment's apply recorded revision 1
-        root = history_dir(str(profile))
+        root = LocalStore(engine.runtime, name, str(profile)).path(HISTORY)
         assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
         assert "[container]" in json.loads(open(os.path.join(root, "3", "revision.json")).read())["profile_text"]
         result = run_cli("history", profile, "--format", "json")
@@ -187,8 +188,8 @@ def test_history_keeps_copies_of_the_mounted_files_private(tmp_path, engine):
     assert run_cli("apply", profile).code == 0
     eng = get_engine(engine.runtime)
     loaded = load_profile(profile)
-    number = record_revision(eng, loaded, build_runspec(loaded), eng.get(name), None)
-    record = json.loads(open(os.path.join(history_dir(str(profile)), str(number), "revision.json")).read())
+    number = record_revision(LocalStore(engine.runtime, name, str(profile)), eng, loaded, build_runspec(loaded), eng.get(name), None)
+    record = json.loads(open(os.path.join(LocalStore(engine.runtime, name, str(profile)).path(HISTORY), str(number), "revision.json")).read())
     assert [f["path"] for f in record["files"]] == [str(hook)]
-    copy = os.path.join(history_dir(str(profile)), str(number), "files", record["files"][0]["sha256"])
+    copy = os.path.join(LocalStore(engine.runtime, name, str(profile)).path(HISTORY), str(number), "files", record["files"][0]["sha256"])
     assert open(copy).read() == hook.read_text() and stat.S_IMODE(os.stat(copy).st_mode) == 0o600

@@ -99,13 +99,17 @@ class Remote:
         return standin_profile(self.folder, self.engine, self.engine.container_name())
 
     def delivery_volumes(self, name: str):
-        out = self.engine.cli("volume", "ls", "-q", "--filter", f"label=one-run.delivery={name}").stdout
+        return self.delivery_volumes_on(self.engine, name)
+
+    @staticmethod
+    def delivery_volumes_on(engine, name: str):
+        out = engine.cli("volume", "ls", "-q", "--filter", f"label=one-run.delivery={name}").stdout
         return sorted(out.split())
 
     def cleanup(self):
         for name in self.engine.containers:
             self.engine.remove(name)
-            self.engine.volumes += self.delivery_volumes(name)
+            self.engine.volumes += self.delivery_volumes(name) + [name + ".one-run-state"]
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -226,19 +230,32 @@ def test_render_for_a_remote_host_makes_what_apply_makes_there(remote, monkeypat
 
 
 def test_history_rollback_backup_restore_and_capture_over_ssh(remote):
+    """The revisions live on the host: a fresh CI runner (a checkout of the profile's folder, no
+    state of its own) sees them all and rolls back with the data."""
     engine = remote.engine
     profile = remote.deployment(remote_host=True)
+    with open(profile, "a") as f:
+        f.write('\n[snapshot]\nwhen = "always"\n')
     name = engine.containers[-1]
     assert remote.run("apply", profile).code == 0
     with open(profile.parent / "config" / "onecfg_patch", "a") as patch:
         patch.write("# revision 2\n")
     assert remote.run("apply", profile).code == 0
+    assert not (profile.parent / ".one-run" / profile.stem / "history").exists()
 
-    history = remote.run("history", profile, "--format", "json")
-    assert history.code == 0 and [r["revision"] for r in json.loads(history.out)["revisions"]] == [2, 1]
-    rolled = remote.run("rollback", profile)
+    runner = remote.folder / "runner" / profile.parent.name
+    shutil.copytree(profile.parent, runner, ignore=shutil.ignore_patterns(".one-run"))
+    fresh = {"ONE_RUN_STATE_DIR": remote.folder / "runner-state"}
+    history = remote.run("history", runner / profile.name, "--format", "json", env=fresh)
+    assert history.code == 0, history.err
+    revisions = json.loads(history.out)["revisions"]
+    assert [r["revision"] for r in revisions] == [2, 1]
+    assert revisions[0]["snapshot"]["state"] == "present"
+    rolled = remote.run("rollback", runner / profile.name, "--with-data", env=fresh)
     assert rolled.code == 0, rolled.err
+    assert "with the data of snapshot" in rolled.out
     assert remote.run("diff", profile).code == 1  # the profile is revision 2; revision 1 runs
+    assert "revision 3" in remote.run("history", profile).out  # the rollback, recorded there too
 
     backup = remote.run("backup", profile, "-o", "saved")
     assert backup.code == 0, backup.err
@@ -353,3 +370,132 @@ def test_a_docker_context_or_podman_connection_is_taken_by_name(tmp_path, monkey
     name_host("nowhere", None, "docker")
     with pytest.raises(UsageError, match="no docker context of that name"):
         endpoint_for("docker")
+
+
+def test_an_apply_killed_on_one_client_is_repaired_from_another(remote):
+    """The journal is kept on the host: a client killed mid-swap (a laptop closed, a CI job
+    cancelled) leaves it there, and the next apply from another machine puts things back."""
+    engine = remote.engine
+    profile = remote.plain()
+    assert remote.run("apply", "--host", remote.url, profile).code == 0
+    name = engine.containers[-1]
+    before = engine.running_id(name)
+    first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
+                                    env={"ONE_RUN_TEST_PAUSE": "stopped", "ONE_RUN_STATE_DIR": remote.folder / "a"})
+    _wait_for(first_err, "test pause after stopped")
+    os.killpg(first.pid, signal.SIGKILL)  # one-run, and its ssh with it: nothing is put back
+    first.wait(30)
+    assert engine.running_id(name) is None
+
+    repaired = remote.run("apply", "--host", remote.url, profile, env={"ONE_RUN_STATE_DIR": remote.folder / "b"})
+    assert repaired.code == 0, repaired.err
+    assert "repair: an earlier apply was interrupted" in repaired.out, repaired.out
+    assert engine.running_id(name) == before  # the previous container, started again
+    assert remote.run("diff", "--host", remote.url, profile).code == 0
+    leftovers = engine.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert [n for n in leftovers if n.startswith(name)] == [name]
+
+
+def test_revisions_recorded_by_a_client_applying_locally_go_with_it_to_the_host(remote):
+    """A client that applied the profile to a local engine keeps its revisions beside the profile;
+    its first apply to a remote host carries them there, and keeps its own copies."""
+    profile = remote.plain()
+    kept = profile.parent / ".one-run" / profile.stem / "history" / "1"
+    kept.mkdir(parents=True)
+    earlier = {"revision": 1, "time": "2026-01-01T00:00:00Z", "runtime": remote.engine.runtime,
+               "profile_text": profile.read_text(), "image": {"ref": "x", "id": "sha256:0", "digest": None},
+               "container": {"id": "0" * 64, "name": remote.engine.containers[-1]}, "files": [], "version": 1}
+    (kept / "revision.json").write_text(json.dumps(earlier))
+    applied = remote.run("apply", "--host", remote.url, profile)
+    assert applied.code == 0, applied.err
+    assert "carried this client's revisions" in applied.out, applied.out
+    assert "recorded as revision 2" in applied.out
+    fresh = remote.run("history", "--host", remote.url, profile, "--format", "json",
+                       env={"ONE_RUN_STATE_DIR": remote.folder / "c"})
+    assert [r["revision"] for r in json.loads(fresh.out)["revisions"]] == [2, 1]
+    assert (kept / "revision.json").exists()
+
+
+def test_switch_moves_the_deployment_between_the_hosts_engines_with_its_files_and_history(docker_engine,
+                                                                                          podman_engine):
+    """switch on fe1, from its Docker to its Podman (whose socket CONTAINER_HOST names on that same
+    host): the data, the customization volumes and the revisions go with it."""
+    if not OPERATOR:
+        pytest.skip("no remote host: start the engines with tests/engines.sh")
+    remote = Remote(docker_engine)
+    try:
+        profile = remote.deployment(remote_host=True)
+        name = docker_engine.containers[-1]
+        podman_engine.containers.append(name)
+        podman_engine.volumes += docker_engine.volumes + [name + ".one-run-state"]
+        podman_url = f"ssh://fe1{os.environ['CONTAINER_HOST'][len('unix://'):]}"
+        env = {"CONTAINER_HOST": podman_url}
+        assert remote.run("apply", profile, env=env).code == 0
+
+        switched = remote.run("switch", profile, "--to", "podman", env=env)
+        assert switched.code == 0, switched.out + switched.err
+        assert 'runtime = "podman"' in profile.read_text()
+        assert podman_engine.running_id(name) and not docker_engine.running_id(name)
+        report = podman_engine.report(name)
+        assert all(line in report for line in FILES_READ), report
+        assert remote.run("diff", profile, env=env).code == 0
+        history = remote.run("history", profile, "--format", "json", env=env)
+        assert [(r["revision"], r["runtime"]) for r in json.loads(history.out)["revisions"]] == \
+            [(2, "podman"), (1, "docker")], history.out + history.err
+        podman_engine.volumes += remote.delivery_volumes_on(podman_engine, name)
+    finally:
+        remote.cleanup()
+
+
+def test_a_connection_dropped_mid_swap_is_repaired_by_the_next_apply_from_any_client(remote):
+    """The transport dies while the old container is stopped (its ssh killed), then one-run is told
+    to stop: it cannot put anything back over a dead connection, says what is left (exit 4), and
+    the next apply from another machine repairs it from the journal on the host."""
+    engine = remote.engine
+    profile = remote.plain()
+    assert remote.run("apply", "--host", remote.url, profile).code == 0
+    name = engine.containers[-1]
+    before = engine.running_id(name)
+    first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
+                                    env={"ONE_RUN_TEST_PAUSE": "stopped", "ONE_RUN_STATE_DIR": remote.folder / "a"})
+    _wait_for(first_err, "test pause after stopped")
+    tree = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(first.pid)], capture_output=True, text=True).stdout
+    client = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
+    masters = subprocess.run(["pgrep", "-f", "ssh -v -N -M"], capture_output=True, text=True).stdout.split()
+    mine = [pid for pid in masters
+            if subprocess.run(["ps", "-o", "ppid=", "-p", pid], capture_output=True, text=True).stdout.strip()
+            in client]
+    assert mine, tree
+    os.kill(int(mine[0]), signal.SIGKILL)
+    os.kill(int(client[0]), signal.SIGTERM)
+    assert first.wait(60) in (3, 4), first_err.read_text()
+    said = first_err.read_text()
+    assert "Traceback" not in said and name in said, said
+    assert f"export {SOCKETS[engine.runtime]}=" in said  # the commands to recover by hand reach fe1
+
+    repaired = remote.run("apply", "--host", remote.url, profile, env={"ONE_RUN_STATE_DIR": remote.folder / "b"})
+    assert repaired.code == 0, repaired.out + repaired.err
+    assert engine.running_id(name) == before
+    assert remote.run("diff", "--host", remote.url, profile).code == 0
+    leftovers = engine.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert [n for n in leftovers if n.startswith(name)] == [name]
+
+
+def test_a_damaged_journal_on_the_host_is_refused_naming_it_and_the_way_out(remote):
+    """A journal cut short in the host's state volume is never read as "no journal": apply
+    changes nothing and names the volume, the file and the command that removes it there."""
+    from conftest import STANDIN
+
+    engine = remote.engine
+    profile = remote.plain()
+    assert remote.run("apply", "--host", remote.url, profile).code == 0
+    name = engine.containers[-1]
+    before = engine.running_id(name)
+    engine.cli("run", "--rm", "-v", f"{name}.one-run-state:/s", "--entrypoint", "sh", f"{STANDIN}:1", "-c",
+               """printf '{"step": "swap", "new": "ab' > /s/journal.json""")
+    refused = remote.run("apply", "--force", "--host", remote.url, profile)
+    assert refused.code == 2, refused.out + refused.err
+    assert f"journal.json in the volume {name}.one-run-state on {engine.runtime} at {remote.url}" in refused.err
+    assert "is damaged" in refused.err and "Traceback" not in refused.err
+    assert f"export {SOCKETS[engine.runtime]}=" in refused.err
+    assert engine.running_id(name) == before

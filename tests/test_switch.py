@@ -348,6 +348,10 @@ class FakeEngine(Engine):
     """Containers by name; stop can be made to fail."""
 
     def __init__(self, runtime, *running, stopped=(), stop_fails=False):
+        from one_run.model.endpoint import Endpoint, local_socket
+        from one_run.model.values import parse_host
+
+        super().__init__(Endpoint(runtime, local_socket(runtime), parse_host(local_socket(runtime))))
         self.runtime, self.stop_fails = runtime, stop_fails
         self.containers = {}
         for name in running + tuple(stopped):

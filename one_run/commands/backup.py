@@ -227,7 +227,8 @@ def _start_again(engine: Engine, current: ContainerInfo, was_running: bool) -> O
         return None
     except EngineError as exc:
         return (f"{current.name} ({current.id[:12]}) could not be started again: {exc}\n"
-                f"to recover by hand: {engine.runtime} start {current.name}")
+                "to recover by hand: " +
+                "; ".join([*engine.endpoint.cli_reach(), f"{engine.runtime} start {current.name}"]))
 
 
 # --- restore -----------------------------------------------------------------------------

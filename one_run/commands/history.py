@@ -5,17 +5,24 @@ import sys
 from ..common.errors import EngineUnavailable
 from ..deploy.history import read_revisions, snapshot_state
 from ..deploy.snapshot import Snapshot
+from ..deploy.state import store_for
 from ..deploy.volume_copy import human
-from ..engines import get_engine
+from ..engines import endpoint_for, get_engine
 from ..model.profile import Profile
 
 
 def history(profile: Profile, fmt: str) -> int:
-    found, damaged = read_revisions(profile.path)
+    remote = endpoint_for(profile.runtime).remote
+    engine = get_engine(profile.runtime) if remote else None  # the revisions are there
+    store = store_for(profile.runtime, profile.container.name, profile.path, engine)
+    try:
+        found, damaged = read_revisions(store)
+    finally:
+        store.close()
     for revision in damaged:
         print(f"warning: {revision.line()}", file=sys.stderr)
-    engine, unchecked = None, None
-    if any(r.get("snapshot") for r in found):
+    unchecked = None
+    if engine is None and any(r.get("snapshot") for r in found):
         try:
             engine = get_engine(profile.runtime)
         except EngineUnavailable as exc:

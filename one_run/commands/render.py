@@ -7,8 +7,6 @@ from ..model.profile import Profile
 from ..model.render import delivery_groups, render_text, run_argv
 from ..model.runspec import RunSpec, build_runspec, write_generated_files
 
-FORWARDED = "/tmp/one-run-{runtime}.sock"  # render's forward of a docker socket the CLI cannot name over ssh://
-
 
 def render(profile: Profile, spec: RunSpec, show_secrets: bool, fmt: str) -> int:
     """The run command; for a remote engine, under the lines that reach it and deliver the files."""
@@ -31,20 +29,11 @@ def remote_lines(spec: RunSpec, staged_folder: Optional[str]) -> List[str]:
     customization files there as apply does (runspec.delivery_volume)."""
     import shlex
 
-    from ..model.endpoint import ENV_VARIABLE, REMOTE_SOCKET, endpoint_for, ssh_destination
+    from ..model.endpoint import endpoint_for
 
     endpoint = endpoint_for(spec.runtime)
-    variable = ENV_VARIABLE[spec.runtime]
     lines = [f"# The engine runs on {endpoint.name}: the customization files go there through it, one "
-             "read-only volume per folder."]
-    url = endpoint.url
-    if spec.runtime == "docker" and url.scheme == "ssh" and endpoint.socket != REMOTE_SOCKET["docker"]:
-        # The docker CLI's ssh:// reaches the default socket only: forward this one.
-        local = FORWARDED.format(runtime=spec.runtime)
-        lines += [f"ssh -fnNT -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes -L {local}:{endpoint.socket} "
-                  f"{shlex.join(ssh_destination(url))}", f"export {variable}=unix://{local}"]
-    else:
-        lines.append(f"export {variable}={shlex.quote(endpoint.cli_host)}")
+             "read-only volume per folder.", *endpoint.cli_reach()]
     if staged_folder:
         lines += [shlex.join(command) for command in delivery_groups(spec, staged_folder)]
     return lines

@@ -32,17 +32,34 @@ def pick(found: List[dict], to: Optional[int], profile_path: str) -> dict:
 
 
 def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_data: bool, dry_run: bool) -> int:
-    from ..deploy.apply import ApplyOptions, apply
-    from ..deploy.history import read_revisions, recorded_files
-    from ..deploy.snapshot import Snapshot
+    from ..deploy.history import read_revisions
+    from ..deploy.state import store_for
     from ..engines import endpoint_for, get_engine
-    from ..model.profile import load_profile, profile_from_text
-    from ..model.runspec import build_runspec
-    from ..model.validate import ensure_valid
+    from ..model.profile import load_profile
 
     current_profile = load_profile(profile_path, runtime)
     path = current_profile.path
-    found, damaged = read_revisions(path)
+    remote = endpoint_for(current_profile.runtime).remote
+    engine = get_engine(current_profile.runtime) if remote else None  # the revisions are there
+    store = store_for(current_profile.runtime, current_profile.container.name, path, engine)
+    try:
+        found, damaged = read_revisions(store)
+        return _roll_back(current_profile, store, found, damaged, runtime, to, with_data, dry_run, engine)
+    finally:
+        store.close()
+
+
+def _roll_back(current_profile, store, found: List[dict], damaged, runtime: Optional[str], to: Optional[int],
+               with_data: bool, dry_run: bool, engine) -> int:
+    from ..deploy.apply import ApplyOptions, apply
+    from ..deploy.history import recorded_files
+    from ..deploy.snapshot import Snapshot
+    from ..engines import endpoint_for, get_engine
+    from ..model.profile import profile_from_text
+    from ..model.runspec import build_runspec
+    from ..model.validate import ensure_valid
+
+    path = current_profile.path
     # A damaged revision could be the one meant (the one before the newest), or hold the target's data.
     unsure = [revision for revision in damaged if to is None or revision.number >= to]
     if unsure:
@@ -52,12 +69,14 @@ def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_
     newest = found[0]
     profile = profile_from_text(path, target["profile_text"], runtime or target.get("runtime"))
     try:
-        spec = build_runspec(profile, recorded_files(path, target), remote=endpoint_for(profile.runtime).remote)
+        spec = build_runspec(profile, recorded_files(store, target, path), remote=endpoint_for(profile.runtime).remote)
     except OSError as exc:
         raise UsageError(f"revision {target['revision']}: its recorded files cannot be read: {exc}") from None
+    store.close()  # apply reads the state afresh, under the lock
     for problem in ensure_valid(profile, spec, full=True):
         print(problem, file=sys.stderr, flush=True)
-    engine = get_engine(profile.runtime)
+    if engine is None or engine.runtime != profile.runtime:
+        engine = get_engine(profile.runtime)
     running = engine.get(spec.name)
 
     data: Optional[Snapshot] = None

@@ -12,13 +12,14 @@ from ..deploy.compare import differences
 from ..deploy.history import image_digest
 from ..deploy.naming import APPLIED_LABEL, KEPT_INFIX, NEW_SUFFIX, OLD_SUFFIX, PROFILE_LABEL
 from ..deploy.snapshot import list_snapshots
+from ..deploy.state import HELPER_SUFFIX
 from ..deploy.survival import Survival, reboot_survival
 from ..deploy.volume_copy import human
 from ..engines import OTHER, Engine, get_engine
 from ..model.confighash import HASH_LABEL
 from ..model.normalize import env_dict
 from ..model.profile import Profile
-from ..model.runspec import RunSpec
+from ..model.runspec import DELIVERY_HELPER, RunSpec
 from ..model.secrets import mask, secret_values
 
 LOG_LINES = 500
@@ -51,7 +52,9 @@ def leftovers(engine: Engine, name: str) -> List[Dict[str, str]]:
            NEW_SUFFIX: "left by an interrupted apply; the next apply repairs it",
            OLD_SUFFIX: "left by an interrupted apply; the next apply repairs it",
            "-one-run-switch-": "a helper left by an interrupted switch; the next switch removes it",
-           "-one-run-snapshot-": "a helper left by an interrupted snapshot, backup or restore; the next one removes it"}
+           "-one-run-snapshot-": "a helper left by an interrupted snapshot, backup or restore; the next one removes it",
+           HELPER_SUFFIX: "a helper left by an interrupted reader of the deployment's state; the next apply removes it",
+           DELIVERY_HELPER: "a helper left by an interrupted delivery of files; the next apply removes it"}
     found = []
     for other, status in engine.names_starting(f"{name}-"):
         rest = other[len(name):]
@@ -105,7 +108,7 @@ def collect(engine: Engine, profile: Profile, spec: RunSpec) -> Dict[str, Any]:
         except OneRunError:
             pass
     env = env_dict((current.attrs.get("Config") or {}).get("Env"))
-    labels = labels_of(engine.runtime, current)
+    labels = labels_of(engine, current)
     report.update({
         "id": current.id,
         "state": current.status,

@@ -21,6 +21,7 @@ created (exit 1); if that cannot be done, exit 4 with what is left and the comma
 The guard apply runs first, refusing to apply on a runtime while the deployment lives on
 the other one, is deploy/guards.py's check_not_elsewhere.
 """
+import json
 import sys
 from typing import List, Optional
 
@@ -30,6 +31,7 @@ from ..deploy.apply import ApplyOptions, apply
 from ..deploy.commit import hold_stopped
 from ..deploy.lock import apply_lock
 from ..deploy.plan import pull_needed, pull_progress
+from ..deploy.state import carry, store_for
 from ..deploy.volume_move import Move, VolumeMover, short, size_text
 from ..deploy.watch import Watcher
 from ..deploy.watch import describe as describe_watch
@@ -160,11 +162,23 @@ class Switcher:
             for problem in self.mover.drop_helpers():
                 self.warn(problem)
             carried = tuple((m.target, m.path) for m in moves if m.anonymous)
+            self.carry_history()
             self.applying = True  # from here on, a container may run on the target
             # The data is moved: the deployment living on the source is why this apply runs.
             apply(self.profile, self.spec, ApplyOptions(allow_empty_volumes=True), self.dst, carried=carried)
         except BaseException as exc:  # KeyboardInterrupt too: the source must run again
             self.restore(source, was_running, moves, exc)
+
+    def carry_history(self) -> None:
+        """On a remote host each engine keeps the deployment's revisions in a volume of its own:
+        the target's starts with the source's (locally both runtimes share the profile's)."""
+        src = store_for(self.src.runtime, self.name, self.profile.path, self.src)
+        dst = store_for(self.dst.runtime, self.name, self.profile.path, self.dst)
+        try:
+            carry(src, dst)
+        finally:
+            src.close()
+            dst.close()
 
     def restore(self, source: ContainerInfo, was_running: bool, moves: List[Move], exc: BaseException):
         failure = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
@@ -225,7 +239,12 @@ class Switcher:
     def start_source(self, source: ContainerInfo) -> Optional[str]:
         try:
             # judged by the [watch] it was applied with, not by the profile being switched
-            watcher = Watcher.judging(self.src, history.judge(self.profile.path, source), self.say)
+            store = store_for(self.src.runtime, self.name, self.profile.path, self.src)
+            try:
+                judge = history.judge(store, self.profile.path, source)
+            finally:
+                store.close()
+            watcher = Watcher.judging(self.src, judge, self.say)
             offset = watcher.log_offset(source.id)
             self.src.start(source.id)
             failure = watcher(source.id, "it", offset)
@@ -268,6 +287,11 @@ class Switcher:
         try:
             if set_top_level(self.profile.path, "runtime", f'"{self.to}"'):
                 self.say(f"{self.profile.path}: runtime = \"{self.to}\"")
+            # The host names the engine of the runtime the profile says: the target's now.
+            host = self.dst.endpoint.name
+            if self.profile.host and self.profile.host != host and \
+                    set_top_level(self.profile.path, "host", json.dumps(host)):
+                self.say(f"{self.profile.path}: host = {json.dumps(host)}")
         except OneRunError as exc:
             self.warn(exc.message)
 

@@ -24,6 +24,7 @@ from .deployment import Deployment
 from .guards import check_not_elsewhere, check_not_shared
 from .lock import apply_lock
 from .plan import Plan, describe_plan, make_plan, pull_progress
+from .state import HISTORY, LocalStore, carry
 from .survival import apply_warning, reboot_survival
 from .swap import recreate
 from .undo import leftovers, repair
@@ -70,18 +71,36 @@ class Applier:
     def run(self, options: ApplyOptions) -> int:
         d = self.d
         with apply_lock(d.engine.runtime, d.name, engine=d.engine):
-            if options.dry_run:
-                plan = make_plan(d.engine, d.profile, d.spec, options.force)
-                for line in leftovers(d) + describe_plan(plan, d.spec, d.engine, d.profile, d.survival):
-                    d.say(line)
-                self.plan_data(plan)
-                d.say("dry run: nothing was changed")
-                return 0
-            repair(d)
             try:
-                return self.change(options.force, options.keep_previous)
-            except KeyboardInterrupt:  # before the swap began (plan, pull): the swap answers its own
-                raise ApplyFailedRestored(f"interrupted before anything changed; {d.name} is as it was") from None
+                return self.locked(options)
+            finally:
+                d.state.close()
+
+    def locked(self, options: ApplyOptions) -> int:
+        d = self.d
+        if options.dry_run:
+            plan = make_plan(d.engine, d.profile, d.spec, options.force)
+            for line in leftovers(d) + describe_plan(plan, d.spec, d.engine, d.profile, d.survival):
+                d.say(line)
+            self.plan_data(plan)
+            d.say("dry run: nothing was changed")
+            return 0
+        repair(d)
+        d.state.tidy()
+        self.carry_revisions()
+        try:
+            return self.change(options.force, options.keep_previous)
+        except KeyboardInterrupt:  # before the swap began (plan, pull): the swap answers its own
+            raise ApplyFailedRestored(f"interrupted before anything changed; {d.name} is as it was") from None
+
+    def carry_revisions(self) -> None:
+        """The revisions this client recorded while it applied the profile to a local engine go
+        with the deployment to a remote one, on its first apply there (they are kept here too)."""
+        d = self.d
+        if d.engine.endpoint.remote:
+            count = carry(LocalStore(d.engine.runtime, d.name, d.profile.path), d.state)
+            if count:
+                d.say(f"carried this client's revisions of {d.name} ({count} files) to {d.state.where(HISTORY)}")
 
     def change(self, force: bool, keep_previous: bool) -> int:
         d = self.d
@@ -162,7 +181,8 @@ class Applier:
             except EngineError as exc:
                 raise RestoreFailed(f"{d.name} was started but {failure}, and stopping it again failed too: {exc}\n"
                                     f"what is left: {current.id[:12]} named {d.name}, maybe running\n"
-                                    f"to recover by hand:\n  {d.engine.runtime} stop {d.name}\n"
+                                    "to recover by hand:\n" + "".join(f"  {line}\n" for line in (
+                                        *d.engine.endpoint.cli_reach(), f"{d.engine.runtime} stop {d.name}")) +
                                     f"no volume was removed\n{logs}") from None
         was = "it was restarting (crash-looping) before; it is stopped now" if current.status == "restarting" \
             else "it is stopped again, as it was"
@@ -182,7 +202,7 @@ class Applier:
     def adopt(self, plan: Plan) -> int:
         """Record the labels a recreate would have stamped, for this very container (adoption.py)."""
         d = self.d
-        where = adoption.record(d.engine.runtime, plan.current, plan.stamped_labels())
+        where = adoption.record(d.state, plan.current, plan.stamped_labels())
         d.say(f"adopted: {d.name} ({plan.current.id[:12]}) runs as the profile says; recorded in {where}; "
               "nothing recreated")
         record_revision(self.d, plan.current.id, None)

@@ -56,7 +56,7 @@ def record_revision(d: Deployment, cid: str, taken: Optional[dict]) -> None:
     """The history's record of what now runs, with the snapshot taken before it."""
     try:
         info = d.engine.get(cid)
-        number = history.record_revision(d.engine, d.profile, d.spec, info,
+        number = history.record_revision(d.state, d.engine, d.profile, d.spec, info,
                                          snapshot.Snapshot.from_json(taken) if taken else None, d.profile_text)
     except (OSError, EngineError) as exc:
         print(f"warning: the revision could not be recorded in the history: {exc}", file=sys.stderr)

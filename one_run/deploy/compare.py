@@ -176,10 +176,10 @@ def in_place_updates(engine: Engine, spec: RunSpec, found: List[Difference]) -> 
     return {d.field: wanted[d.field] for d in found}
 
 
-def bookkeeping(spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
+def bookkeeping(engine: Engine, spec: RunSpec, current: ContainerInfo, secrets: Dict[str, str],
                 config_found: bool) -> List[Difference]:
     """Changed file contents, and a hash that differs with nothing else to show for it."""
-    labels = labels_of(spec.runtime, current)
+    labels = labels_of(engine, current)
     salt = labels.get(SALT_LABEL)
     if not labels.get(HASH_LABEL) or not salt:
         return [Difference("one-run.hash", "(none)", "(this profile)",
@@ -233,11 +233,11 @@ def differences(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[D
     same_image = not any(d.field == "image" for d in found)
     # A moved tag is not a change made to the container after the apply: apply recreates for it.
     return found + (image_difference(engine, spec, current) if same_image else []) + \
-        bookkeeping(spec, current, secrets, bool(found))
+        bookkeeping(engine, spec, current, secrets, bool(found))
 
 
 def recreate_reasons(engine: Engine, spec: RunSpec, current: ContainerInfo) -> List[str]:
     """For apply's plan: the reasons for a recreate (the image ID is apply's own reason)."""
     secrets = resolve_env(spec)[1]  # apply has read them (strictly) just before
     found = config_differences(engine, spec, current)
-    return [d.line() for d in found + bookkeeping(spec, current, secrets, bool(found))]
+    return [d.line() for d in found + bookkeeping(engine, spec, current, secrets, bool(found))]

@@ -1,5 +1,5 @@
 """The deployment one apply changes, as its steps share it: the engine, the profile and its
-RunSpec, the journal of the swap under way, and how the steps speak."""
+RunSpec, its state (the journal of the swap under way, the revisions), and how the steps speak."""
 import os
 import sys
 import time
@@ -15,6 +15,7 @@ from ..model.secrets import mask, secret_values
 from . import snapshot
 from .journal import Journal
 from .naming import NEW_SUFFIX
+from .state import store_for
 from .survival import Survival
 from .watch import Watcher
 
@@ -40,7 +41,8 @@ class Deployment:
 
     def __post_init__(self):
         self.name = self.spec.name
-        self.journal = Journal(self.engine.runtime, self.name)
+        self.state = store_for(self.engine.runtime, self.name, self.profile.path, self.engine)
+        self.journal = Journal(self.state, self.engine.runtime, self.name)
         self.secrets = secret_values(self.spec)  # masked in every log line echoed from a container
         self.watcher = Watcher(self.engine, self.profile.watch, self.profile.maintenance, self.say, self.secrets)
 

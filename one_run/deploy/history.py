@@ -1,8 +1,9 @@
 """The revisions apply committed: what each container was made from, for `history` and `rollback`.
 
-Revisions live beside the profile, in `.one-run/<stem>/history/<n>/` (as the applied and
-staged files do): they belong to this profile, they survive reboots (the lock and journal
-folder may be a tmpfs), and they move with the profile's folder. Each holds revision.json
+Revisions live in the deployment's store (state.py), under `history/<n>/`: for a local engine
+beside the profile, in `.one-run/<stem>/history/<n>/` (as the staged files are), so they
+belong to this profile, survive reboots and move with its folder; for a remote engine in
+the deployment's state volume there, seen by every client. Each holds revision.json
 (profile text, configuration hash, image reference, ID and digest, container ID, the
 mounted files' host paths and sha256, the snapshot taken before it, the time) and a copy
 of each mounted file, named by its sha256. Folders 0700, files 0600: the copies include
@@ -15,13 +16,13 @@ from datetime import datetime, timezone
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ..common.errors import OneRunError, ProfileError
-from ..common.files import write_file
 from ..engines import ContainerInfo, Engine
 from ..model.confighash import HASH_LABEL
 from ..model.profile import Profile, Watch, profile_from_text
-from ..model.runspec import RunSpec, private_folder
+from ..model.runspec import RunSpec
 from .journal import wrong_fields
 from .snapshot import Snapshot
+from .state import HISTORY, Store
 from .watch import Judge, runs_in_maintenance
 
 RECORD = "revision.json"
@@ -36,23 +37,33 @@ class DamagedRevision(NamedTuple):
     number: int
     path: str
     why: str
+    forget: str  # how the user forgets it: the removal of its folder
 
     def line(self) -> str:
         return (f"{self.path}: revision {self.number} is damaged ({self.why}) and left out; restore the file from a "
-                f"backup, or remove its folder {os.path.dirname(self.path)} to forget that revision")
+                f"backup, or {self.forget} to forget that revision")
 
 
-def history_dir(profile_path: str) -> str:
-    return os.path.join(private_folder(profile_path), "history")
+def _folder(number) -> str:
+    return f"{HISTORY}/{number}"
 
 
-def recorded_files(profile_path: str, record: dict) -> Dict[str, Tuple[bytes, int]]:
-    """A revision's customization files: path -> (contents, mode), for build_runspec."""
-    folder = os.path.join(history_dir(profile_path), str(record["revision"]), "files")
+def recorded_files(store: Store, record: dict, profile_path: str) -> Dict[str, Tuple[bytes, int]]:
+    """A revision's customization files: path -> (contents, mode), for build_runspec of the
+    profile at `profile_path`. A file beside the profile it was applied from is found beside this
+    one: the same profile in another checkout (a CI runner's) or a moved folder. OSError when one
+    is missing."""
     out = {}
+    was = os.path.dirname(record.get("profile") or profile_path)
     for entry in record.get("files") or []:
-        with open(os.path.join(folder, entry["sha256"]), "rb") as f:
-            out[entry["path"]] = (f.read(), entry["mode"])
+        key = f"{_folder(record['revision'])}/files/{entry['sha256']}"
+        data = store.read(key)
+        if data is None:
+            raise FileNotFoundError(2, "a recorded file is missing", store.where(key))
+        path = entry["path"]
+        if os.path.commonpath([was, path]) == was:
+            path = os.path.join(os.path.dirname(profile_path), os.path.relpath(path, was))
+        out[path] = (data, entry["mode"])
     return out
 
 
@@ -63,30 +74,19 @@ def image_digest(engine: Engine, info: ContainerInfo) -> Optional[str]:
     return info.attrs.get("ImageDigest") or (digests[0].split("@", 1)[1] if digests else None)
 
 
-def _mkdir(path: str) -> None:
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
-
-
-def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: ContainerInfo,
+def record_revision(store: Store, engine: Engine, profile: Profile, spec: RunSpec, info: ContainerInfo,
                     snapshot: Optional[Snapshot], profile_text: Optional[str] = None) -> int:
     """Record the committed container `info` as the next revision; its number. The files are
     the staged copies it mounts; `profile_text` the text it was applied from (default: the
-    profile file's). Raises OSError."""
+    profile file's). Raises OSError or EngineError."""
     from ..model.profile import read_profile_text
 
-    root = history_dir(profile.path)
-    _mkdir(os.path.dirname(root))
-    _mkdir(root)
     # After every folder, damaged or killed ones too: a number is never given twice.
-    number = max((int(name) for name in os.listdir(root) if name.isdigit()), default=0) + 1
-    folder = os.path.join(root, str(number))
-    _mkdir(folder)
-    _mkdir(os.path.join(folder, "files"))
+    number = max((int(name) for name in store.names(HISTORY) if name.isdigit()), default=0) + 1
     files = []
     for staged in spec.staged:
         digest = hashlib.sha256(staged.data).hexdigest()
-        write_file(os.path.join(folder, "files", digest), staged.data, 0o600)
+        store.write(f"{_folder(number)}/files/{digest}", staged.data, 0o600)
         files.append({"path": staged.source, "sha256": digest, "mode": staged.mode})
     record = {
         "revision": number,
@@ -102,37 +102,39 @@ def record_revision(engine: Engine, profile: Profile, spec: RunSpec, info: Conta
         "version": VERSION,
     }
     # Written last: a folder without it (a killed record) is no revision.
-    write_file(os.path.join(folder, RECORD), json.dumps(record, indent=1).encode(), 0o600)
+    store.write(f"{_folder(number)}/{RECORD}", json.dumps(record, indent=1).encode(), 0o600)
     return number
 
 
-def revisions(profile_path: str) -> List[dict]:
+def revisions(store: Store) -> List[dict]:
     """The recorded revisions, newest first (damaged ones left out: read_revisions names them)."""
-    return read_revisions(profile_path)[0]
+    return read_revisions(store)[0]
 
 
-def read_revisions(profile_path: str) -> Tuple[List[dict], List[DamagedRevision]]:
+def read_revisions(store: Store) -> Tuple[List[dict], List[DamagedRevision]]:
     """The recorded revisions, newest first, and the damaged ones. A folder without its
     revision.json is a record that was never finished (killed before its last write): no revision."""
-    root = history_dir(profile_path)
-    try:
-        names = [name for name in os.listdir(root) if name.isdigit()]
-    except FileNotFoundError:
-        return [], []
     found, damaged = [], []
-    for name in names:
-        path = os.path.join(root, name, RECORD)
-        try:
-            with open(path, "rb") as f:
-                record = json.loads(f.read())
-        except FileNotFoundError:
+    for name in store.names(HISTORY):
+        if not name.isdigit():
             continue
-        except (OSError, ValueError) as exc:
-            damaged.append(DamagedRevision(int(name), path, f"not the JSON one-run writes: {exc}"))
+        key = f"{_folder(name)}/{RECORD}"
+        where, forget = store.where(key), store.removal(_folder(name))
+        try:
+            data = store.read(key)
+        except OSError as exc:
+            damaged.append(DamagedRevision(int(name), where, f"it cannot be read: {exc}", forget))
+            continue
+        if data is None:
+            continue
+        try:
+            record = json.loads(data)
+        except ValueError as exc:
+            damaged.append(DamagedRevision(int(name), where, f"not the JSON one-run writes: {exc}", forget))
             continue
         why = _damage(record, int(name))
         if why:
-            damaged.append(DamagedRevision(int(name), path, why))
+            damaged.append(DamagedRevision(int(name), where, why, forget))
         else:
             found.append(record)
     return (sorted(found, key=lambda r: r["revision"], reverse=True),
@@ -152,11 +154,11 @@ def _damage(record, number: int) -> Optional[str]:
     return None
 
 
-def judge(profile_path: str, info: ContainerInfo) -> Judge:
+def judge(store: Store, profile_path: str, info: ContainerInfo) -> Judge:
     """How the container `info` is judged when it is started again: by the [watch] of the newest
     revision that recorded it, read from that revision's profile text; else, for a deployment
     applied before revisions kept it, by its health check and the default settle time."""
-    for record in revisions(profile_path):
+    for record in revisions(store):
         if (record.get("container") or {}).get("id") == info.id and record.get("profile_text"):
             try:
                 watch = profile_from_text(profile_path, record["profile_text"], record.get("runtime")).watch

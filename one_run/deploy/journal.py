@@ -9,9 +9,8 @@ import json
 from typing import List, Optional
 
 from ..common.errors import UsageError
-from ..common.files import write_file
-from .lock import state_dir
 from .naming import NEW_SUFFIX, OLD_SUFFIX
+from .state import JOURNAL, Store
 
 VERSION = 1  # of the record's form
 # What each field must be; absent optional ones are None. Steps: swap.py's, in order.
@@ -31,16 +30,15 @@ def wrong_fields(record: dict, required: dict, optional: Optional[dict] = None) 
 class Journal:
     """A small JSON record of an unfinished swap, written before each risky step."""
 
-    def __init__(self, runtime: str, name: str):
-        self.runtime, self.name = runtime, name
-        self.path = state_dir() / f"{runtime}-{name}.journal"
+    def __init__(self, store: Store, runtime: str, name: str):
+        self.store, self.runtime, self.name = store, runtime, name
+        self.path = store.where(JOURNAL)
 
     def read(self) -> Optional[dict]:
         """The record, None when there is none; UsageError (exit 2, nothing touched) when it is
         damaged or newer than this one-run."""
-        try:
-            text = self.path.read_bytes()
-        except FileNotFoundError:
+        text = self.store.read(JOURNAL)
+        if text is None:
             return None
         try:
             record = json.loads(text)
@@ -65,13 +63,10 @@ class Journal:
             f"apply had done, so it changed nothing. See what is there with `{cli} ps -a --filter name={name}`; "
             f"make {name} the container you want to run (`{cli} rename {name}{OLD_SUFFIX} {name}` puts the previous "
             f"one back, `{cli} rm -f {name}{NEW_SUFFIX}` removes a new one that never passed its watch), then "
-            f"delete {self.path} and run the apply again")
+            f"{self.store.removal(JOURNAL)} and run the apply again")
 
     def write(self, **record) -> None:
-        write_file(self.path, json.dumps({**record, "version": VERSION}).encode(), 0o600)
+        self.store.write(JOURNAL, json.dumps({**record, "version": VERSION}).encode())
 
     def clear(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.store.remove(JOURNAL)

@@ -70,7 +70,7 @@ def make_plan(engine: Engine, profile: Profile, spec: RunSpec, force: bool) -> P
     """What apply would do, decided from the engine's state without changing it."""
     current = engine.get(spec.name)
     env, secrets = resolve_env(spec)
-    applied = adoption.labels_of(engine.runtime, current) if current else {}
+    applied = adoption.labels_of(engine, current) if current else {}
     salt = applied.get(SALT_LABEL) or new_salt()
     image = engine.image_attrs(spec.image)
     pull = pull_needed(engine, spec, image)

@@ -26,7 +26,7 @@ def recreate(d: Deployment, plan: Plan, keep_previous: bool, planned: Optional[s
                 "carried": [name for name, _ in plan.carried], "passed": False,
                 # what judges the old container should the undo start it again: its own
                 # revision's [watch], not this profile's (also after a SIGKILL)
-                "old_judge": history.judge(d.profile.path, old).as_json() if old else None}
+                "old_judge": history.judge(d.state, d.profile.path, old).as_json() if old else None}
     new_id = create(d, plan)
     try:
         d.say(f"created {d.name}{NEW_SUFFIX} ({new_id[:12]})")

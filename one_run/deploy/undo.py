@@ -102,7 +102,7 @@ def undo(d: Deployment, record: dict) -> Optional[Tuple[ContainerInfo, int, Judg
     if record.get("old_running") and not old.running:
         # A journal of an earlier one-run carries no judge: the history still knows it.
         judge = Judge.from_json(record["old_judge"]) if record.get("old_judge") else \
-            history.judge(d.profile.path, old)
+            history.judge(d.state, d.profile.path, old)
         offset = Watcher.judging(d.engine, judge, d.say).log_offset(old.id)
         d.engine.start(old.id)
         restarted = (old, offset, judge)
@@ -145,6 +145,7 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
             there[cid] = state != "gone"
             lines.append(f"  {label}: {cid[:12]} {state}")
     lines.append("to recover by hand:")
+    lines += [f"  {line}" for line in d.engine.endpoint.cli_reach()]
     if new_id and there[new_id]:
         lines.append(f"  {cli} rm -f {new_id[:12]}")
     if old_id and there[old_id]:

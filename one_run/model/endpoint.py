@@ -16,6 +16,7 @@ ENV_VARIABLE = {"docker": "DOCKER_HOST", "podman": "CONTAINER_HOST"}
 # The socket of each runtime on a host reached over SSH, when its URL names none: the
 # system service's, as root has it there (a rootless one is named by its path).
 REMOTE_SOCKET = {"docker": "/var/run/docker.sock", "podman": "/run/podman/podman.sock"}
+FORWARDED = "/tmp/one-run-{runtime}.sock"  # a forward of a docker socket the CLI cannot name over ssh://
 
 _named: Optional[Tuple[str, str, str]] = None  # (the host as written, where, the runtime it was named for)
 
@@ -53,6 +54,21 @@ class Endpoint(NamedTuple):
         if url.scheme == "ssh" and self.runtime == "podman" and not url.path:
             return f"{url.text.rstrip('/')}{REMOTE_SOCKET['podman']}"
         return url.text
+
+    def cli_reach(self) -> List[str]:
+        """The shell lines after which the runtime's own CLI reaches this engine: render's, and
+        those of the commands an error names; none for a local one."""
+        import shlex
+
+        if not self.remote:
+            return []
+        variable = ENV_VARIABLE[self.runtime]
+        if self.runtime == "docker" and self.url.scheme == "ssh" and self.socket != REMOTE_SOCKET["docker"]:
+            # The docker CLI's ssh:// reaches the default socket only: forward this one.
+            local = FORWARDED.format(runtime=self.runtime)
+            return [f"ssh -fnNT -o ExitOnForwardFailure=yes -o StreamLocalBindUnlink=yes -L {local}:{self.socket} "
+                    f"{shlex.join(ssh_destination(self.url))}", f"export {variable}=unix://{local}"]
+        return [f"export {variable}={shlex.quote(self.cli_host)}"]
 
 
 def ssh_destination(url: HostUrl, identity: Optional[str] = None) -> List[str]:
@@ -98,10 +114,17 @@ def endpoint_for(runtime: str) -> Endpoint:
 
 
 def _beside(text: str, source: str, runtime: str) -> Endpoint:
-    """The other runtime's engine on the named host: over SSH, its default socket there; beside
-    a local socket, this machine's own; beside tcp:// or a context, none is known."""
+    """The other runtime's engine on the named host: over SSH, the socket its variable names on
+    that same host (a rootless Podman's), else its default socket there; beside a local socket,
+    this machine's own; beside tcp:// or a context, none is known."""
     url = parse_host(text)
     if url.scheme == "ssh":
+        try:
+            variable = parse_host(os.environ.get(ENV_VARIABLE[runtime]) or "")
+            if variable.scheme == "ssh" and variable.without_path == url.without_path and variable.path:
+                return Endpoint(runtime, variable.text, variable)
+        except ValueError:
+            pass
         bare = url._replace(path="", text=url.without_path)
         return Endpoint(runtime, bare.text, bare)
     if url.scheme == "unix":
