@@ -482,20 +482,25 @@ def test_a_connection_dropped_mid_swap_is_repaired_by_the_next_apply_from_any_cl
 
 
 def test_a_damaged_journal_on_the_host_is_refused_naming_it_and_the_way_out(remote):
-    """A journal cut short in the host's state volume is never read as "no journal": apply
-    changes nothing and names the volume, the file and the command that removes it there."""
-    from conftest import STANDIN
-
+    """A garbled journal on the host is never read as "no journal": apply
+    changes nothing and names the volume, the record and the command that removes it there."""
     engine = remote.engine
     profile = remote.plain()
     assert remote.run("apply", "--host", remote.url, profile).code == 0
     name = engine.containers[-1]
     before = engine.running_id(name)
-    engine.cli("run", "--rm", "-v", f"{name}.one-run-state:/s", "--entrypoint", "sh", f"{STANDIN}:1", "-c",
-               """printf '{"step": "swap", "new": "ab' > /s/journal.json""")
+    engine.cli("volume", "create", "--label", f"one-run.journal-of={name}", "--label",
+               "one-run.journal={step: swap", f"{name}.one-run-journal-7")  # no quote: podman's CLI reads CSV
+    engine.volumes.append(f"{name}.one-run-journal-7")
     refused = remote.run("apply", "--force", "--host", remote.url, profile)
     assert refused.code == 2, refused.out + refused.err
-    assert f"journal.json in the volume {name}.one-run-state on {engine.runtime} at {remote.url}" in refused.err
+    assert f"the label one-run.journal of the volume {name}.one-run-journal-7 on {engine.runtime} at {remote.url}" \
+        in refused.err
     assert "is damaged" in refused.err and "Traceback" not in refused.err
     assert f"export {SOCKETS[engine.runtime]}=" in refused.err
     assert engine.running_id(name) == before
+    removal = re.search(r"remove it there \(`(.*?)`\)", refused.err).group(1)
+    assert removal.endswith(f"{engine.runtime} volume rm {name}.one-run-journal-7"), removal
+    engine.cli("volume", "rm", f"{name}.one-run-journal-7")
+    again = remote.run("apply", "--host", remote.url, profile)
+    assert again.code == 0 and "up to date" in again.out, again.out + again.err

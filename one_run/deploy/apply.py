@@ -98,7 +98,7 @@ class Applier:
         with the deployment to a remote one, on its first apply there (they are kept here too)."""
         d = self.d
         if d.engine.endpoint.remote:
-            count = carry(LocalStore(d.engine.runtime, d.name, d.profile.path), d.state)
+            count = carry(LocalStore(d.engine.runtime, d.name, d.profile.path), d.state, once=True)
             if count:
                 d.say(f"carried this client's revisions of {d.name} ({count} files) to {d.state.where(HISTORY)}")
 

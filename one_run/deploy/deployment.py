@@ -41,7 +41,7 @@ class Deployment:
 
     def __post_init__(self):
         self.name = self.spec.name
-        self.state = store_for(self.engine.runtime, self.name, self.profile.path, self.engine)
+        self.state = store_for(self.engine.runtime, self.name, self.profile.path, self.engine, self.spec.image)
         self.journal = Journal(self.state, self.engine.runtime, self.name)
         self.secrets = secret_values(self.spec)  # masked in every log line echoed from a container
         self.watcher = Watcher(self.engine, self.profile.watch, self.profile.maintenance, self.say, self.secrets)

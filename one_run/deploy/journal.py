@@ -32,7 +32,11 @@ class Journal:
 
     def __init__(self, store: Store, runtime: str, name: str):
         self.store, self.runtime, self.name = store, runtime, name
-        self.path = store.where(JOURNAL)
+
+    @property
+    def path(self) -> str:
+        """Where it is, for messages (asked only then: the store is read under the lock)."""
+        return self.store.where(JOURNAL)
 
     def read(self) -> Optional[dict]:
         """The record, None when there is none; UsageError (exit 2, nothing touched) when it is
