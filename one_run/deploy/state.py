@@ -179,9 +179,9 @@ class VolumeStore(Store):
     """The deployment's state on the engine. The revisions and the adoption record: files in the
     volume `<container>.one-run-state`, read whole at first use (they are small) and written
     one by one through the archive API. The journal, written before each step of a swap: the
-    label of an empty volume `<container>.one-run-journal-<n>`, each record a new volume made
-    before the previous one is removed. A volume is made whole or not at all, so a record is
-    never cut short, and an apply with nothing to repair asks the engine one question."""
+    label of an empty volume `<container>.one-run-journal-<n>`, each record a new volume, the
+    newest the one read; all go when the swap ends. A volume is made whole or not at all, so a
+    record is never cut short, and an apply with nothing to repair asks the engine one question."""
 
     def __init__(self, engine: Engine, name: str, image: Optional[str] = None):
         self.engine, self.name = engine, name
@@ -190,8 +190,7 @@ class VolumeStore(Store):
         self.interrupted = False  # a journal was there: a killed one-run's helper may be too
 
     def journals(self) -> List[str]:
-        """The journal volumes there, oldest first (two when a one-run was killed between making
-        a record and removing the one before)."""
+        """The journal volumes there, oldest first."""
         if self._journals is None:
             self._journals = {v["Name"]: (v.get("Labels") or {}).get(JOURNAL_RECORD_LABEL) or ""
                               for v in self.engine.volumes_labelled(JOURNAL_LABEL, self.name)}
@@ -209,20 +208,19 @@ class VolumeStore(Store):
         if key != JOURNAL:
             self.state.write(key, data, mode)
             return
+        # One call a record: the earlier ones stay, under lower numbers, until the journal is removed.
         before = self.journals()
         made = f"{self.name}{JOURNAL_SUFFIX}{_journal_number(before[-1]) + 1 if before else 1}"
         self.engine.create_volume(made, {JOURNAL_LABEL: self.name, JOURNAL_RECORD_LABEL: data.decode()})
-        self._journals = {made: data.decode()}
-        for volume in before:
-            self.engine.remove_volume(volume)
+        self._journals[made] = data.decode()
 
     def remove(self, key: str) -> None:
         """The journal, the one record one-run removes."""
         if key != JOURNAL:
             raise ValueError(f"{key}: only the journal is removed")
-        for volume in self.journals():
+        for volume in self.journals():  # the newest last: cut short, what is left is still the last record
             self.engine.remove_volume(volume)
-        self._journals = {}
+            del self._journals[volume]
 
     def names(self, folder: str) -> List[str]:
         prefix = folder + "/"
