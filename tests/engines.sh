@@ -194,6 +194,7 @@ start)
         echo "export CONTAINERS_REGISTRIES_CONF=$CONTAINERS_REGISTRIES_CONF"
         echo "export ONE_RUN_STATE_DIR=$state/one-run"
         echo "export ONE_RUN_TEST_ENGINES=docker,podman"
+        echo "export ONE_RUN_TEST_STANDIN=$state/standin.tar"  # the stand-in's root, for engines a test starts
         # The remote tests: the operator's profiles in the client folder, its host fe1 on loopback.
         echo "export ONE_RUN_TEST_OPERATOR=$OPERATOR ONE_RUN_TEST_CLIENT=$state/client"
         echo "export ONE_RUN_TEST_SSH_PORT=$ONE_RUN_TEST_SSH_PORT"

@@ -20,7 +20,8 @@ from .survival import Survival
 from .watch import Watcher
 
 LOG_LINES = 20
-TEST_PAUSE = "ONE_RUN_TEST_PAUSE"  # tests only: pause after a step, to signal apply exactly there
+# Tests only: pause after a step (STEP, or STEP:SECONDS), to signal apply, or stop its engine, exactly there.
+TEST_PAUSE = "ONE_RUN_TEST_PAUSE"
 TEST_PAUSE_SECONDS = 60
 
 
@@ -56,9 +57,10 @@ class Deployment:
         self.journal.write(**self.record)
 
     def pause_for_tests(self, after: str) -> None:
-        if os.environ.get(TEST_PAUSE) == after:
+        step, _, seconds = os.environ.get(TEST_PAUSE, "").partition(":")
+        if step == after:
             print(f"test pause after {after}", file=sys.stderr, flush=True)
-            until = time.monotonic() + TEST_PAUSE_SECONDS
+            until = time.monotonic() + (float(seconds) if seconds else TEST_PAUSE_SECONDS)
             while time.monotonic() < until and not interrupts.pending():
                 time.sleep(0.1)
 

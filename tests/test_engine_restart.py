@@ -1,0 +1,181 @@
+"""The engine dies in the middle of a swap and comes back (issue 24, items 1 and 6): dockerd or
+the Podman service stopped as a package upgrade does (SIGTERM) or as a crash does (SIGKILL, and
+for dockerd the containerd it started), while apply is held right after a step. apply must end
+within 60 s with exit 3 or 4, naming what is left, without a traceback; once the engine is back,
+the next apply restores the invariant: one container with the name, the old one (the new one had
+not passed its watch), running, its data intact, nothing left over, `diff` exit 0.
+
+Each test runs an engine of its own (its own socket, storage and state), because the shared
+engines serve the other tests while this one is stopped.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from conftest import STANDIN
+from test_apply_interrupts import read_until
+
+VARIABLE = {"docker": "DOCKER_HOST", "podman": "CONTAINER_HOST"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class OwnEngine:
+    """An engine for one test, to stop and start again."""
+
+    def __init__(self, runtime: str):
+        self.runtime = runtime
+        self.folder = tempfile.mkdtemp(prefix=f"one-run-{runtime}-")  # short: a socket path has 107 bytes
+        self.socket = os.path.join(self.folder, f"{runtime}.sock")
+        self.env = {**os.environ, VARIABLE[runtime]: f"unix://{self.socket}"}
+        self.process = None
+
+    def argv(self):
+        f = self.folder
+        if self.runtime == "docker":
+            return ["dockerd", "--host", f"unix://{self.socket}", "--data-root", f"{f}/data", "--exec-root",
+                    f"{f}/exec", "--pidfile", f"{f}/pid", "--bridge=none", "--iptables=false", "--ip-masq=false"]
+        return ["podman", "--root", f"{f}/storage", "--runroot", f"{f}/run", "--tmpdir", f"{f}/tmp",
+                "--storage-driver", "vfs", "--log-level=warn", "system", "service", "--time=0", f"unix://{self.socket}"]
+
+    def cli(self, *args, check=True):
+        done = subprocess.run([self.runtime, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        if check and done.returncode:
+            raise AssertionError(f"{self.runtime} {' '.join(args)}: {done.stderr}")
+        return done
+
+    def start(self):
+        env = {k: v for k, v in os.environ.items() if k not in VARIABLE.values()}  # not a client of itself
+        with open(os.path.join(self.folder, "log"), "ab") as log:
+            self.process = subprocess.Popen(self.argv(), env=env, stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while self.cli("version", check=False).returncode:
+            assert time.monotonic() < deadline, open(os.path.join(self.folder, "log")).read()[-3000:]
+            assert self.process.poll() is None, open(os.path.join(self.folder, "log")).read()[-3000:]
+            time.sleep(0.2)
+
+    def stop(self, signum):
+        """Stop it as `signum` does; for SIGKILL of dockerd, the containerd it started dies with it."""
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        self.process.send_signal(signum)
+        if signum == signal.SIGKILL and self.runtime == "docker":
+            for child in children:
+                os.kill(int(child), signal.SIGKILL)
+        self.process.wait(90)
+        deadline = time.monotonic() + 30  # a new dockerd cannot start its containerd while the old one holds on
+        while any(os.path.exists(f"/proc/{child}") for child in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def close(self):
+        if self.process and self.process.poll() is None:
+            self.cli("rm", "-af", check=False)
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        subprocess.run(["pkill", "-9", "-f", self.folder], capture_output=True)  # containerd, conmon, shims
+        with open("/proc/mounts") as mounts:
+            points = [line.split()[1] for line in mounts if line.split()[1].startswith(self.folder)]
+        for point in sorted(points, reverse=True):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def own_engine(request):
+    runtime = request.param
+    if runtime not in os.environ.get("ONE_RUN_TEST_ENGINES", "").split(","):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs {runtime} (tests/engines.sh)")
+        pytest.skip(f"no {runtime}")
+    eng = OwnEngine(runtime)
+    try:
+        eng.start()
+        tar = os.environ["ONE_RUN_TEST_STANDIN"]
+        eng.cli("import", "--change", 'ENTRYPOINT ["/entrypoint.sh"]', "--change",
+                "ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin", tar, f"{STANDIN}:1")
+        yield eng
+    finally:
+        eng.close()
+
+
+def one_run(eng, state, *args, pause=None):
+    env = {**eng.env, "ONE_RUN_STATE_DIR": str(state), "PYTHONPATH": str(ROOT)}
+    if pause:
+        env["ONE_RUN_TEST_PAUSE"] = pause
+    return subprocess.Popen([sys.executable, "-m", "one_run", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, bufsize=0)
+
+
+def ran(process, timeout=120):
+    out = process.communicate(timeout=timeout)[0].decode()
+    return process.returncode, out
+
+
+@pytest.mark.parametrize("own_engine", ["docker", "podman"], indirect=True)
+@pytest.mark.parametrize("step", ["created", "stopped", "swapped", "started"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_the_engine_stopped_mid_swap_then_started_again_is_repaired_by_the_next_apply(own_engine, step, signum,
+                                                                                      tmp_path):
+    eng = own_engine
+    profile, state, before = deployed(eng, tmp_path)
+    apply = one_run(eng, state, "apply", "--force", str(profile), pause=f"{step}:4")
+    said = read_until(apply, f"test pause after {step}")
+    eng.stop(signum)
+    began = time.monotonic()
+    code, rest = ran(apply, timeout=90)
+    took = time.monotonic() - began
+    said += rest
+    assert code in (3, 4), said
+    assert took < 60 and "Traceback" not in said, said
+    if code == 4:
+        assert "what is left" in said and "run the same apply again" in said, said
+
+    eng.start()
+    repaired(eng, profile, tmp_path / "state", before, said)
+
+
+@pytest.mark.parametrize("own_engine", ["docker", "podman"], indirect=True)
+def test_a_client_killed_mid_swap_whose_engine_then_crashes_is_repaired_by_the_next_apply(own_engine, tmp_path):
+    """Two faults at once: the client dies (SIGKILL, nothing put back), then the engine crashes."""
+    eng = own_engine
+    profile, state, before = deployed(eng, tmp_path)
+    apply = one_run(eng, state, "apply", "--force", str(profile), pause="swapped")
+    said = read_until(apply, "test pause after swapped")
+    apply.kill()
+    apply.wait(30)
+    eng.stop(signal.SIGKILL)
+    eng.start()
+    repaired(eng, profile, state, before, said)
+
+
+def deployed(eng, tmp_path):
+    """The deployment applied, a file in its volume; (profile, state folder, container ID)."""
+    profile = tmp_path / "one-run.toml"
+    profile.write_text(f'runtime = "{eng.runtime}"\n\n[container]\nname = "fault"\nimage = "{STANDIN}:1"\n'
+                       'restart = "unless-stopped"\nnetwork = "none"\nvolumes = ["fault-data:/var/lib/one/datastores"]\n'
+                       '\n[watch]\nready_log = "STANDIN READY"\nsettle_time = 0.5\n')
+    state = tmp_path / "state"
+    code, out = ran(one_run(eng, state, "apply", str(profile)))
+    assert code == 0, out
+    eng.cli("exec", "fault", "sh", "-c", "echo kept > /var/lib/one/datastores/mark")
+    return profile, state, eng.cli("inspect", "--format", "{{.Id}}", "fault").stdout.strip()
+
+
+def repaired(eng, profile, state, before, said):
+    """The next apply, once the engine is back: the old container runs with its data, alone, in sync."""
+    code, out = ran(one_run(eng, state, "apply", str(profile)))
+    assert code == 0, said + "\n--- the next apply:\n" + out
+    names = eng.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert names == ["fault"], out
+    assert eng.cli("inspect", "--format", "{{.Id}} {{.State.Running}}", "fault").stdout.split() == [before, "true"]
+    assert eng.cli("exec", "fault", "cat", "/var/lib/one/datastores/mark").stdout == "kept\n"
+    code, out = ran(one_run(eng, state, "diff", str(profile)))
+    assert code == 0, out
