@@ -38,8 +38,10 @@ class OwnEngine:
     def argv(self):
         f = self.folder
         if self.runtime == "docker":
-            return ["dockerd", "--host", f"unix://{self.socket}", "--data-root", f"{f}/data", "--exec-root",
-                    f"{f}/exec", "--pidfile", f"{f}/pid", "--bridge=none", "--iptables=false", "--ip-masq=false"]
+            # In a network namespace of its own: a dockerd changes the host's docker0 and iptables
+            # (with --bridge=none it deletes docker0, which the shared engine's containers need).
+            return ["unshare", "--net", "--", "dockerd", "--host", f"unix://{self.socket}", "--data-root", f"{f}/data",
+                    "--exec-root", f"{f}/exec", "--pidfile", f"{f}/pid", "--bridge=none", "--iptables=false"]
         return ["podman", "--root", f"{f}/storage", "--runroot", f"{f}/run", "--tmpdir", f"{f}/tmp",
                 "--storage-driver", "vfs", "--log-level=warn", "system", "service", "--time=0", f"unix://{self.socket}"]
 

@@ -135,6 +135,7 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
     lines = [f"apply failed ({failure}) and restoring the previous container failed too: {exc}",
              "what is left:"]
     there = {}  # ID -> whether it may still be there: no recovery command names a container that is gone
+    states = []
     for cid, label in ((new_id, "new (failed)"), (old_id, "previous")):
         if cid:
             try:
@@ -143,7 +144,11 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
             except EngineError as err:
                 info, state = None, f"not known ({err})"
             there[cid] = state != "gone"
+            states.append(state)
             lines.append(f"  {label}: {cid[:12]} {state}")
+    if any(state.startswith("not known") for state in states):
+        lines.append(f"{d.engine.label} does not answer: once it is back, run the same apply again (it puts back "
+                     "what is left), or")
     lines.append("to recover by hand:")
     lines += [f"  {line}" for line in d.engine.endpoint.cli_reach()]
     if new_id and there[new_id]:

@@ -50,7 +50,9 @@ class PodmanEngine(Engine):
         try:
             return fn(*args, **kwargs)
         except self._errors.APIError as exc:
-            raise EngineError(f"{self.label}: {what} failed: {exc.explanation or exc}") from None
+            # podman-py says "GET operation failed" for a transport error: its cause says why.
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else None
+            raise EngineError(f"{self.label}: {what} failed: {cause or exc.explanation or exc}") from None
         except self._errors.PodmanError as exc:
             raise EngineError(f"{self.label}: {what} failed: {exc}") from None
 
