@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class OwnEngine:
     """An engine for one test, to stop and start again."""
 
-    def __init__(self, runtime: str):
-        self.runtime = runtime
+    def __init__(self, runtime: str, disk_mb: int = 0):
+        self.runtime, self.disk_mb = runtime, disk_mb
         self.folder = tempfile.mkdtemp(prefix=f"one-run-{runtime}-")  # short: a socket path has 107 bytes
         self.socket = os.path.join(self.folder, f"{runtime}.sock")
         self.env = {**os.environ, VARIABLE[runtime]: f"unix://{self.socket}"}
@@ -51,7 +51,14 @@ class OwnEngine:
             raise AssertionError(f"{self.runtime} {' '.join(args)}: {done.stderr}")
         return done
 
+    def storage(self) -> str:
+        return os.path.join(self.folder, "data" if self.runtime == "docker" else "storage")
+
     def start(self):
+        if self.disk_mb and not os.path.ismount(self.storage()):  # its volumes and images on a small disk
+            os.makedirs(self.storage(), exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={self.disk_mb}m", "one-run-small-disk",
+                            self.storage()], check=True)
         env = {k: v for k, v in os.environ.items() if k not in VARIABLE.values()}  # not a client of itself
         with open(os.path.join(self.folder, "log"), "ab") as log:
             self.process = subprocess.Popen(self.argv(), env=env, stdout=log, stderr=log, start_new_session=True)
@@ -92,12 +99,12 @@ class OwnEngine:
 
 @pytest.fixture
 def own_engine(request):
-    runtime = request.param
+    runtime, disk_mb = request.param if isinstance(request.param, tuple) else (request.param, 0)
     if runtime not in os.environ.get("ONE_RUN_TEST_ENGINES", "").split(","):
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs {runtime} (tests/engines.sh)")
         pytest.skip(f"no {runtime}")
-    eng = OwnEngine(runtime)
+    eng = OwnEngine(runtime, disk_mb)
     try:
         eng.start()
         tar = os.environ["ONE_RUN_TEST_STANDIN"]
@@ -158,12 +165,12 @@ def test_a_client_killed_mid_swap_whose_engine_then_crashes_is_repaired_by_the_n
     repaired(eng, profile, state, before, said)
 
 
-def deployed(eng, tmp_path):
+def deployed(eng, tmp_path, body=""):
     """The deployment applied, a file in its volume; (profile, state folder, container ID)."""
     profile = tmp_path / "one-run.toml"
     profile.write_text(f'runtime = "{eng.runtime}"\n\n[container]\nname = "fault"\nimage = "{STANDIN}:1"\n'
                        'restart = "unless-stopped"\nnetwork = "none"\nvolumes = ["fault-data:/var/lib/one/datastores"]\n'
-                       '\n[watch]\nready_log = "STANDIN READY"\nsettle_time = 0.5\n')
+                       f'\n[watch]\nready_log = "STANDIN READY"\nsettle_time = 0.5\n{body}')
     state = tmp_path / "state"
     code, out = ran(one_run(eng, state, "apply", str(profile)))
     assert code == 0, out
@@ -181,3 +188,27 @@ def repaired(eng, profile, state, before, said):
     assert eng.cli("exec", "fault", "cat", "/var/lib/one/datastores/mark").stdout == "kept\n"
     code, out = ran(one_run(eng, state, "diff", str(profile)))
     assert code == 0, out
+
+
+@pytest.mark.parametrize("own_engine", [("docker", 128), ("podman", 128)], indirect=True, ids=["docker", "podman"])
+def test_a_disk_that_fills_during_the_snapshot_copy_puts_the_old_container_back(own_engine, tmp_path):
+    """The room check passed, then something else filled the engine's disk before the copy: the copy
+    fails with ENOSPC, the partial snapshot is removed, the old container runs again with its data
+    (exit 1), and the message says what filled."""
+    eng = own_engine
+    profile, state, before = deployed(eng, tmp_path, body='\n[snapshot]\nwhen = "always"\nvolumes = ["fault-data"]\n')
+    eng.cli("exec", "fault", "dd", "if=/dev/zero", "of=/var/lib/one/datastores/db", "bs=1M", "count=12")
+    apply = one_run(eng, state, "apply", "--force", str(profile), pause="prepared:3")
+    said = read_until(apply, "test pause after prepared")
+    free = shutil.disk_usage(eng.storage()).free
+    with open(os.path.join(eng.storage(), "filler"), "wb") as filler:  # another tenant of the disk
+        filler.write(b"\0" * (free - 256 * 1024))
+    code, rest = ran(apply)
+    said += rest
+    assert code == 1, said
+    assert "filled up during the copy (No space left on device)" in said and "Traceback" not in said, said
+    assert eng.cli("inspect", "--format", "{{.Id}} {{.State.Running}}", "fault").stdout.split() == [before, "true"]
+    assert eng.cli("exec", "fault", "cat", "/var/lib/one/datastores/mark").stdout == "kept\n"
+    volumes = eng.cli("volume", "ls", "--format", "{{.Name}}").stdout.split()
+    assert [v for v in volumes if "one-run-snap" in v] == [], volumes
+    assert eng.cli("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["fault"]

@@ -65,12 +65,15 @@ while [ "$i" -lt "$n" ]; do
   %(empty)s
   cp -a "$src/." "$dst/"; rc=$?
   kill $watcher
-  [ $rc = 0 ] || { echo "copy of volume $i failed: cp exited $rc"; exit $rc; }
+  # A full disk may leave no room for the engine's log of this helper either: the exit code says it.
+  [ $rc = 0 ] || { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
+                   echo "copy of volume $i failed: cp exited $rc"; exit $rc; }
   echo "copied $i"
   %(verify)s
   i=$((i + 1))
 done
 '''
+NO_SPACE = 28  # ENOSPC: COPY's exit when the copy stopped on a full disk
 EMPTY = 'rm -rf "$dst"/* "$dst"/.[!.]* "$dst"/..?* || { echo "emptying volume $i failed"; exit 1; }'
 LISTING = r'''listing() {
     ( cd "$1" && { find . -xdev ! -type l -exec stat -c '%n %f %u %g %Y %t,%T' {} + &&
@@ -248,6 +251,9 @@ def _run_created(engine: Engine, cid: str, image: str, on_line: Callable[[str], 
                     on_line(tail.splitlines()[-1])
             time.sleep(POLL)
         lines = engine.logs(cid, 10000).splitlines() if info else []
+        if info is not None and info.exit_code == NO_SPACE:
+            raise EngineError(f"{engine.runtime}: the engine's volume storage filled up during the copy (No space "
+                              "left on device); the partial copy is removed. Free some room there and apply again")
         if info is None or info.exit_code != 0:
             why = "its helper container disappeared" if info is None else f"exit {info.exit_code}"
             raise EngineError(f"{engine.runtime}: the helper in image {image} failed ({why}): "
@@ -366,7 +372,7 @@ def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], 
             made.append(volume.copy)
         mounts = [(v.source, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)]
         mounts += [(v.copy, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
-        script = COPY % {"root": ROOT, "empty": "", "verify": ""}
+        script = COPY % {"root": ROOT, "empty": "", "verify": "", "no_space": NO_SPACE}
         helper = _create_helper(engine, image, mounts, _helper_name(container, "take"), script,
                                 [str(len(snapshot.volumes))])
     except BaseException:
@@ -435,7 +441,7 @@ def restore(engine: Engine, snapshot: Snapshot, say: Callable[[str], None] = say
         raise EngineError(f"{engine.runtime}: snapshot {snapshot.id} has lost its volume(s) {', '.join(missing)}")
     mounts = [(v.copy, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)]
     mounts += [(v.source, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
-    script = COPY % {"root": ROOT, "empty": EMPTY, "verify": LISTING}
+    script = COPY % {"root": ROOT, "empty": EMPTY, "verify": LISTING, "no_space": NO_SPACE}
     progress = _CopyProgress("restore", snapshot, say)
     lines = _run_helper(engine, image, mounts, _helper_name(snapshot.container, "restore"), script,
                         [str(len(snapshot.volumes))], progress)
