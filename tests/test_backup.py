@@ -120,6 +120,37 @@ def test_an_interrupted_backup_leaves_no_backup_and_the_container_running(tmp_pa
     assert run_cli("backup", profile, "-o", out).code == 0  # and it can be run again
 
 
+def test_a_disk_that_fills_while_backup_writes_leaves_no_archive_and_the_container_running(tmp_path, engine,
+                                                                                           deployment):
+    """The room check passed, then something else filled the disk under -o DIR while the archive
+    was written: no archive (a .partial is never left to look complete), the container runs again."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    profile, name, db = deployment
+    engine.sh(name, "dd if=/dev/urandom of=/var/lib/mysql/big bs=1M count=80 2>/dev/null")
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200m", "tmpfs", str(small)], check=True)
+    try:
+        out = small / "backup"
+        proc = _cli_process("backup", profile, "-o", out)
+        wait_for(lambda: any(p.name.endswith(".partial") and p.stat().st_size > 0 for p in out.glob("*"))
+                 if out.exists() else proc.poll() is not None, what="the archive being written")
+        with open(small / "filler", "wb") as filler:  # another writer takes the rest of the disk
+            try:
+                while True:
+                    filler.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1, err
+        assert "No space left on device" in err and "no backup was written" in err and "Traceback" not in err, err
+        assert list(out.iterdir()) == []
+        assert engine.inspect(name)["State"]["Running"]
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=True)
+
+
 def test_an_interrupted_restore_says_what_is_left_and_running_it_again_completes_it(tmp_path, engine, deployment):
     profile, name, db = deployment
     engine.sh(name, "dd if=/dev/urandom of=/var/lib/mysql/big bs=1M count=300 2>/dev/null")
