@@ -128,15 +128,37 @@ def ran(process, timeout=120):
     return process.returncode, out
 
 
+# point -> (what apply prints there, its test pause, the old container's [env] line, the new one's)
+POINTS = {
+    "created": ("test pause after created", "created:4", "", ""),
+    "stopping": ("stopping ", None, 'STANDIN_IGNORE_TERM = "yes"', ""),  # the old one takes its stop timeout
+    "stopped": ("test pause after stopped", "stopped:4", "", ""),
+    "copying": ("test pause after prepared", "prepared:0.3", "", ""),  # [snapshot] always, its helper starting
+    "swapped": ("test pause after swapped", "swapped:4", "", ""),
+    "started": ("test pause after started", "started:4", "", ""),
+    "watching": ("started ", None, "", 'STANDIN_BOOTSTRAP_SECONDS = "30"'),  # the new one bootstraps for 30 s
+}
+# Both ways at the pauses; the points inside an engine call, SIGKILL only (the suite's time).
+CASES = [(point, signum) for point in ("created", "stopped", "swapped", "started")
+         for signum in (signal.SIGTERM, signal.SIGKILL)] + \
+    [(point, signal.SIGKILL) for point in ("stopping", "copying", "watching")]
+
+
 @pytest.mark.parametrize("own_engine", ["docker", "podman"], indirect=True)
-@pytest.mark.parametrize("step", ["created", "stopped", "swapped", "started"])
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize("step,signum", CASES, ids=[f"{p}-{s.name}" for p, s in CASES])
 def test_the_engine_stopped_mid_swap_then_started_again_is_repaired_by_the_next_apply(own_engine, step, signum,
                                                                                       tmp_path):
     eng = own_engine
-    profile, state, before = deployed(eng, tmp_path)
-    apply = one_run(eng, state, "apply", "--force", str(profile), pause=f"{step}:4")
-    said = read_until(apply, f"test pause after {step}")
+    marker, pause, old_env, new_env = POINTS[step]
+    snapshot = '\n[snapshot]\nwhen = "always"\nvolumes = ["fault-data"]\n' if step == "copying" else ""
+    profile, state, before = deployed(eng, tmp_path, body=f'\n[env]\nRELEASE = "1"\n{old_env}\n{snapshot}')
+    if step == "copying":
+        eng.cli("exec", "fault", "dd", "if=/dev/zero", "of=/var/lib/one/datastores/db", "bs=1M", "count=64")
+    profile.write_text(profile.read_text().replace('RELEASE = "1"', f'RELEASE = "2"\n{new_env}'))
+    apply = one_run(eng, state, "apply", str(profile), pause=pause)
+    said = read_until(apply, marker)
+    if step == "watching":
+        time.sleep(1)
     eng.stop(signum)
     began = time.monotonic()
     code, rest = ran(apply, timeout=90)
@@ -148,6 +170,7 @@ def test_the_engine_stopped_mid_swap_then_started_again_is_repaired_by_the_next_
         assert "what is left" in said and "run the same apply again" in said, said
 
     eng.start()
+    profile.write_text(profile.read_text().replace('RELEASE = "2"', 'RELEASE = "1"').replace(new_env, ""))
     repaired(eng, profile, tmp_path / "state", before, said)
 
 
@@ -170,6 +193,7 @@ def deployed(eng, tmp_path, body=""):
     profile = tmp_path / "one-run.toml"
     profile.write_text(f'runtime = "{eng.runtime}"\n\n[container]\nname = "fault"\nimage = "{STANDIN}:1"\n'
                        'restart = "unless-stopped"\nnetwork = "none"\nvolumes = ["fault-data:/var/lib/one/datastores"]\n'
+                       'stop_timeout = 5\n'
                        f'\n[watch]\nready_log = "STANDIN READY"\nsettle_time = 0.5\n{body}')
     state = tmp_path / "state"
     code, out = ran(one_run(eng, state, "apply", str(profile)))

@@ -93,9 +93,11 @@ def undo(d: Deployment, record: dict) -> Optional[Tuple[ContainerInfo, int, Judg
         return None
     if old.name != d.name:  # an interrupt before the swap leaves it its name
         d.engine.rename(old.id, d.name)
-    if record.get("step") == "stop" and old.running:
+    if record.get("step") == "stop" and old.status in ("running", "stopping"):
         # Killed while stopping it: the engine may still be at it. Let that stop end
-        # before the start, or the start would come first and the stop after it.
+        # before the start, or the start would come first and the stop after it. A Podman
+        # service killed during the stop leaves the container "stopping" for good: a stop
+        # ends that too, where a start is refused.
         d.engine.stop(old.id)
         old = d.engine.get(old.id) or old
     restarted = None
