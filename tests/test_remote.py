@@ -372,28 +372,41 @@ def test_a_docker_context_or_podman_connection_is_taken_by_name(tmp_path, monkey
         endpoint_for("docker")
 
 
+def _held_after_the_stop(remote):
+    """A deployment applied over SSH, then an apply of it from client "a" held right after the old
+    container's stop: (profile, name, the old container's ID, the apply's process, its stderr file)."""
+    profile = remote.plain()
+    assert remote.run("apply", "--host", remote.url, profile).code == 0
+    name = remote.engine.containers[-1]
+    before = remote.engine.running_id(name)
+    first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
+                                    env={"ONE_RUN_TEST_PAUSE": "stopped", "ONE_RUN_STATE_DIR": remote.folder / "a"})
+    _wait_for(first_err, "test pause after stopped")
+    return profile, name, before, first, first_err
+
+
+def _repaired_from_another_client(remote, profile, name, before) -> Result:
+    """The next apply, from client "b": the old container runs again, alone, in sync."""
+    repaired = remote.run("apply", "--host", remote.url, profile, env={"ONE_RUN_STATE_DIR": remote.folder / "b"})
+    assert repaired.code == 0, repaired.out + repaired.err
+    assert remote.engine.running_id(name) == before  # the previous container, started again
+    assert remote.run("diff", "--host", remote.url, profile).code == 0
+    leftovers = remote.engine.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert [n for n in leftovers if n.startswith(name)] == [name]
+    return repaired
+
+
 def test_an_apply_killed_on_one_client_is_repaired_from_another(remote):
     """The journal is kept on the host: a client killed mid-swap (a laptop closed, a CI job
     cancelled) leaves it there, and the next apply from another machine puts things back."""
     engine = remote.engine
-    profile = remote.plain()
-    assert remote.run("apply", "--host", remote.url, profile).code == 0
-    name = engine.containers[-1]
-    before = engine.running_id(name)
-    first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
-                                    env={"ONE_RUN_TEST_PAUSE": "stopped", "ONE_RUN_STATE_DIR": remote.folder / "a"})
-    _wait_for(first_err, "test pause after stopped")
+    profile, name, before, first, first_err = _held_after_the_stop(remote)
     os.killpg(first.pid, signal.SIGKILL)  # one-run, and its ssh with it: nothing is put back
     first.wait(30)
     assert engine.running_id(name) is None
 
-    repaired = remote.run("apply", "--host", remote.url, profile, env={"ONE_RUN_STATE_DIR": remote.folder / "b"})
-    assert repaired.code == 0, repaired.err
+    repaired = _repaired_from_another_client(remote, profile, name, before)
     assert "repair: an earlier apply was interrupted" in repaired.out, repaired.out
-    assert engine.running_id(name) == before  # the previous container, started again
-    assert remote.run("diff", "--host", remote.url, profile).code == 0
-    leftovers = engine.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    assert [n for n in leftovers if n.startswith(name)] == [name]
 
 
 def test_revisions_recorded_by_a_client_applying_locally_go_with_it_to_the_host(remote):
@@ -452,13 +465,7 @@ def test_a_connection_dropped_mid_swap_is_repaired_by_the_next_apply_from_any_cl
     to stop: it cannot put anything back over a dead connection, says what is left (exit 4), and
     the next apply from another machine repairs it from the journal on the host."""
     engine = remote.engine
-    profile = remote.plain()
-    assert remote.run("apply", "--host", remote.url, profile).code == 0
-    name = engine.containers[-1]
-    before = engine.running_id(name)
-    first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
-                                    env={"ONE_RUN_TEST_PAUSE": "stopped", "ONE_RUN_STATE_DIR": remote.folder / "a"})
-    _wait_for(first_err, "test pause after stopped")
+    profile, name, before, first, first_err = _held_after_the_stop(remote)
     tree = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(first.pid)], capture_output=True, text=True).stdout
     client = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
     masters = subprocess.run(["pgrep", "-f", "ssh -v -N -M"], capture_output=True, text=True).stdout.split()
@@ -473,12 +480,7 @@ def test_a_connection_dropped_mid_swap_is_repaired_by_the_next_apply_from_any_cl
     assert "Traceback" not in said and name in said, said
     assert f"export {SOCKETS[engine.runtime]}=" in said  # the commands to recover by hand reach fe1
 
-    repaired = remote.run("apply", "--host", remote.url, profile, env={"ONE_RUN_STATE_DIR": remote.folder / "b"})
-    assert repaired.code == 0, repaired.out + repaired.err
-    assert engine.running_id(name) == before
-    assert remote.run("diff", "--host", remote.url, profile).code == 0
-    leftovers = engine.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    assert [n for n in leftovers if n.startswith(name)] == [name]
+    _repaired_from_another_client(remote, profile, name, before)
 
 
 def test_a_damaged_journal_on_the_host_is_refused_naming_it_and_the_way_out(remote):

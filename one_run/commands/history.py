@@ -14,11 +14,8 @@ from ..model.profile import Profile
 def history(profile: Profile, fmt: str) -> int:
     remote = endpoint_for(profile.runtime).remote
     engine = get_engine(profile.runtime) if remote else None  # the revisions are there
-    store = store_for(profile.runtime, profile.container.name, profile.path, engine)
-    try:
+    with store_for(profile.runtime, profile.container.name, profile.path, engine) as store:
         found, damaged = read_revisions(store)
-    finally:
-        store.close()
     for revision in damaged:
         print(f"warning: {revision.line()}", file=sys.stderr)
     unchecked = None

@@ -41,12 +41,9 @@ def rollback(profile_path: str, runtime: Optional[str], to: Optional[int], with_
     path = current_profile.path
     remote = endpoint_for(current_profile.runtime).remote
     engine = get_engine(current_profile.runtime) if remote else None  # the revisions are there
-    store = store_for(current_profile.runtime, current_profile.container.name, path, engine)
-    try:
+    with store_for(current_profile.runtime, current_profile.container.name, path, engine) as store:
         found, damaged = read_revisions(store)
         return _roll_back(current_profile, store, found, damaged, runtime, to, with_data, dry_run, engine)
-    finally:
-        store.close()
 
 
 def _roll_back(current_profile, store, found: List[dict], damaged, runtime: Optional[str], to: Optional[int],

@@ -172,13 +172,9 @@ class Switcher:
     def carry_history(self) -> None:
         """On a remote host each engine keeps the deployment's revisions in a volume of its own:
         the target's starts with the source's (locally both runtimes share the profile's)."""
-        src = store_for(self.src.runtime, self.name, self.profile.path, self.src)
-        dst = store_for(self.dst.runtime, self.name, self.profile.path, self.dst)
-        try:
+        with store_for(self.src.runtime, self.name, self.profile.path, self.src) as src, \
+                store_for(self.dst.runtime, self.name, self.profile.path, self.dst) as dst:
             carry(src, dst)
-        finally:
-            src.close()
-            dst.close()
 
     def restore(self, source: ContainerInfo, was_running: bool, moves: List[Move], exc: BaseException):
         failure = "interrupted" if isinstance(exc, KeyboardInterrupt) else \
@@ -239,11 +235,8 @@ class Switcher:
     def start_source(self, source: ContainerInfo) -> Optional[str]:
         try:
             # judged by the [watch] it was applied with, not by the profile being switched
-            store = store_for(self.src.runtime, self.name, self.profile.path, self.src)
-            try:
+            with store_for(self.src.runtime, self.name, self.profile.path, self.src) as store:
                 judge = history.judge(store, self.profile.path, source)
-            finally:
-                store.close()
             watcher = Watcher.judging(self.src, judge, self.say)
             offset = watcher.log_offset(source.id)
             self.src.start(source.id)

@@ -25,13 +25,12 @@ def labels_of(engine: Engine, current: ContainerInfo) -> Dict[str, str]:
     """The container's labels, with the ones recorded when it was adopted (if it is that container)."""
     if HASH_LABEL in current.labels:  # made by apply: nothing recorded for it counts
         return current.labels
-    store = store_for(engine.runtime, current.name, "", engine)
+    with store_for(engine.runtime, current.name, "", engine) as store:
+        text = store.read(ADOPTED)
     try:
-        saved = json.loads(store.read(ADOPTED) or b"null")
+        saved = json.loads(text or b"null")
     except ValueError:
         return current.labels
-    finally:
-        store.close()
     if not isinstance(saved, dict) or saved.get("id") != current.id:
         return current.labels
     return {**saved.get("labels", {}), **current.labels}

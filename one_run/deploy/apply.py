@@ -70,11 +70,8 @@ class Applier:
 
     def run(self, options: ApplyOptions) -> int:
         d = self.d
-        with apply_lock(d.engine.runtime, d.name, engine=d.engine):
-            try:
-                return self.locked(options)
-            finally:
-                d.state.close()
+        with apply_lock(d.engine.runtime, d.name, engine=d.engine), d.state:
+            return self.locked(options)
 
     def locked(self, options: ApplyOptions) -> int:
         d = self.d

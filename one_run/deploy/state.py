@@ -22,6 +22,7 @@ from .lock import state_dir
 from .volume_copy import relative_name, remove_quietly
 
 JOURNAL, ADOPTED, HISTORY = "journal.json", "adopted.json", "history"
+CARRIED = HISTORY + "/carried-"  # + a hash of the target: a source's note that carry saw that target
 STATE_SUFFIX = ".one-run-state"  # the revisions' volume: <container>.one-run-state
 STATE_LABEL = "one-run.state"  # on it: the container's name
 JOURNAL_SUFFIX = ".one-run-journal-"  # the journal's: <container>.one-run-journal-<n>
@@ -45,6 +46,12 @@ class Store:
 
     def close(self) -> None:
         pass
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def tidy(self) -> None:
         """Remove what killed readers of the store left (under the deployment's lock)."""
@@ -278,7 +285,7 @@ def carry(source: Store, target: Store, once: bool = False) -> int:
     `once`, the source remembers the target was seen, so the next apply does not read it for this."""
     import hashlib
 
-    seen = f"{HISTORY}/carried-{hashlib.sha256(target.where(HISTORY).encode()).hexdigest()[:16]}"
+    seen = f"{CARRIED}{hashlib.sha256(target.where(HISTORY).encode()).hexdigest()[:16]}"
     # The source first: usually this client's, and empty or seen.
     if not source.names(HISTORY) or (once and source.read(seen) is not None):
         return 0
@@ -286,7 +293,7 @@ def carry(source: Store, target: Store, once: bool = False) -> int:
     if not target.names(HISTORY):
         for key in _walk(source, HISTORY):
             data = source.read(key)
-            if data is not None and not key.startswith(f"{HISTORY}/carried-"):
+            if data is not None and not key.startswith(CARRIED):
                 target.write(key, data)
                 count += 1
     if once:

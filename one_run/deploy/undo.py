@@ -136,26 +136,23 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
     new_id, old_id = record.get("new"), record.get("old")
     lines = [f"apply failed ({failure}) and restoring the previous container failed too: {exc}",
              "what is left:"]
-    there = {}  # ID -> whether it may still be there: no recovery command names a container that is gone
-    states = []
+    state = {}  # ID -> what is known of it: no recovery command names a container that is gone
     for cid, label in ((new_id, "new (failed)"), (old_id, "previous")):
         if cid:
             try:
                 info = d.engine.get(cid)
-                state = f"named {info.name}, {info.status}" if info else "gone"
+                state[cid] = f"named {info.name}, {info.status}" if info else "gone"
             except EngineError as err:
-                info, state = None, f"not known ({err})"
-            there[cid] = state != "gone"
-            states.append(state)
-            lines.append(f"  {label}: {cid[:12]} {state}")
-    if any(state.startswith("not known") for state in states):
+                state[cid] = f"not known ({err})"
+            lines.append(f"  {label}: {cid[:12]} {state[cid]}")
+    if any(known.startswith("not known") for known in state.values()):
         lines.append(f"{d.engine.label} does not answer: once it is back, run the same apply again (it puts back "
                      "what is left), or")
     lines.append("to recover by hand:")
     lines += [f"  {line}" for line in d.engine.endpoint.cli_reach()]
-    if new_id and there[new_id]:
+    if new_id and state[new_id] != "gone":
         lines.append(f"  {cli} rm -f {new_id[:12]}")
-    if old_id and there[old_id]:
+    if old_id and state[old_id] != "gone":
         lines.append(f"  {cli} rename {old_id[:12]} {d.name}")
         lines.append(f"  {cli} start {d.name}")
     if record.get("snapshot"):
