@@ -1,28 +1,25 @@
 #!/usr/bin/env python3
-"""Snapshot copy, backup and restore of a 500 MB DB volume, each against `tar` on the host, same run.
+"""Data at disk speed: the snapshot copy, the upgrade's downtime with its pre-copied snapshot,
+backup and restore, each against its manual procedure in the same run, on both engines.
 
-snapshot: snapshot.take (a helper container of the engine runs `cp -a` from the DB volume
-          into a new snapshot volume), the deployment stopped, as apply takes it.
-          Baseline: tar -C <DB volume mountpoint> -cf - . | tar -C <new volume mountpoint> -xpf -
-          Target: the snapshot's throughput ≥ 0.5 × host tar's.
-backup:   `one-run backup` (stop, snapshot inside the engine, start, then the snapshot streamed
-          out of the engine's archive API into DIR with its sha256), its wall time and its
-          reported downtime.
-          Baseline: stop; tar -C <mountpoint> -cf FILE .; start (the careful manual backup).
-restore:  `one-run restore --yes` (verify the archive, stop, empty, extract through the
-          archive API, verify the volume, start). Baseline: stop; empty the mountpoint;
-          tar -C <mountpoint> -xpf FILE; start.
-
+copy:     snapshot.take of the stopped DB volume (pre-copy, then the delta and its verification),
+          the sizes measured beforehand as apply measures them before the stop.
+          Baseline: tar -C <DB volume> -cf - . | tar -C <new volume> -xpf -   Target ≥ 0.8× its throughput.
 upgrade:  `one-run apply` of an image change (:s1 -> :s2, which migrates the DB's schema) with
-          [snapshot] on the DB volume: its downtime (a poller: the old container seen not
-          running -> the new one seen running). Baseline: the careful manual procedure,
-          stop; tar the volume on the host into a file; rm; run (the rendered command).
-          Target: apply's downtime <= 1.0 x the manual one.
+          [snapshot] on the DB volume, while a writer in the old container keeps changing
+          5 % of the files (or, in the "all" case, every file), from before the apply until
+          the stop. Its downtime: a poller, the old container seen not running -> the new
+          one seen running. Baseline: the careful manual procedure, stop; tar the volume on
+          the host into a file; rm; run (the rendered command).
+          Targets: ≤ 0.3× with 5 % changed, ≤ 1.0× with all of it changed.
+backup:   `one-run backup` in all. Baseline: stop; tar -cf FILE; start.   Target ≤ 1.5×.
+restore:  `one-run restore --yes` in all (it verifies the archive before and the volume after).
+          Baseline: stop; empty the volume; tar -xpf FILE; start.        Target ≤ 1.5×.
 
-Needs the test engines (tests/run.sh, or DOCKER_HOST/CONTAINER_HOST) with the stand-in
-image :s1 (tests/engines.sh). Rounds alternate one-run and the baseline, each after a sync;
-the medians are compared, and `uptime` is printed before and after.
-Usage: python bench/snapshot_throughput.py [--runtime docker] [--size-mb 500] [--files 5] [--rounds 3]
+Needs the test engines (tests/engines.sh: DOCKER_HOST, CONTAINER_HOST) with the stand-in images
+:s1 and :s2. Rounds alternate one-run and the baseline, each after a sync; medians are compared,
+and `uptime` is printed before and after.
+Usage: python bench/snapshot_throughput.py [--runtime docker,podman] [--size-mb 2048] [--files 40] [--rounds 2]
 """
 import argparse
 import contextlib
@@ -41,11 +38,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from one_run import snapshot  # noqa: E402
 from one_run.cli import main as one_run  # noqa: E402
+from one_run.deploy import snapshot  # noqa: E402
 from one_run.engines import get_engine  # noqa: E402
 
 IMAGE = "localhost/one-run-standin:s1"
+DB = "/var/lib/mysql"
+# figure -> (what is compared, target, "min": one-run's throughput over the baseline's must
+# reach it, "max": one-run's time over the baseline's must stay within it)
+TARGETS = {
+    "copy": ("snapshot copy vs host tar pipe, throughput", 0.8, "min"),
+    "upgrade 5%": ("upgrade downtime, 5 % changed, vs stop; tar; rm; run", 0.3, "max"),
+    "upgrade all": ("upgrade downtime, all changed, vs stop; tar; rm; run", 1.0, "max"),
+    "backup": ("backup in all vs stop; tar -cf; start", 1.5, "max"),
+    "restore": ("restore in all vs stop; empty; tar -xf; start", 1.5, "max"),
+}
+# The writer in the old container: 5 % of the files get a new 64 KiB block every 0.1 s, or
+# every file is touched (its ctime moves: the delta copies it again whole).
+WRITERS = {
+    "upgrade 5%": f"cd {DB} && while :; do for f in $(ls ib* | head -n $1); do dd if=/dev/urandom of=$f bs=64k count=1 "
+                  "seek=$((RANDOM % 16)) conv=notrunc 2>/dev/null; done; sleep 0.1; done",
+    "upgrade all": f"cd {DB} && while :; do touch ib*; sleep 0.1; done",
+}
 
 
 def sh(*argv) -> str:
@@ -67,6 +81,12 @@ def timed(fn) -> float:
     fn()
     os.sync()  # the data is on disk, for both sides alike
     return time.monotonic() - started
+
+
+def empty(path: str) -> None:
+    for entry in os.listdir(path):
+        full = os.path.join(path, entry)
+        shutil.rmtree(full) if os.path.isdir(full) and not os.path.islink(full) else os.unlink(full)
 
 
 class Downtime(threading.Thread):
@@ -98,38 +118,116 @@ class Downtime(threading.Thread):
         self.start()
         time.sleep(0.05)
         fn()
-        self.join(60)
+        self.join(120)
         self.done.set()
         return self.up - self.down
 
 
-def upgrade_rounds(cli, engine, name, db, work, rounds, results):
-    """apply (with its snapshot) vs stop; tar; rm; run, for the same :s1 -> :s2 upgrade."""
-    def profile(tag, when):
-        path = work / f"upgrade-{tag}-{when}.toml"
-        path.write_text(f'runtime = "{cli}"\n\n[container]\nname = "{name}"\nimage = "localhost/one-run-standin:{tag}"\n'
-                        f'stop_timeout = 5\nvolumes = ["{db}:/var/lib/mysql"]\n\n[watch]\nsettle_time = 0\n\n'
-                        f'[snapshot]\nwhen = "{when}"\nvolumes = ["{db}"]\nkeep = 1\n')
+class Bench:
+    def __init__(self, cli: str, args, work: Path):
+        self.cli, self.args, self.work = cli, args, work
+        self.engine = get_engine(cli)
+        tag = uuid.uuid4().hex[:8]
+        self.name, self.db = f"bench-snap-{tag}", f"bench-snap-db-{tag}"
+        self.made = []
+        self.results = {figure: ([], []) for figure in TARGETS}  # (one-run's, the baseline's)
+        self.changed = []  # entries the upgrade's delta copied again
+
+    def profile(self, tag: str, when: str, keep: int = 1) -> Path:
+        path = self.work / f"{self.cli}-{tag}-{when}.toml"
+        path.write_text(f'runtime = "{self.cli}"\n\n[container]\nname = "{self.name}"\n'
+                        f'image = "localhost/one-run-standin:{tag}"\nstop_timeout = 5\nvolumes = ["{self.db}:{DB}"]\n\n'
+                        f'[watch]\nsettle_time = 0\n\n[snapshot]\nwhen = "{when}"\nvolumes = ["{self.db}"]\n'
+                        f'keep = {keep}\n')
         return path
 
-    old, new = profile("s1", "never"), profile("s2", "image-change")
-    argv = json.loads(subprocess.run([sys.executable, "-m", "one_run", "render", "--format", "json", str(new)],
-                                     check=True, capture_output=True, text=True).stdout)
+    def run(self) -> None:
+        cli, name, args = self.cli, self.name, self.args
+        base = self.profile("s1", "never")
+        if quiet("apply", base) != 0:
+            raise RuntimeError(f"{cli}: apply of the bench deployment failed")
+        per_file = args.size_mb // args.files
+        sh(cli, "exec", name, "sh", "-c", f"i=0; while [ $i -lt {args.files} ]; do dd if=/dev/urandom "
+           f"of={DB}/ib$(printf %03d $i) bs=1M count={per_file} 2>/dev/null; i=$((i+1)); done")
+        self.mib = per_file * args.files
+        src = mountpoint(cli, self.db)
+        for round_ in range(args.rounds):
+            self.copy_round(src, round_)
+            self.backup_round(base, src, round_)
+            for case in WRITERS:
+                self.upgrade_round(case, src)
+            print(f"{cli} round {round_ + 1}: " + ", ".join(
+                f"{k} {v[0][-1]:.2f}/{v[1][-1]:.2f} s" for k, v in self.results.items() if v[0]), flush=True)
 
-    def back_to_s1():  # untimed: schema 1 again, the s1 container running
-        sh(cli, "exec", name, "sh", "-c", "echo 1 > /var/lib/mysql/schema")
-        if quiet("apply", old) != 0:
-            raise RuntimeError("could not go back to :s1")
+    def copy_round(self, src: str, round_: int) -> None:
+        cli, name = self.cli, self.name
+        sh(cli, "stop", name)
+        target = f"{self.db}-tar-{round_}"
+        sh(cli, "volume", "create", target)
+        self.made.append(target)
+        dst = mountpoint(cli, target)
+        self.results["copy"][1].append(timed(lambda: subprocess.run(
+            f"tar -C '{src}' -cf - . | tar -C '{dst}' --numeric-owner -xpf -", shell=True, check=True)))
+        volumes = [(self.db, DB)]
+        sizes, _ = snapshot.measure(self.engine, volumes, IMAGE, name, probe=False)
+        taken = []
+        self.results["copy"][0].append(timed(lambda: taken.append(
+            snapshot.take(self.engine, name, volumes, IMAGE, sizes, say=lambda line: None))))
+        snapshot.discard(self.engine, taken[0])
+        sh(cli, "volume", "rm", target)
+        sh(cli, "start", name)
 
-    src = mountpoint(cli, db)
-    for round_ in range(rounds):
+    def backup_round(self, profile: Path, src: str, round_: int) -> None:
+        cli, name = self.cli, self.name
+        out, archive = self.work / f"backup-{round_}", self.work / f"tar-{round_}.tar"
+
+        def manual_backup():
+            sh(cli, "stop", name)
+            subprocess.run(["tar", "-C", src, "-cf", str(archive), "."], check=True)
+            sh(cli, "start", name)
+
+        def manual_restore():
+            sh(cli, "stop", name)
+            empty(src)
+            subprocess.run(["tar", "-C", src, "--numeric-owner", "-xpf", str(archive)], check=True)
+            sh(cli, "start", name)
+
+        self.results["backup"][1].append(timed(manual_backup))
+        self.results["backup"][0].append(timed(lambda: quiet("backup", profile, "-o", out)))
+        self.results["restore"][1].append(timed(manual_restore))
+        self.results["restore"][0].append(timed(lambda: quiet("restore", profile, out, "--yes")))
+        shutil.rmtree(out)
+        archive.unlink()
+
+    def upgrade_round(self, case: str, src: str) -> None:
+        """apply (its snapshot pre-copied under the writer) vs stop; tar; rm; run, for the same :s1 -> :s2 upgrade."""
+        cli, name = self.cli, self.name
+        old, new = self.profile("s1", "never"), self.profile("s2", "image-change")
+        argv = json.loads(sh(sys.executable, "-m", "one_run", "render", "--format", "json", str(new)))
+
+        def back_to_s1():  # untimed: schema 1 again, the s1 container running
+            sh(cli, "exec", name, "sh", "-c", f"echo 1 > {DB}/schema")
+            if quiet("apply", old) != 0:
+                raise RuntimeError("could not go back to :s1")
+            os.sync()
+
         back_to_s1()
-        os.sync()
-        watch = Downtime(engine, name, engine.get(name).id)
-        results["upgrade apply"].append(watch.measure(lambda: quiet("apply", new)))
+        changing = max(1, self.args.files * 5 // 100)
+        sh(cli, "exec", "-d", name, "sh", "-c", WRITERS[case], "sh", str(changing))
+        time.sleep(0.3)  # the writer is at work before the apply begins
+        said = io.StringIO()
+        watch = Downtime(self.engine, name, self.engine.get(name).id)
+
+        def apply():
+            with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+                if one_run(["apply", str(new)]) != 0:
+                    raise RuntimeError(said.getvalue())
+
+        self.results[case][0].append(watch.measure(apply))
+        self.changed.append(next((line for line in said.getvalue().splitlines() if "up to date and verified" in line),
+                                 "(no snapshot line)"))
         back_to_s1()
-        os.sync()
-        archive = work / "careful.tar"
+        archive = self.work / "careful.tar"
 
         def careful():
             sh(cli, "stop", name)
@@ -137,106 +235,57 @@ def upgrade_rounds(cli, engine, name, db, work, rounds, results):
             sh(cli, "rm", name)
             subprocess.run([cli, *argv[1:]], check=True, capture_output=True)
 
-        watch = Downtime(engine, name, engine.get(name).id)
-        results["upgrade manual"].append(watch.measure(careful))
+        watch = Downtime(self.engine, name, self.engine.get(name).id)
+        self.results[case][1].append(watch.measure(careful))
         archive.unlink()
-        print(f"upgrade round {round_ + 1}: apply {results['upgrade apply'][-1]:.2f} s down, careful manual "
-              f"{results['upgrade manual'][-1]:.2f} s down", flush=True)
+
+    def report(self) -> bool:
+        print(f"\n{self.cli}, {self.mib} MiB in {self.args.files} files, median of {self.args.rounds} rounds:")
+        met = True
+        for figure, (what, target, kind) in TARGETS.items():
+            ours, theirs = (statistics.median(v) for v in self.results[figure])
+            ratio = theirs / ours if kind == "min" else ours / theirs
+            ok = ratio >= target if kind == "min" else ratio <= target
+            met &= ok
+            if figure == "copy":
+                detail = f"{self.mib / ours:7.1f} MiB/s vs {self.mib / theirs:7.1f} MiB/s"
+            else:
+                detail = f"{ours:6.2f} s vs {theirs:6.2f} s"
+            print(f"  {what:55} {detail:28} ratio {ratio:5.2f}  target {'>=' if kind == 'min' else '<='} "
+                  f"{target}: {'PASS' if ok else 'MISS'}")
+        print("  the upgrades' snapshot lines:")
+        for line in self.changed:
+            print(f"    {line.strip()}")
+        return met
+
+    def clean(self) -> None:
+        subprocess.run([self.cli, "rm", "-f", "-v", self.name], capture_output=True)
+        with contextlib.suppress(Exception):
+            for taken in snapshot.list_snapshots(self.engine, self.name):
+                self.made += [v.copy for v in taken.volumes] + [taken.marker]
+        for volume in reversed(self.made + [self.db]):
+            subprocess.run([self.cli, "volume", "rm", "-f", volume], capture_output=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runtime", choices=("docker", "podman"), default="docker")
-    parser.add_argument("--size-mb", type=int, default=500)
-    parser.add_argument("--files", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runtime", default="docker,podman", help="comma-separated: docker, podman")
+    parser.add_argument("--size-mb", type=int, default=2048)
+    parser.add_argument("--files", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    cli, engine = args.runtime, get_engine(args.runtime)
-    tag = uuid.uuid4().hex[:8]
-    name, db = f"bench-snap-{tag}", f"bench-snap-db-{tag}"
     work = Path(tempfile.mkdtemp(prefix="bench-snap-"))
-    made = []
     print("load before:", sh("uptime").strip())
+    benches = [Bench(cli, args, work) for cli in args.runtime.split(",")]
     try:
-        profile = work / "one-run.toml"
-        profile.write_text(f'runtime = "{cli}"\nsettle_time = 1\n\n[container]\nname = "{name}"\nimage = "{IMAGE}"\n'
-                           f'stop_timeout = 5\nvolumes = ["{db}:/var/lib/mysql"]\n\n[snapshot]\nvolumes = ["{db}"]\n')
-        if quiet("apply", profile) != 0:
-            print("apply of the bench deployment failed", file=sys.stderr)
-            return 1
-        per_file = args.size_mb // args.files
-        sh(cli, "exec", name, "sh", "-c", f"i=0; while [ $i -lt {args.files} ]; do dd if=/dev/urandom "
-           f"of=/var/lib/mysql/ib$i bs=1M count={per_file} 2>/dev/null; i=$((i+1)); done")
-        mib = per_file * args.files
-        src = mountpoint(cli, db)
-        results = {k: [] for k in ("snapshot", "tar copy", "backup", "backup downtime", "tar backup",
-                                   "restore", "tar restore", "upgrade apply", "upgrade manual")}
-        for round_ in range(args.rounds):
-            # snapshot copy vs host tar copy, the deployment stopped
-            sh(cli, "stop", name)
-            target = f"bench-snap-tar-{tag}-{round_}"
-            sh(cli, "volume", "create", target)
-            made.append(target)
-            dst = mountpoint(cli, target)
-            results["tar copy"].append(timed(lambda: subprocess.run(
-                f"tar -C '{src}' -cf - . | tar -C '{dst}' --numeric-owner -xpf -", shell=True, check=True)))
-            taken = []
-            results["snapshot"].append(timed(lambda: taken.append(
-                snapshot.take(engine, name, [(db, "/var/lib/mysql")], IMAGE, say=lambda line: None))))
-            made += [v.copy for v in taken[0].volumes] + [taken[0].marker]
-            sh(cli, "start", name)
-            # backup vs stop; host tar into a file; start
-            out = work / f"backup-{round_}"
-            tarfile_ = work / f"tar-{round_}.tar"
-
-            def manual_backup():
-                sh(cli, "stop", name)
-                subprocess.run(["tar", "-C", src, "-cf", str(tarfile_), "."], check=True)
-                sh(cli, "start", name)
-
-            results["tar backup"].append(timed(manual_backup))
-            results["backup"].append(timed(lambda: quiet("backup", profile, "-o", out)))
-            results["backup downtime"].append(json.loads((out / "manifest.json").read_text())["downtime_seconds"])
-
-            # restore vs stop; empty; host tar extract; start
-            def manual_restore():
-                sh(cli, "stop", name)
-                for entry in os.listdir(src):
-                    path = os.path.join(src, entry)
-                    shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
-                subprocess.run(["tar", "-C", src, "--numeric-owner", "-xpf", str(tarfile_)], check=True)
-                sh(cli, "start", name)
-
-            results["tar restore"].append(timed(manual_restore))
-            results["restore"].append(timed(lambda: quiet("restore", profile, out, "--yes")))
-            shutil.rmtree(out)
-            tarfile_.unlink()
-            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in results.items() if v),
-                  flush=True)
-        upgrade_rounds(cli, engine, name, db, work, args.rounds, results)
-        med = {k: statistics.median(v) for k, v in results.items()}
-        print(f"\n{args.runtime}, {mib} MiB in {args.files} files, median of {args.rounds} rounds:")
-        print(f"  snapshot copy (helper cp -a):  {mib / med['snapshot']:7.1f} MiB/s   host tar copy "
-              f"{mib / med['tar copy']:7.1f} MiB/s   ratio {med['tar copy'] / med['snapshot']:.2f} (target >= 0.5)")
-        print(f"  backup: {med['backup']:7.2f} s in all, down {med['backup downtime']:.2f} s   "
-              f"stop; host tar -cf; start {med['tar backup']:.2f} s (all of it down)   "
-              f"time ratio {med['backup'] / med['tar backup']:.2f}, downtime ratio "
-              f"{med['backup downtime'] / med['tar backup']:.2f}")
-        print(f"  restore (verify, stop, put, verify, start): {med['restore']:7.2f} s   "
-              f"stop; empty; host tar -xf; start {med['tar restore']:.2f} s   "
-              f"ratio {med['restore'] / med['tar restore']:.2f}")
-        print(f"  upgrade :s1 -> :s2 with the snapshot: apply down {med['upgrade apply']:.2f} s   careful manual "
-              f"(stop; tar; rm; run) down {med['upgrade manual']:.2f} s   ratio "
-              f"{med['upgrade apply'] / med['upgrade manual']:.2f} (target <= 1.0)")
+        for bench in benches:
+            bench.run()
+        met = [bench.report() for bench in benches]
         print("load after:", sh("uptime").strip())
-        return 0
+        return 0 if all(met) else 1
     finally:
-        subprocess.run([cli, "rm", "-f", "-v", name], capture_output=True)  # -v: its anonymous volume
-        with contextlib.suppress(Exception):
-            for volume in snapshot.list_snapshots(engine, name):
-                made += [v.copy for v in volume.volumes] + [volume.marker]
-        for volume in reversed(made + [db]):
-            subprocess.run([cli, "volume", "rm", "-f", volume], capture_output=True)
+        for bench in benches:
+            bench.clean()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -145,7 +145,7 @@ POINTS = {
     "created": ("test pause after created", "created:4", "", ""),
     "stopping": ("stopping ", None, 'STANDIN_IGNORE_TERM = "yes"', ""),  # the old one takes its stop timeout
     "stopped": ("test pause after stopped", "stopped:4", "", ""),
-    "copying": ("test pause after prepared", "prepared:0.3", "", ""),  # [snapshot] always, its helper starting
+    "copying": ("test pause after precopy", "precopy:0.3", "", ""),  # [snapshot] always, its pre-copy starting
     "swapped": ("test pause after swapped", "swapped:4", "", ""),
     "started": ("test pause after started", "started:4", "", ""),
     "watching": ("started ", None, "", 'STANDIN_BOOTSTRAP_SECONDS = "30"'),  # the new one bootstraps for 30 s
@@ -227,15 +227,20 @@ def repaired(eng, profile, state, before, said):
 
 
 @pytest.mark.parametrize("own_engine", [("docker", 128), ("podman", 128)], indirect=True, ids=["docker", "podman"])
-def test_a_disk_that_fills_during_the_snapshot_copy_puts_the_old_container_back(own_engine, tmp_path):
-    """The room check passed, then something else filled the engine's disk before the copy: the copy
-    fails with ENOSPC, the partial snapshot is removed, the old container runs again with its data
-    (exit 1), and the message says what filled."""
+@pytest.mark.parametrize("copy", ["precopy", "delta"])
+def test_a_disk_that_fills_during_the_snapshot_copy_puts_the_old_container_back(own_engine, copy, tmp_path):
+    """The room check passed, then something else filled the engine's disk: before the pre-copy (it
+    fails while the old container still runs), or after it, with a 12 MB file written meanwhile (the copy
+    after the stop fails). The partial snapshot is removed, the old container runs again with its
+    data (exit 1), and the message says what filled."""
     eng = own_engine
     profile, state, before = deployed(eng, tmp_path, body='\n[snapshot]\nwhen = "always"\nvolumes = ["fault-data"]\n')
     eng.cli("exec", "fault", "dd", "if=/dev/zero", "of=/var/lib/one/datastores/db", "bs=1M", "count=12")
-    apply = one_run(eng, state, "apply", "--force", str(profile), pause="prepared:3")
-    said = read_until(apply, "test pause after prepared")
+    pause = "precopy" if copy == "precopy" else "prepared"
+    apply = one_run(eng, state, "apply", "--force", str(profile), pause=f"{pause}:3")
+    said = read_until(apply, f"test pause after {pause}")
+    if copy == "delta":
+        eng.cli("exec", "fault", "dd", "if=/dev/urandom", "of=/var/lib/one/datastores/new", "bs=1M", "count=12")
     free = shutil.disk_usage(eng.storage()).free
     with open(os.path.join(eng.storage(), "filler"), "wb") as filler:  # another tenant of the disk
         filler.write(b"\0" * (free - 256 * 1024))

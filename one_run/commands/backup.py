@@ -30,7 +30,8 @@ from ..common.files import write_file
 from ..deploy.history import image_digest
 from ..deploy.lock import apply_lock
 from ..deploy.plan import carried_volumes
-from ..deploy.snapshot import RESERVE, ROOT, Snapshot, _run_helper, discard, measure, short, snapshot_volumes, take
+from ..deploy.snapshot import (RESERVE, ROOT, Snapshot, _run_helper, abandon, complete, discard, measure, precopy,
+                               prepare, short, snapshot_volumes)
 from ..deploy.volume_copy import TarFingerprint, TreeDigest, fingerprint_volume, human
 from ..engines import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, Engine
 from ..model.confighash import HASH_LABEL
@@ -105,14 +106,16 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, s
     if leftover is not None and leftover.labels.get(HELPER_LABEL):
         engine.remove(leftover.id)
     was_running, stopped_at, downtime, written = current.running, None, 0.0, []
-    entries, helper, copy = [], None, None
+    entries, helper, copy, prepared = [], None, None, None
     try:
+        if via_snapshot:  # pre-copied while it runs: the downtime is the copy of what changes meanwhile
+            prepared = precopy(engine, prepare(engine, spec.name, volumes, current.image_id, sizes), say)
         if was_running:
             say(f"stopping {spec.name} ({current.id[:12]}) for a consistent copy ...")
             engine.stop(current.id)
             stopped_at = time.monotonic()
         if via_snapshot:
-            copy = take(engine, spec.name, volumes, current.image_id, sizes, say)
+            copy, prepared = complete(engine, prepared, say), None
             engine.start(current.id)
             downtime = time.monotonic() - stopped_at
             say(f"{spec.name} runs again (down {downtime:.1f} s); writing the archives from the snapshot")
@@ -139,6 +142,8 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, s
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+        if prepared:
+            abandon(engine, prepared)
         problems = [p for p in (_drop(engine, helper) if helper else None, _discard(engine, copy) if copy else None,
                                 None if downtime else _start_again(engine, current, was_running)) if p]
         failure = "interrupted" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", str(exc))

@@ -10,6 +10,14 @@ read-only, the snapshot volume read-write, `cp -a` between them. No data passes 
 Python or the host's paths, so rootless and remote engines work the same way and the
 copy runs at the speed of the engine's storage.
 
+The copy is made in two passes, so that the deployment is down only for what changed: the
+pre-copy, while the old container still runs, then, once it is stopped, the delta: every
+entry whose ctime is not older than the second before the pre-copy began (a write, a
+chmod, a rename or a `touch -d` all set it, and nothing sets it back) is copied again,
+entries gone from the source are removed, and directories get their modes, owners and times
+back. The delta then verifies the copy against the source: a listing of every entry's
+path, type, mode, owner, mtime, size, device and link target, equal on both sides.
+
 A snapshot is one volume per copied volume, `<volume>-one-run-snap-<id>`, plus a marker
 volume `<container>-one-run-snap-<id>-complete`, created LAST, whose labels record the
 whole snapshot. Without its marker a snapshot is incomplete (an interrupted or killed
@@ -47,11 +55,12 @@ ROOT = "/one-run-snapshot"
 PROBE = "probe"  # the ID_LABEL of room_check's probe volume
 
 # Sizes as the copy writes them: every entry's apparent size rounded up to 4 KiB blocks
-# (cp materializes sparse files where it cannot keep them sparse), printed per argument.
+# (cp materializes sparse files where it cannot keep them sparse), printed per argument. The
+# volumes may be in use: what vanishes under find is not counted, and not an error.
 MEASURE = r'''
 for d in "$@"; do
   [ "$d" = -- ] && { df -Pk "$2" | tail -n 1; exit 0; }
-  find "$d" -xdev -exec stat -c %s {} + | awk '{ s += int(($1 + 4095) / 4096) * 4096 } END { printf "%.0f\n", s }'
+  find "$d" -xdev -exec stat -c %s {} + 2>/dev/null | awk '{ s += int(($1 + 4095) / 4096) * 4096 } END { printf "%.0f\n", s }'
   shift
 done
 '''
@@ -59,21 +68,92 @@ done
 # Copy volume i from $ROOT/src/i to $ROOT/dst/i, printing the bytes written so far every second.
 COPY = r'''
 n=$1 i=0
+%(first)s
 while [ "$i" -lt "$n" ]; do
   src=%(root)s/src/$i dst=%(root)s/dst/$i
-  ( while :; do sleep 1; echo "progress $i $(du -sk "$dst" | cut -f1)"; done ) & watcher=$!
+  ( while :; do sleep 1; echo "progress $i $(du -sk "$dst" 2>/dev/null | cut -f1)"; done ) & watcher=$!
   %(empty)s
   cp -a "$src/." "$dst/"; rc=$?
   kill $watcher
   # A full disk may leave no room for the engine's log of this helper either: the exit code says it.
   [ $rc = 0 ] || { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
-                   echo "copy of volume $i failed: cp exited $rc"; exit $rc; }
+                   %(failed)s; }
   echo "copied $i"
   %(verify)s
   i=$((i + 1))
 done
 '''
 NO_SPACE = 28  # ENOSPC: COPY's exit when the copy stopped on a full disk
+# The pre-copy's first lines: the second from which the delta copies again. The clock file
+# times are stamped with may lag the system's by a tick, hence the second before. Pages written
+# through a shared mapping before that are written back first, so that a program's next write
+# to them faults and stamps the file again.
+SINCE = r'''since=$(( $(date +%%s) - 1 ))
+j=0; while [ "$j" -lt "$n" ]; do sync -f %(root)s/src/$j 2>/dev/null || sync; j=$((j + 1)); done
+echo "since $since"'''
+# Once the source's container is stopped: bring each pre-copied volume up to date, then verify.
+DELTA = r'''
+n=$1 since=$2 i=0
+# One line an entry: its kind (d: a directory, f: anything else), its ctime and its name.
+entries() {
+  cd "$1" && { find . -xdev -type d -exec stat -c 'd %%Z %%n' {} + && find . -xdev ! -type d -exec stat -c 'f %%Z %%n' {} + ; }
+}
+# What to change in the copy, in the order to do it; a directory's mode, owner and times last,
+# since every change inside it moves them.
+PLAN='
+  function touched(name,  parent) {
+    parent = name; sub(/\/[^\/]*$/, "", parent)
+    if (parent != name) fix[parent] = 1
+  }
+  FNR == NR { kind[substr($0, 3 + index(substr($0, 3), " "))] = $1; next }
+  { name = substr($0, 3 + index(substr($0, 3), " ")); seen[name] = 1
+    if (!(name in kind) || kind[name] != $1) {
+      if (name in kind) remove[++removes] = name
+      if ($1 == "d") { make[++makes] = name; fix[name] = 1 } else copy[++copies] = name
+      touched(name)
+    } else if ($2 >= since) {
+      if ($1 == "d") fix[name] = 1; else { copy[++copies] = name; touched(name) }
+    }
+  }
+  END {
+    for (name in kind) if (!(name in seen)) { remove[++removes] = name; touched(name) }
+    for (i = 1; i <= removes; i++) print "remove " remove[i]
+    for (i = 1; i <= makes; i++) print "mkdir " make[i]
+    for (i = 1; i <= copies; i++) print "copy " copy[i]
+    for (name in fix) if (name in seen) print "fix " name
+  }'
+meta() {
+  ( cd "$1" && { find . -xdev -type d -exec stat -c '%%n %%f %%u %%g %%Y' {} + &&
+                 find . -xdev -type f -exec stat -c '%%n %%f %%u %%g %%Y %%s' {} + &&
+                 find . -xdev ! -type d ! -type f ! -type l -exec stat -c '%%n %%f %%u %%g %%Y %%t,%%T' {} + &&
+                 find . -xdev -type l -exec stat -c '%%n %%f %%u %%g %%N' {} + ; } | LC_ALL=C sort | sha256sum | cut -d' ' -f1 )
+}
+while [ "$i" -lt "$n" ]; do
+  src=%(root)s/src/$i dst=%(root)s/dst/$i
+  ( entries "$dst" ) > /tmp/dst.entries && ( entries "$src" ) > /tmp/src.entries &&
+    awk -v since="$since" "$PLAN" /tmp/dst.entries /tmp/src.entries > /tmp/changes ||
+    { echo "listing volume $i failed"; exit 1; }
+  copied=0 removed=0
+  while IFS= read -r line; do
+    op=${line%%%% *} name=${line#* }
+    case $op in
+      remove) rm -rf "$dst/$name" && removed=$((removed + 1)) ;;
+      mkdir) mkdir "$dst/$name" ;;
+      copy) rm -f "$dst/$name" && cp -a "$src/$name" "$dst/$name" && copied=$((copied + 1)) ;;
+      fix) chown -h "$(stat -c %%u:%%g "$src/$name")" "$dst/$name" && chmod "$(stat -c %%a "$src/$name")" "$dst/$name" &&
+           touch -r "$src/$name" "$dst/$name" ;;
+    esac || { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
+              echo "bringing volume $i up to date failed at: $op $name"; exit 1; }
+  done < /tmp/changes
+  echo "delta $i $copied $removed"
+  echo "verify $i $(meta "$src") $(meta "$dst")"
+  i=$((i + 1))
+done
+'''
+FAILED = 'echo "copy of volume $i failed: cp exited $rc"; exit $rc'
+# Under a running container files vanish and change under cp: what it missed or copied half
+# is copied again after the stop, and the verification there catches anything else.
+PRECOPY_FAILED = 'echo "pre-copy of volume $i: cp exited $rc; what changed under it is copied after the stop"'
 EMPTY = 'rm -rf "$dst"/* "$dst"/.[!.]* "$dst"/..?* || { echo "emptying volume $i failed"; exit 1; }'
 LISTING = r'''listing() {
     ( cd "$1" && { find . -xdev ! -type l -exec stat -c '%n %f %u %g %Y %t,%T' {} + &&
@@ -348,17 +428,25 @@ class _CopyProgress:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A snapshot's volumes and its copying helper, made while the container still runs, so
-    that only the copy itself counts against the downtime."""
+    """A snapshot's volumes and the helper that copies into them next: made while the container
+    still runs, so that only what changes after its stop counts against the downtime."""
 
     snapshot: Snapshot
-    helper: str
+    helper: str                  # the pre-copy's helper; once pre-copied, the delta's
+    since: Optional[int] = None  # once pre-copied: the second from which the delta copies again
+
+    def as_json(self) -> dict:
+        return {"snapshot": self.snapshot.as_json(), "helper": self.helper, "since": self.since}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Prepared":
+        return cls(Snapshot.from_json(data["snapshot"]), data["helper"], data.get("since"))
 
 
 def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], image: str,
             sizes: Optional[Dict[str, int]] = None) -> Prepared:
     """Make the snapshot volumes (labelled, without the marker: not a snapshot yet) and the
-    helper that copies into them. A failure or an interrupt removes what it made, and re-raises."""
+    pre-copy's helper. A failure or an interrupt removes what it made, and re-raises."""
     if sizes is None:
         sizes, _ = measure(engine, volumes, image, container, probe=False)
     snap_id = new_id()
@@ -370,10 +458,9 @@ def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], 
         for volume in snapshot.volumes:
             engine.create_volume(volume.copy, {**labels, OF_LABEL: volume.source})
             made.append(volume.copy)
-        mounts = [(v.source, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)]
-        mounts += [(v.copy, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
-        script = COPY % {"root": ROOT, "empty": "", "verify": "", "no_space": NO_SPACE}
-        helper = _create_helper(engine, image, mounts, _helper_name(container, "take"), script,
+        script = COPY % {"root": ROOT, "first": SINCE % {"root": ROOT}, "empty": "", "verify": "", "failed": PRECOPY_FAILED,
+                         "no_space": NO_SPACE}
+        helper = _create_helper(engine, image, _mounts(snapshot), _helper_name(container, "precopy"), script,
                                 [str(len(snapshot.volumes))])
     except BaseException:
         _remove_volumes(engine, made)
@@ -381,32 +468,69 @@ def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], 
     return Prepared(snapshot, helper)
 
 
-def copy(engine: Engine, prepared: Prepared, say: Callable[[str], None] = say_on_stderr) -> Snapshot:
-    """Copy the prepared snapshot. The container using the volumes must be stopped (the caller
-    guarantees it). An interrupt or failure removes the snapshot's volumes and re-raises; a
-    killed copy leaves volumes without a marker, which never count as a snapshot and which
-    prune removes."""
+def _mounts(snapshot: Snapshot):
+    return [(v.source, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)] + \
+        [(v.copy, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
+
+
+def precopy(engine: Engine, prepared: Prepared, say: Callable[[str], None] = say_on_stderr) -> Prepared:
+    """Copy the volumes while their container may still run, and make the delta's helper. An
+    interrupt or failure removes what prepare made, and re-raises."""
     snapshot = prepared.snapshot
-    progress = _CopyProgress("snapshot", snapshot, say)
+    progress = _CopyProgress("pre-copy", snapshot, say)
     try:
-        _run_created(engine, prepared.helper, snapshot.image, progress)
+        lines = _run_created(engine, prepared.helper, snapshot.image, progress)
+        since = next(int(line.split()[1]) for line in lines if line.startswith("since "))
+        helper = _create_helper(engine, snapshot.image, _mounts(snapshot), _helper_name(snapshot.container, "take"),
+                                DELTA % {"root": ROOT, "no_space": NO_SPACE}, [str(len(snapshot.volumes)), str(since)])
+    except BaseException:
+        abandon(engine, prepared)
+        raise
+    say(f"pre-copied {', '.join(short(v.source) for v in snapshot.volumes)}: {progress.summary()}")
+    return Prepared(snapshot, helper, since)
+
+
+def complete(engine: Engine, prepared: Prepared, say: Callable[[str], None] = say_on_stderr) -> Snapshot:
+    """Bring the pre-copied snapshot up to date and verify it; the container using the volumes
+    must be stopped (the caller guarantees it). An interrupt or failure removes the snapshot's
+    volumes and re-raises; a killed copy leaves volumes without a marker, which never count as
+    a snapshot and which prune removes."""
+    snapshot = prepared.snapshot
+    started = time.monotonic()
+    try:
+        lines = _run_created(engine, prepared.helper, snapshot.image)
+        changes = [line.split()[2:] for line in lines if line.startswith("delta ")]
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 4 and parts[0] == "verify" and parts[2] != parts[3]:
+                volume = snapshot.volumes[int(parts[1])]
+                raise EngineError(f"{engine.runtime}: the snapshot of volume {short(volume.source)} does not match "
+                                  f"it after the copy (listing {parts[3][:16]}, the volume's {parts[2][:16]})")
+        if len(changes) != len(snapshot.volumes):
+            raise EngineError(f"{engine.runtime}: the snapshot's helper did not verify every volume")
         engine.create_volume(snapshot.marker, {SNAPSHOT_LABEL: snapshot.container, ID_LABEL: snapshot.id,
                                                COMPLETE_LABEL: snapshot.container,
                                                RECORD_LABEL: json.dumps(snapshot.as_json(), separators=(",", ":"))})
     except BaseException:
-        _remove_volumes(engine, [v.copy for v in snapshot.volumes])
+        abandon(engine, prepared)
         raise
-    say(f"snapshot {snapshot.id}: {', '.join(short(v.source) for v in snapshot.volumes)} copied, "
-        f"{progress.summary()}")
+    copied, removed = (sum(int(change[k]) for change in changes) for k in (0, 1))
+    say(f"snapshot {snapshot.id}: {', '.join(short(v.source) for v in snapshot.volumes)} up to date and verified "
+        f"in {time.monotonic() - started:.1f} s ({copied} entries copied again, {removed} removed since the "
+        "pre-copy)")
     return snapshot
 
 
 def abandon(engine: Engine, prepared: Prepared) -> None:
-    """Remove a prepared snapshot that was never copied: its helper and its volumes."""
-    try:
-        engine.remove(prepared.helper)
-    except EngineError:
-        pass
+    """Remove a snapshot that was never completed: its helpers and its volumes."""
+    for helper in (prepared.helper, _helper_name(prepared.snapshot.container, "precopy"),
+                   _helper_name(prepared.snapshot.container, "take")):
+        info = engine.get(helper)
+        if info is not None and info.labels.get(HELPER_LABEL):
+            try:
+                engine.remove(info.id)
+            except EngineError:
+                pass  # the volumes it holds stay too; prune removes them once it is gone
     _remove_volumes(engine, [v.copy for v in prepared.snapshot.volumes])
 
 
@@ -420,8 +544,8 @@ def _remove_volumes(engine: Engine, names: Sequence[str]) -> None:
 
 def take(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], image: str,
          sizes: Optional[Dict[str, int]] = None, say: Callable[[str], None] = say_on_stderr) -> Snapshot:
-    """prepare, then copy: for a container already stopped."""
-    return copy(engine, prepare(engine, container, volumes, image, sizes), say)
+    """prepare, precopy, then complete: for a container already stopped."""
+    return complete(engine, precopy(engine, prepare(engine, container, volumes, image, sizes), say), say)
 
 
 # --- restore ---------------------------------------------------------------------------
@@ -441,7 +565,8 @@ def restore(engine: Engine, snapshot: Snapshot, say: Callable[[str], None] = say
         raise EngineError(f"{engine.runtime}: snapshot {snapshot.id} has lost its volume(s) {', '.join(missing)}")
     mounts = [(v.copy, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)]
     mounts += [(v.source, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
-    script = COPY % {"root": ROOT, "empty": EMPTY, "verify": LISTING, "no_space": NO_SPACE}
+    script = COPY % {"root": ROOT, "first": "", "empty": EMPTY, "verify": LISTING, "failed": FAILED,
+                     "no_space": NO_SPACE}
     progress = _CopyProgress("restore", snapshot, say)
     lines = _run_helper(engine, image, mounts, _helper_name(snapshot.container, "restore"), script,
                         [str(len(snapshot.volumes))], progress)

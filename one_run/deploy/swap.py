@@ -1,4 +1,4 @@
-"""A recreate, as journaled steps that read in order: create → snapshot → stop → swap → start
+"""A recreate, as journaled steps that read in order: create → pre-copy → stop → snapshot → swap → start
 → watch → commit, or undo.
 
 Each step is written to the journal before it acts, and each engine call that changes
@@ -82,13 +82,17 @@ def create(d: Deployment, plan: Plan) -> str:
 
 
 def prepare_snapshot(d: Deployment, planned: Optional[snapshot.Planned]) -> Optional[snapshot.Prepared]:
-    """The snapshot's volumes and helper, made while the old container still runs."""
+    """The snapshot's volumes, pre-copied while the old container still runs (an interrupt
+    during the pre-copy is taken at once: nothing was stopped yet)."""
     if not planned:
         return None
     with deferred():
         d.step(step="prepare")
         prepared = snapshot.prepare(d.engine, d.name, planned.volumes, planned.image, planned.sizes)
-        d.step(prepared={"snapshot": prepared.snapshot.as_json(), "helper": prepared.helper})
+        d.step(prepared=prepared.as_json())
+    d.pause_for_tests("precopy")
+    prepared = snapshot.precopy(d.engine, prepared, d.say)
+    d.step(prepared=prepared.as_json())
     d.pause_for_tests("prepared")
     return prepared
 
@@ -106,11 +110,12 @@ def stop_old(d: Deployment, plan: Plan) -> None:
 
 
 def take_snapshot(d: Deployment, prepared: Optional[snapshot.Prepared]) -> None:
-    """The data copied while nothing writes to it (the old container stopped, the new one not started)."""
+    """The data brought up to date while nothing writes to it (the old container stopped, the new one
+    not started), and verified."""
     if not prepared:
         return
     d.step(step="snapshot")
-    taken = snapshot.copy(d.engine, prepared, d.say)
+    taken = snapshot.complete(d.engine, prepared, d.say)
     d.step(snapshot=taken.as_json(), prepared=None)
     d.pause_for_tests("snapshot")
 

@@ -73,8 +73,7 @@ def undo(d: Deployment, record: dict) -> Optional[Tuple[ContainerInfo, int, Judg
     watch starts from and what judges it, when it was started again. EngineError if the
     engine refuses."""
     if record.get("prepared"):  # a snapshot prepared, or being copied, and never finished
-        snapshot.abandon(d.engine, snapshot.Prepared(snapshot.Snapshot.from_json(
-            record["prepared"]["snapshot"]), record["prepared"]["helper"]))
+        snapshot.abandon(d.engine, snapshot.Prepared.from_json(record["prepared"]))
     new = d.new_container(record)
     if new:
         made = volumes_made_by(d, new, record)
