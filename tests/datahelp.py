@@ -13,6 +13,25 @@ FILL = (f"cd {DB} && mkdir -p db/sub empty && dd if=/dev/urandom of=db/ibdata1 b
         "ln -s db/ibdata1 link && ln -s /nonexistent dangling && chmod 1777 empty && chown 123:456 empty && "
         "echo h > hard && ln hard hard2 && printf 'a b' > 'sp ace' && touch -d '2020-01-02 03:04:05' db/sub")
 DAMAGE = f"cd {DB} && rm -rf db empty && echo junk > new && chmod 644 hard"
+# Random changes for as long as the container runs, of every kind the delta must catch: a
+# file rewritten to the same size with its old mtime put back (so only its ctime tells), an
+# append, a new file, a removal, a rename of a file and of a directory, a chmod, a chown, a
+# symlink pointed elsewhere, a file turned into a directory and back.
+WRITER = f"""cd {DB} && mkdir -p w && i=0 && while :; do
+  i=$((i + 1)); n=$((RANDOM % 40)); f=w/f$n
+  case $((RANDOM % 9)) in
+    0|1) [ -f "$f" ] && {{ m=$(stat -c %Y "$f"); s=$(stat -c %s "$f")
+           dd if=/dev/urandom of="$f" bs=1 count=8 seek=$((RANDOM % (s + 1))) conv=notrunc 2>/dev/null
+           [ "$(stat -c %s "$f")" = "$s" ] && touch -d "@$m" "$f"; }} ;;
+    2) head -c $((RANDOM % 65536)) /dev/urandom >> "$f" ;;
+    3) rm -rf "$f" ;;
+    4) [ -e "$f" ] && mv "$f" "w/f$((RANDOM % 40))" ;;
+    5) chmod $((RANDOM % 8))$((RANDOM % 8))0 "$f" 2>/dev/null; chown $((RANDOM % 3)):$((RANDOM % 3)) "$f" 2>/dev/null ;;
+    6) rm -rf "$f"; mkdir -p "$f/d$((RANDOM % 3))" && echo $i > "$f/x" ;;
+    7) ln -sfn "f$((RANDOM % 40))" w/link ;;
+    8) [ -d w/d$n ] && mv w/d$n w/e$n || {{ mv w/e$n w/d$n 2>/dev/null || mkdir w/d$n; }} ;;
+  esac
+done"""
 LISTING = ("cd /v && { find . -xdev ! -type l -exec stat -c '%n %f %u %g %Y' {} + && "
            "find . -xdev -type l -exec stat -c '%n %f %u %g %N' {} + && "
            "find . -xdev -type f -exec sha256sum {} + ; } | LC_ALL=C sort")

@@ -5,10 +5,11 @@ measured it before anything stopped), restores it in its undo before the old con
 starts, and records a revision at its commit; `rollback` goes through the same swap.
 """
 import json
+import subprocess
 
 import pytest
-from conftest import run_cli
-from datahelp import deploy, fill, forget_snapshots, listing
+from conftest import STANDIN, run_cli
+from datahelp import DB, WRITER, deploy, fill, forget_snapshots, listing
 
 
 @pytest.fixture
@@ -54,3 +55,36 @@ def test_an_upgrade_records_its_snapshot_and_rollback_with_data_undoes_it(engine
     assert "BOOTSTRAP OK" in engine.report(name)
     # The rollback took a snapshot of the data it replaced: it can itself be undone.
     assert json.loads(run_cli("status", profile, "--format", "json").out)["snapshots"]["count"] == 2
+
+
+def test_an_upgrade_under_a_writer_snapshots_the_data_as_it_stopped(engine, deployment):
+    """A writer changes the DB volume at random in the old container until apply stops it: the
+    room check measures it, the pre-copy copies it, and the snapshot taken after the stop holds
+    exactly what the old container left, the new version's migration (schema, migrations and the
+    folder's times) aside."""
+    profile, name, db = deployment
+    engine.sh(name, f"mkdir -p {DB}/w && i=0 && while [ $i -lt 40 ]; do head -c $((i * 4096)) /dev/urandom "
+                    f"> {DB}/w/f$i; i=$((i + 1)); done && dd if=/dev/urandom of={DB}/big bs=1M count=64 2>/dev/null")
+    writer = subprocess.Popen([engine.runtime, "exec", name, "sh", "-c", WRITER], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        _upgrade(profile)
+        result = run_cli("apply", profile)
+    finally:
+        writer.kill()
+    assert result.code == 0, result.err
+    said = result.out + result.err
+    assert "pre-copied" in said and "Traceback" not in said, said
+    copied_again = int(said.split("up to date and verified")[1].split("(")[1].split()[0])
+    assert copied_again > 0, said  # the writer changed files after the pre-copy read them
+
+    def without_migration(text):
+        return [line for line in text.splitlines() if not line.startswith(("./schema ", "./migrations ", ". "))
+                and not line.endswith(("  ./schema", "  ./migrations"))]
+
+    history = json.loads(run_cli("history", profile, "--format", "json").out)
+    taken = history["revisions"][0]["snapshot"]
+    copy = next(v["copy"] for v in taken["volumes"] if v["source"] == db)
+    assert without_migration(listing(engine, copy)) == without_migration(listing(engine, db))
+    assert engine.cli("run", "--rm", "-v", f"{copy}:/v:ro", "--entrypoint", "cat", f"{STANDIN}:s1",
+                      "/v/schema").stdout == "1\n"

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 from conftest import STANDIN, run_cli
-from datahelp import DAMAGE, DB, deploy, fill, forget_snapshots, listing, on_volume, snapshot_volumes_of
+from datahelp import DAMAGE, DB, WRITER, deploy, fill, forget_snapshots, listing, on_volume, snapshot_volumes_of
 
 from one_run.common.errors import NotEnoughRoom
 from one_run.deploy import snapshot as snap
@@ -42,27 +42,6 @@ def test_take_and_restore_are_byte_identical(engine, deployment):
     assert listing(engine, db) == before
     assert set(restored.digests) == {db} and "verified" in lines[-1]
     assert snap.list_snapshots(eng, name) == [taken]
-
-
-# Random changes for as long as the container runs, of every kind the delta must catch: a
-# file rewritten to the same size with its old mtime put back (so only its ctime tells), an
-# append, a new file, a removal, a rename of a file and of a directory, a chmod, a chown, a
-# symlink pointed elsewhere, a file turned into a directory and back.
-WRITER = f"""cd {DB} && mkdir -p w && i=0 && while :; do
-  i=$((i + 1)); n=$((RANDOM % 40)); f=w/f$n
-  case $((RANDOM % 9)) in
-    0|1) [ -f "$f" ] && {{ m=$(stat -c %Y "$f"); s=$(stat -c %s "$f")
-           dd if=/dev/urandom of="$f" bs=1 count=8 seek=$((RANDOM % (s + 1))) conv=notrunc 2>/dev/null
-           [ "$(stat -c %s "$f")" = "$s" ] && touch -d "@$m" "$f"; }} ;;
-    2) head -c $((RANDOM % 65536)) /dev/urandom >> "$f" ;;
-    3) rm -rf "$f" ;;
-    4) [ -e "$f" ] && mv "$f" "w/f$((RANDOM % 40))" ;;
-    5) chmod $((RANDOM % 8))$((RANDOM % 8))0 "$f" 2>/dev/null; chown $((RANDOM % 3)):$((RANDOM % 3)) "$f" 2>/dev/null ;;
-    6) rm -rf "$f"; mkdir -p "$f/d$((RANDOM % 3))" && echo $i > "$f/x" ;;
-    7) ln -sfn "f$((RANDOM % 40))" w/link ;;
-    8) [ -d w/d$n ] && mv w/d$n w/e$n || {{ mv w/e$n w/d$n 2>/dev/null || mkdir w/d$n; }} ;;
-  esac
-done"""
 
 
 def test_a_snapshot_precopied_under_a_writer_equals_the_stopped_data(engine, deployment):
