@@ -441,7 +441,7 @@ def test_the_read_ahead_thread_ends_when_the_upload_has_quit():
     over the end (or an error), holding the source's stream open."""
     import threading
 
-    from one_run.deploy.volume_copy import PREFETCH_CHUNKS, _Prefetch
+    from one_run.deploy.volume_copy import PREFETCH_CHUNKS, Prefetch
 
     for fails in (False, True):
         closed = threading.Event()
@@ -454,7 +454,7 @@ def test_the_read_ahead_thread_ends_when_the_upload_has_quit():
             finally:
                 closed.set()
 
-        reader = _Prefetch(chunks())
+        reader = Prefetch(chunks())
         reader.start()
         for _ in range(100):
             if reader.queue.full():

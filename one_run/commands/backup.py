@@ -32,7 +32,7 @@ from ..deploy.lock import apply_lock
 from ..deploy.plan import carried_volumes
 from ..deploy.snapshot import (RESERVE, ROOT, Snapshot, _run_helper, abandon, complete, discard, measure, precopy,
                                prepare, short, snapshot_volumes)
-from ..deploy.volume_copy import TarFingerprint, TreeDigest, fingerprint_volume, human
+from ..deploy.volume_copy import Prefetch, TarFingerprint, TreeDigest, fingerprint_volume, human
 from ..engines import ARCHIVE_CHUNK, HELPER_LABEL, ContainerInfo, Engine
 from ..model.confighash import HASH_LABEL
 from ..model.profile import Profile
@@ -193,7 +193,8 @@ def _write_archive(engine: Engine, helper: str, path: str, target: str, progress
                    ) -> Tuple[str, int]:
     """Stream the volume at path (in helper) into file target; (sha256, bytes)."""
     sha, size = hashlib.sha256(), 0
-    chunks = engine.archive_get(helper, path)
+    chunks = Prefetch(iter(engine.archive_get(helper, path)))
+    chunks.start()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -203,7 +204,7 @@ def _write_archive(engine: Engine, helper: str, path: str, target: str, progress
                 size += len(chunk)
                 progress(size)
     finally:
-        getattr(chunks, "close", lambda: None)()
+        chunks.stop.set()
     return sha.hexdigest(), size
 
 

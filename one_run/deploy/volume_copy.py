@@ -26,7 +26,10 @@ from ..common.errors import EngineError
 from ..engines import Engine
 
 PROBE_ROOT = "/one-run-switch/probe"  # where a probe helper mounts the volumes it looks into
-PREFETCH_CHUNKS = 8  # chunks (of about 1 MiB) read ahead of the upload
+# Chunks (of about 1 MiB) read ahead of the upload or the file write: a write held up by
+# the kernel's dirty-page throttling then no longer stops the engine's stream (backup of
+# 1000 MiB into a file: 5.5 s read and written in turn, 3.6 s with 8 read ahead, 2.8 s with 64).
+PREFETCH_CHUNKS = 64
 
 
 class TreeDigest(NamedTuple):
@@ -198,7 +201,7 @@ def _tar_error(engine: Engine, what: str, exc: Exception) -> EngineError:
     return EngineError(f"{engine.runtime}: the archive of {what} could not be read as tar: {exc}")
 
 
-class _Prefetch(threading.Thread):
+class Prefetch(threading.Thread):
     """Reads the source stream ahead into a bounded queue, so reading from one engine and
     sending to the other overlap (socket reads and writes release the GIL)."""
 
@@ -245,7 +248,7 @@ def copy_volume(src: Engine, src_cid: str, src_path: str, dst: Engine, dst_cid: 
     Returns the source's fingerprint, computed from the very bytes that were sent.
     """
     fingerprint = TarFingerprint()
-    source = _Prefetch(iter(src.archive_get(src_cid, src_path)))
+    source = Prefetch(iter(src.archive_get(src_cid, src_path)))
     source.start()
     ended = False
 
