@@ -274,8 +274,8 @@ class Planned:
     def lines(self) -> List[str]:
         """For describe_plan."""
         total = sum(self.sizes.values())
-        head = (f"  snapshot after the old container stops: {len(self.volumes)} volume(s), {human(total)} "
-                f"({human(self.free)} free on the engine's volume storage)")
+        head = (f"  snapshot: {len(self.volumes)} volume(s), {human(total)} ({human(self.free)} free on the engine's "
+                "volume storage), pre-copied while the old container runs, brought up to date once it stops")
         return [head] + [f"    {short(name)} at {path} ({human(self.sizes[name])})" for name, path in self.volumes]
 
 
