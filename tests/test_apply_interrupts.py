@@ -20,7 +20,8 @@ from conftest import run_cli, standin_profile
 # point -> (what apply prints when it is there, the test pause that holds it there)
 POINTS = {
     "created": ("test pause after created", "created"),
-    "prepared": ("test pause after prepared", "prepared"),  # the snapshot's volumes and helper made
+    "precopy": ("test pause after precopy", "precopy"),  # the snapshot's volumes and pre-copy helper made
+    "prepared": ("test pause after prepared", "prepared"),  # pre-copied, the delta's helper made
     "stopping": ("stopping ", None),          # the old container ignores SIGTERM: stop takes its timeout
     "stopped": ("test pause after stopped", "stopped"),   # before the snapshot
     "snapshot": ("test pause after snapshot", "snapshot"),  # the data copied, before the rename
@@ -71,7 +72,7 @@ def deployment(engine, tmp_path, point):
     """A running old container (its data written) and the profile text of a new one."""
     name = engine.container_name()
     slow_stop = 'STANDIN_IGNORE_TERM = "yes"\n' if point == "stopping" else ""
-    snapshot = '[snapshot]\nwhen = "always"\n' if point in ("prepared", "snapshot") else ""
+    snapshot = '[snapshot]\nwhen = "always"\n' if point in ("precopy", "prepared", "snapshot") else ""
     profile = standin_profile(tmp_path, engine, name, container="stop_timeout = 3\n",
                               body='[env]\nOPENNEBULA_HOST = "old.example.com"\n' + slow_stop + snapshot,
                               watch=WATCH)

@@ -66,6 +66,21 @@ def test_a_snapshot_precopied_under_a_writer_equals_the_stopped_data(engine, dep
     assert again > 0, lines[-1]  # the writer did change things after the pre-copy read them
 
 
+def test_a_name_with_a_newline_has_the_volume_copied_again_whole(engine, deployment):
+    """The delta reads names one a line: a name holding a newline could read as another entry's."""
+    profile, name, db = deployment
+    eng = get_engine(engine.runtime)
+    engine.sh(name, f"cd {DB} && echo one > \"$(printf 'a\\nf 0 .')\" && echo 1 > counter")
+    prepared = snap.precopy(eng, snap.prepare(eng, name, [(db, DB)], f"{STANDIN}:s1"), say=lambda line: None)
+    engine.sh(name, f"echo 22 > {DB}/counter && rm -rf {DB}/empty")
+    engine.cli("stop", name)
+    before = listing(engine, db)
+    lines = []
+    taken = snap.complete(eng, prepared, say=lines.append)
+    assert listing(engine, taken.volumes[0].copy) == before
+    assert "copied again whole: a name in it holds a newline" in lines[-1]
+
+
 def test_not_enough_room_is_exit_3_and_changes_nothing(engine, deployment):
     """Real room, no seam: a sparse file larger than the engine's free storage (cp would write it
     whole), so the copy cannot fit."""
