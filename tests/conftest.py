@@ -19,6 +19,16 @@ import pytest
 
 from one_run.cli import main
 
+# Modules whose single tests wait longest (a 20 s bootstrap, SSH round trips, whole backups) run
+# first: collected by name, test_watch.py came last, and four workers ended the run waiting on it.
+LONGEST_FIRST = ("test_watch.py", "test_remote.py", "test_rollback_watch.py", "test_backup.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 STANDIN = "localhost/one-run-standin"
 BOOTSTRAP_ENDS = ("BOOTSTRAP OK", "BOOTSTRAP FAILED", "MAINTENANCE MODE")  # tests/standin/entrypoint.sh
 ENGINES = [e for e in os.environ.get("ONE_RUN_TEST_ENGINES", "").split(",") if e]
