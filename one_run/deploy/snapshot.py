@@ -60,7 +60,8 @@ PROBE = "probe"  # the ID_LABEL of room_check's probe volume
 MEASURE = r'''
 for d in "$@"; do
   [ "$d" = -- ] && { df -Pk "$2" | tail -n 1; exit 0; }
-  find "$d" -xdev -exec stat -c %s {} + 2>/dev/null | awk '{ s += int(($1 + 4095) / 4096) * 4096 } END { printf "%.0f\n", s }'
+  find "$d" -xdev -exec stat -c %s {} + 2>/dev/null |
+    awk '{ s += int(($1 + 4095) / 4096) * 4096 } END { printf "%.0f\n", s }'
   shift
 done
 '''
@@ -96,7 +97,8 @@ DELTA = r'''
 n=$1 since=$2 i=0
 # One line an entry: its kind (d: a directory, f: anything else), its ctime and its name.
 entries() {
-  cd "$1" && { find . -xdev -type d -exec stat -c 'd %%Z %%n' {} + && find . -xdev ! -type d -exec stat -c 'f %%Z %%n' {} + ; }
+  cd "$1" && { find . -xdev -type d -exec stat -c 'd %%Z %%n' {} + &&
+               find . -xdev ! -type d -exec stat -c 'f %%Z %%n' {} + ; }
 }
 # What to change in the copy, in the order to do it; a directory's mode, owner and times last,
 # since every change inside it moves them.
@@ -126,7 +128,8 @@ meta() {
   ( cd "$1" && { find . -xdev -type d -exec stat -c '%%n %%f %%u %%g %%Y' {} + &&
                  find . -xdev -type f -exec stat -c '%%n %%f %%u %%g %%Y %%s' {} + &&
                  find . -xdev ! -type d ! -type f ! -type l -exec stat -c '%%n %%f %%u %%g %%Y %%t,%%T' {} + &&
-                 find . -xdev -type l -exec stat -c '%%n %%f %%u %%g %%N' {} + ; } | LC_ALL=C sort | sha256sum | cut -d' ' -f1 )
+                 find . -xdev -type l -exec stat -c '%%n %%f %%u %%g %%N' {} + ; } |
+    LC_ALL=C sort | sha256sum | cut -d' ' -f1 )
 }
 while [ "$i" -lt "$n" ]; do
   src=%(root)s/src/$i dst=%(root)s/dst/$i
@@ -150,8 +153,8 @@ while [ "$i" -lt "$n" ]; do
       remove) rm -rf "$dst/$name" && removed=$((removed + 1)) ;;
       mkdir) mkdir "$dst/$name" ;;
       copy) rm -f "$dst/$name" && cp -a "$src/$name" "$dst/$name" && copied=$((copied + 1)) ;;
-      fix) chown -h "$(stat -c %%u:%%g "$src/$name")" "$dst/$name" && chmod "$(stat -c %%a "$src/$name")" "$dst/$name" &&
-           touch -r "$src/$name" "$dst/$name" ;;
+      fix) chown -h "$(stat -c %%u:%%g "$src/$name")" "$dst/$name" &&
+           chmod "$(stat -c %%a "$src/$name")" "$dst/$name" && touch -r "$src/$name" "$dst/$name" ;;
     esac || { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
               echo "bringing volume $i up to date failed at: $op $name"; exit 1; }
   done < /tmp/changes
@@ -468,8 +471,8 @@ def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], 
         for volume in snapshot.volumes:
             engine.create_volume(volume.copy, {**labels, OF_LABEL: volume.source})
             made.append(volume.copy)
-        script = COPY % {"root": ROOT, "first": SINCE % {"root": ROOT}, "empty": "", "verify": "", "failed": PRECOPY_FAILED,
-                         "no_space": NO_SPACE}
+        script = COPY % {"root": ROOT, "first": SINCE % {"root": ROOT}, "empty": "", "verify": "",
+                         "failed": PRECOPY_FAILED, "no_space": NO_SPACE}
         helper = _create_helper(engine, image, _mounts(snapshot), _helper_name(container, "precopy"), script,
                                 [str(len(snapshot.volumes))])
     except BaseException:
