@@ -1,5 +1,6 @@
 """What the snapshot and backup tests share: a deployment of the schema stand-in with a DB
 volume of odd files, and a checksum listing of a volume computed by the engine itself."""
+import subprocess
 import time
 from pathlib import Path
 
@@ -54,6 +55,14 @@ def deploy(folder: Path, eng: TestEngine, tag: str = "s1", snapshot: str = "", e
 
 def fill(eng: TestEngine, name: str) -> None:
     eng.sh(name, FILL)
+
+
+def start_writer(eng: TestEngine, name: str) -> subprocess.Popen:
+    """WRITER running in container name, over 40 small files and a 64 MiB one made first."""
+    eng.sh(name, f"mkdir -p {DB}/w && i=0 && while [ $i -lt 40 ]; do head -c $((i * 4096)) /dev/urandom "
+                 f"> {DB}/w/f$i; i=$((i + 1)); done && dd if=/dev/urandom of={DB}/big bs=1M count=64 2>/dev/null")
+    return subprocess.Popen([eng.runtime, "exec", name, "sh", "-c", WRITER], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def listing(eng: TestEngine, volume: str) -> str:

@@ -5,11 +5,10 @@ measured it before anything stopped), restores it in its undo before the old con
 starts, and records a revision at its commit; `rollback` goes through the same swap.
 """
 import json
-import subprocess
 
 import pytest
 from conftest import STANDIN, run_cli
-from datahelp import DB, WRITER, deploy, fill, forget_snapshots, listing
+from datahelp import deploy, fill, forget_snapshots, listing, start_writer
 
 
 @pytest.fixture
@@ -63,10 +62,7 @@ def test_an_upgrade_under_a_writer_snapshots_the_data_as_it_stopped(engine, depl
     exactly what the old container left, the new version's migration (schema, migrations and the
     folder's times) aside."""
     profile, name, db = deployment
-    engine.sh(name, f"mkdir -p {DB}/w && i=0 && while [ $i -lt 40 ]; do head -c $((i * 4096)) /dev/urandom "
-                    f"> {DB}/w/f$i; i=$((i + 1)); done && dd if=/dev/urandom of={DB}/big bs=1M count=64 2>/dev/null")
-    writer = subprocess.Popen([engine.runtime, "exec", name, "sh", "-c", WRITER], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    writer = start_writer(engine, name)
     try:
         _upgrade(profile)
         result = run_cli("apply", profile)

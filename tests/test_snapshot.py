@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 from conftest import STANDIN, run_cli
-from datahelp import DAMAGE, DB, WRITER, deploy, fill, forget_snapshots, listing, on_volume, snapshot_volumes_of
+from datahelp import DAMAGE, DB, deploy, fill, forget_snapshots, listing, on_volume, snapshot_volumes_of, start_writer
 
 from one_run.common.errors import NotEnoughRoom
 from one_run.deploy import snapshot as snap
@@ -49,10 +49,7 @@ def test_a_snapshot_precopied_under_a_writer_equals_the_stopped_data(engine, dep
     snapshot must equal the stopped volume under the checksum listing (contents included)."""
     profile, name, db = deployment
     eng = get_engine(engine.runtime)
-    engine.sh(name, f"mkdir -p {DB}/w && i=0 && while [ $i -lt 40 ]; do head -c $((i * 4096)) /dev/urandom "
-                    f"> {DB}/w/f$i; i=$((i + 1)); done && dd if=/dev/urandom of={DB}/big bs=1M count=64 2>/dev/null")
-    writer = subprocess.Popen([engine.runtime, "exec", name, "sh", "-c", WRITER], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    writer = start_writer(engine, name)
     lines = []
     try:
         prepared = snap.precopy(eng, snap.prepare(eng, name, [(db, DB)], f"{STANDIN}:s1"), say=lines.append)

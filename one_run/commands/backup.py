@@ -115,7 +115,8 @@ def _backup(engine, profile, spec, current, volumes, sizes, out, via_snapshot, s
             engine.stop(current.id)
             stopped_at = time.monotonic()
         if via_snapshot:
-            copy, prepared = complete(engine, prepared, say), None
+            ready, prepared = prepared, None  # complete removes it itself when it fails
+            copy = complete(engine, ready, say)
             engine.start(current.id)
             downtime = time.monotonic() - stopped_at
             say(f"{spec.name} runs again (down {downtime:.1f} s); writing the archives from the snapshot")

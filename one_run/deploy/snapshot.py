@@ -66,6 +66,10 @@ for d in "$@"; do
 done
 '''
 
+NO_SPACE = 28  # ENOSPC: a copying helper's exit when the copy stopped on a full disk
+# A full disk may leave no room for the engine's log of the helper either: the exit code says it.
+ON_FULL_DISK = r'''[ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %d''' % NO_SPACE
+
 # Copy volume i from $ROOT/src/i to $ROOT/dst/i, printing the bytes written so far every second.
 COPY = r'''
 n=$1 i=0
@@ -76,15 +80,13 @@ while [ "$i" -lt "$n" ]; do
   %(empty)s
   cp -a "$src/." "$dst/"; rc=$?
   kill $watcher
-  # A full disk may leave no room for the engine's log of this helper either: the exit code says it.
-  [ $rc = 0 ] || { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
+  [ $rc = 0 ] || { %(on_full_disk)s
                    %(failed)s; }
   echo "copied $i"
   %(verify)s
   i=$((i + 1))
 done
 '''
-NO_SPACE = 28  # ENOSPC: COPY's exit when the copy stopped on a full disk
 # The pre-copy's first lines: the second from which the delta copies again. The clock file
 # times are stamped with may lag the system's by a tick, hence the second before. Pages written
 # through a shared mapping before that are written back first, so that a program's next write
@@ -103,12 +105,13 @@ entries() {
 # What to change in the copy, in the order to do it; a directory's mode, owner and times last,
 # since every change inside it moves them.
 PLAN='
+  function name_of(line) { return substr(line, 3 + index(substr(line, 3), " ")) }
   function touched(name,  parent) {
     parent = name; sub(/\/[^\/]*$/, "", parent)
     if (parent != name) fix[parent] = 1
   }
-  FNR == NR { kind[substr($0, 3 + index(substr($0, 3), " "))] = $1; next }
-  { name = substr($0, 3 + index(substr($0, 3), " ")); seen[name] = 1
+  FNR == NR { kind[name_of($0)] = $1; next }
+  { name = name_of($0); seen[name] = 1
     if (!(name in kind) || kind[name] != $1) {
       if (name in kind) remove[++removes] = name
       if ($1 == "d") { make[++makes] = name; fix[name] = 1 } else copy[++copies] = name
@@ -135,9 +138,9 @@ while [ "$i" -lt "$n" ]; do
   src=%(root)s/src/$i dst=%(root)s/dst/$i
   # A name with a newline in it would read as two lines: then the whole volume is copied again.
   if [ -n "$(cd "$src" && find . -xdev -name "$(printf '*\n*')" | head -n 1)" ]; then
-    rm -rf "$dst"/* "$dst"/.[!.]* "$dst"/..?* && cp -a "$src/." "$dst/" ||
-      { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
-        echo "copying volume $i again failed"; exit 1; }
+    %(empty)s
+    cp -a "$src/." "$dst/" || { %(on_full_disk)s
+                                echo "copying volume $i again failed"; exit 1; }
     echo "delta $i all 0"
     echo "verify $i $(meta "$src") $(meta "$dst")"
     i=$((i + 1))
@@ -155,7 +158,7 @@ while [ "$i" -lt "$n" ]; do
       copy) rm -f "$dst/$name" && cp -a "$src/$name" "$dst/$name" && copied=$((copied + 1)) ;;
       fix) chown -h "$(stat -c %%u:%%g "$src/$name")" "$dst/$name" &&
            chmod "$(stat -c %%a "$src/$name")" "$dst/$name" && touch -r "$src/$name" "$dst/$name" ;;
-    esac || { [ "$(df -Pk "$dst" | awk 'NR == 2 {print $4}')" -lt 1024 ] && exit %(no_space)d
+    esac || { %(on_full_disk)s
               echo "bringing volume $i up to date failed at: $op $name"; exit 1; }
   done < /tmp/changes
   echo "delta $i $copied $removed"
@@ -472,7 +475,7 @@ def prepare(engine: Engine, container: str, volumes: Sequence[Tuple[str, str]], 
             engine.create_volume(volume.copy, {**labels, OF_LABEL: volume.source})
             made.append(volume.copy)
         script = COPY % {"root": ROOT, "first": SINCE % {"root": ROOT}, "empty": "", "verify": "",
-                         "failed": PRECOPY_FAILED, "no_space": NO_SPACE}
+                         "failed": PRECOPY_FAILED, "on_full_disk": ON_FULL_DISK}
         helper = _create_helper(engine, image, _mounts(snapshot), _helper_name(container, "precopy"), script,
                                 [str(len(snapshot.volumes))])
     except BaseException:
@@ -495,7 +498,7 @@ def precopy(engine: Engine, prepared: Prepared, say: Callable[[str], None] = say
         lines = _run_created(engine, prepared.helper, snapshot.image, progress)
         since = next(int(line.split()[1]) for line in lines if line.startswith("since "))
         helper = _create_helper(engine, snapshot.image, _mounts(snapshot), _helper_name(snapshot.container, "take"),
-                                DELTA % {"root": ROOT, "no_space": NO_SPACE}, [str(len(snapshot.volumes)), str(since)])
+                                DELTA % {"root": ROOT, "empty": EMPTY, "on_full_disk": ON_FULL_DISK}, [str(len(snapshot.volumes)), str(since)])
     except BaseException:
         abandon(engine, prepared)
         raise
@@ -537,10 +540,10 @@ def complete(engine: Engine, prepared: Prepared, say: Callable[[str], None] = sa
 
 
 def abandon(engine: Engine, prepared: Prepared) -> None:
-    """Remove a snapshot that was never completed: its helpers and its volumes."""
-    for helper in (prepared.helper, _helper_name(prepared.snapshot.container, "precopy"),
-                   _helper_name(prepared.snapshot.container, "take")):
-        info = engine.get(helper)
+    """Remove a snapshot that was never completed: its helpers (the one recorded is one of the
+    two, by name) and its volumes."""
+    for role in ("precopy", "take"):
+        info = engine.get(_helper_name(prepared.snapshot.container, role))
         if info is not None and info.labels.get(HELPER_LABEL):
             try:
                 engine.remove(info.id)
@@ -581,7 +584,7 @@ def restore(engine: Engine, snapshot: Snapshot, say: Callable[[str], None] = say
     mounts = [(v.copy, f"{ROOT}/src/{i}", True) for i, v in enumerate(snapshot.volumes)]
     mounts += [(v.source, f"{ROOT}/dst/{i}", False) for i, v in enumerate(snapshot.volumes)]
     script = COPY % {"root": ROOT, "first": "", "empty": EMPTY, "verify": LISTING, "failed": FAILED,
-                     "no_space": NO_SPACE}
+                     "on_full_disk": ON_FULL_DISK}
     progress = _CopyProgress("restore", snapshot, say)
     lines = _run_helper(engine, image, mounts, _helper_name(snapshot.container, "restore"), script,
                         [str(len(snapshot.volumes))], progress)
