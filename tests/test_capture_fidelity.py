@@ -140,7 +140,7 @@ def test_capture_then_apply_recreates_what_the_cli_made(runtime, case, request, 
     engine.cli("stop", name)
     copy = engine.container_name()
     text = out.read_text().replace(f'name = "{name}"', f'name = "{copy}"', 1)
-    out.write_text(text + "\n[watch]\nsettle_time = 1\n")
+    out.write_text(text + "\n[watch]\nsettle_time = 0.5\n")  # as tests/test_options.py says why
     applied = run_cli("apply", out)
     assert applied.code == 0, (case, "apply failed", applied.err.strip().splitlines()[-1:])
     (a, a_extras), (b, b_extras) = _configuration(engine.runtime, name), _configuration(engine.runtime, copy)

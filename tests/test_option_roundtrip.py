@@ -292,7 +292,7 @@ def round_trip(engine, place: Place, container: Drawn, say: Callable[[str], None
         path.parent.mkdir()
         path.write_text(tomli_w.dumps({"runtime": place.runtime,
                                        "container": {"name": name, "image": IMAGE, **container},
-                                       "watch": {"settle_time": 1}}))
+                                       "watch": {"settle_time": 0.5}}))
         say(path.read_text())
         spec = build_runspec(load_profile(path))
         rendered = run_cli("render", path)

@@ -315,6 +315,9 @@ def plan(engine: Engine, policy: SnapshotPolicy, spec: RunSpec, current, carried
 
 # --- helpers ---------------------------------------------------------------------------
 
+HELPER_ROLES = ("precopy", "take")  # a snapshot's two helpers: the pre-copy's, then the delta's
+
+
 def _helper_name(container: str, role: str) -> str:
     return f"{container}-one-run-snapshot-{role}"
 
@@ -498,7 +501,8 @@ def precopy(engine: Engine, prepared: Prepared, say: Callable[[str], None] = say
         lines = _run_created(engine, prepared.helper, snapshot.image, progress)
         since = next(int(line.split()[1]) for line in lines if line.startswith("since "))
         helper = _create_helper(engine, snapshot.image, _mounts(snapshot), _helper_name(snapshot.container, "take"),
-                                DELTA % {"root": ROOT, "empty": EMPTY, "on_full_disk": ON_FULL_DISK}, [str(len(snapshot.volumes)), str(since)])
+                                DELTA % {"root": ROOT, "empty": EMPTY, "on_full_disk": ON_FULL_DISK},
+                                [str(len(snapshot.volumes)), str(since)])
     except BaseException:
         abandon(engine, prepared)
         raise
@@ -542,7 +546,7 @@ def complete(engine: Engine, prepared: Prepared, say: Callable[[str], None] = sa
 def abandon(engine: Engine, prepared: Prepared) -> None:
     """Remove a snapshot that was never completed: its helpers (the one recorded is one of the
     two, by name) and its volumes."""
-    for role in ("precopy", "take"):
+    for role in HELPER_ROLES:
         info = engine.get(_helper_name(prepared.snapshot.container, role))
         if info is not None and info.labels.get(HELPER_LABEL):
             try:
@@ -550,6 +554,13 @@ def abandon(engine: Engine, prepared: Prepared) -> None:
             except EngineError:
                 pass  # the volumes it holds stay too; prune removes them once it is gone
     _remove_volumes(engine, [v.copy for v in prepared.snapshot.volumes])
+
+
+def abandon_by_hand(cli: str, prepared: Prepared) -> List[str]:
+    """The commands that do what abandon does, for an operator whose engine did not answer."""
+    helpers = " ".join(_helper_name(prepared.snapshot.container, role) for role in HELPER_ROLES)
+    return [f"{cli} rm -f {helpers}  # the snapshot's helpers (one of them may be gone)",
+            f"{cli} volume rm {' '.join(v.copy for v in prepared.snapshot.volumes)}  # its unfinished copies"]
 
 
 def _remove_volumes(engine: Engine, names: Sequence[str]) -> None:

@@ -16,6 +16,9 @@ from .deployment import Deployment
 from .naming import NEW_SUFFIX, OLD_SUFFIX
 from .watch import Judge, Watcher
 
+# The journal's steps before the old container is stopped and renamed: it still has its name.
+BEFORE_THE_STOP = ("create", "created", "prepare")
+
 
 def roll_back(d: Deployment, failure: str):
     """Undo the swap this apply journaled; raises ApplyFailedRestored (exit 1) or RestoreFailed (4)."""
@@ -32,7 +35,7 @@ def roll_back(d: Deployment, failure: str):
             restarted = undo(d, record)
         except EngineError as exc:
             raise RestoreFailed(stuck_report(d, record, failure, exc) + files) from None
-    touched = record["step"] not in ("create", "created")
+    touched = record["step"] not in BEFORE_THE_STOP
     if restarted:
         # Started again is not running again: it may fail on what made the new one fail.
         old, offset, judge = restarted
@@ -152,8 +155,12 @@ def stuck_report(d: Deployment, record: dict, failure: str, exc: Exception) -> s
     if new_id and state[new_id] != "gone":
         lines.append(f"  {cli} rm -f {new_id[:12]}")
     if old_id and state[old_id] != "gone":
-        lines.append(f"  {cli} rename {old_id[:12]} {d.name}")
+        if record["step"] not in BEFORE_THE_STOP:
+            lines.append(f"  {cli} rename {old_id[:12]} {d.name}")
         lines.append(f"  {cli} start {d.name}")
+    if record.get("prepared"):
+        prepared = snapshot.Prepared.from_json(record["prepared"])
+        lines += [f"  {line}" for line in snapshot.abandon_by_hand(cli, prepared)]
     if record.get("snapshot"):
         taken = snapshot.Snapshot.from_json(record["snapshot"])
         lines.append(f"the data: snapshot {taken.id} holds the volumes as they were before; the same apply, run "
