@@ -55,12 +55,38 @@ beside_client() {
         sh -c 'mount -t tmpfs -o size=64k one-run-not-the-client "$0" && exec "$@"' "$state/client" "$@"
 }
 
+tls_certs() {  # tls_certs DIR: a CA, dockerd's certificate for 127.0.0.1, a client's, as `docker` reads them
+    local dir=$1
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+            -subj /CN=one-run-test-ca -keyout ca-key.pem -out ca.pem 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+            -keyout server-key.pem -out server.csr 2>/dev/null
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+            -extfile <(echo "subjectAltName=IP:127.0.0.1"; echo "extendedKeyUsage=serverAuth") -out server.pem 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=client \
+            -keyout key.pem -out client.csr 2>/dev/null
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+            -extfile <(echo "extendedKeyUsage=clientAuth") -out cert.pem 2>/dev/null
+        chmod 600 ./*key.pem
+    )
+}
+
 start_docker() {
     mkdir -p "$state/docker"
+    # Also on TCP with TLS (--tlsverify: client certificates only), for the tcp:// endpoint's test.
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    tls_certs "$state/docker/tls"
     beside_client dockerd --host "unix://$state/docker.sock" --data-root "$state/docker/data" \
         --exec-root "$state/docker/exec" --pidfile "$state/docker/pid" \
+        --host "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$state/docker/tls/ca.pem" \
+        --tlscert "$state/docker/tls/server.pem" --tlskey "$state/docker/tls/server-key.pem" \
         >"$state/docker/log" 2>&1 &
     export DOCKER_HOST="unix://$state/docker.sock"
+    export ONE_RUN_TEST_DOCKER_TCP="tcp://127.0.0.1:$port" ONE_RUN_TEST_DOCKER_CERTS="$state/docker/tls"
     wait_for 60 docker version || { echo "engines.sh: dockerd did not start, see $state/docker/log" >&2; return 1; }
 }
 
@@ -142,6 +168,10 @@ EOF
                 "$alias" "$port"
             [ "$alias" = fe1 ] || printf '    UserKnownHostsFile ~/.ssh/%s_known_hosts\n' "${alias#fe1-}"
         done
+        # fe1-kept is fe1 for an operator whose masters persist (as Ansible's users have it).
+        printf 'Host fe1-kept\n    HostName 127.0.0.1\n    Port %s\n    User root\n    IdentityFile ~/.ssh/one-run-test\n' \
+            "$port"
+        printf '    ControlMaster auto\n    ControlPath ~/.ssh/kept-%%C\n    ControlPersist 60\n'
     } >"$home/.ssh/config"
     chown "$OPERATOR" "$home/.ssh/"*known_hosts "$home/.ssh/config" "$state/client"
     export ONE_RUN_TEST_SSH_PORT=$port
@@ -198,6 +228,7 @@ start)
         # The remote tests: the operator's profiles in the client folder, its host fe1 on loopback.
         echo "export ONE_RUN_TEST_OPERATOR=$OPERATOR ONE_RUN_TEST_CLIENT=$state/client"
         echo "export ONE_RUN_TEST_SSH_PORT=$ONE_RUN_TEST_SSH_PORT"
+        echo "export ONE_RUN_TEST_DOCKER_TCP=$ONE_RUN_TEST_DOCKER_TCP ONE_RUN_TEST_DOCKER_CERTS=$ONE_RUN_TEST_DOCKER_CERTS"
     } >"$state/env"
     echo "engines.sh: docker and podman ready (source $state/env)" >&2
     ;;

@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 
+import certifi
 import pytest
 from conftest import Result, example_on_standin, run_cli, standin_profile
 from test_apply import configuration
@@ -278,6 +279,78 @@ def test_boot_prints_the_unit_for_that_host_and_names_the_steps_to_install_it(re
         assert f"Environment=DOCKER_HOST=unix://{remote.url[len('ssh://fe1'):]}" in printed.out
     refused = remote.run("boot", "--host", remote.url, profile, "--install")
     assert refused.code == 2 and "nothing was changed" in refused.err and "systemctl daemon-reload" in refused.err
+
+
+def _kept_masters() -> list:
+    found = subprocess.run(["pgrep", "-u", OPERATOR, "-f", "ssh -v -N -M -S .*/kept-"], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def test_a_master_the_operators_ssh_config_keeps_serves_the_next_commands(docker_engine, podman_engine):
+    """fe1-kept: ControlMaster auto, ControlPath, ControlPersist 60 in the operator's ~/.ssh/config.
+    The first command opens the master there and leaves it up, as configured; the next ones, to
+    either engine of that host, use it (no second master, no handshake); one that died is opened
+    again. (Both engines in one test: the master is the host's, whichever engine a test uses.)"""
+    if not OPERATOR:
+        pytest.skip("no remote host: start the engines with tests/engines.sh")
+    remotes = [Remote(docker_engine), Remote(podman_engine)]
+    profiles = []
+    for remote in remotes:
+        profile = remote.plain()
+        url = remote.url.replace("ssh://fe1/", "ssh://fe1-kept/", 1)
+        profile.write_text(f"host = {json.dumps(url)}\n" + profile.read_text())
+        profiles.append(profile)
+    try:
+        first = remotes[0].run("apply", profiles[0])
+        assert first.code == 0, first.err
+        kept = _kept_masters()
+        assert len(kept) == 1, kept  # it outlives the command that opened it
+        other = remotes[1].run("apply", profiles[1])
+        again = remotes[0].run("apply", profiles[0])
+        assert other.code == 0 and again.code == 0 and "up to date" in again.out + again.err, other.err + again.err
+        assert _kept_masters() == kept
+        os.kill(int(kept[0]), signal.SIGKILL)
+        status = remotes[1].run("status", profiles[1])
+        assert status.code == 0, status.err
+        assert len(_kept_masters()) == 1 and _kept_masters() != kept
+    finally:
+        for pid in _kept_masters():
+            os.kill(int(pid), signal.SIGTERM)
+        for remote in remotes:
+            remote.cleanup()
+
+
+def test_a_docker_on_tcp_with_tls_is_reached_as_the_docker_cli_reaches_it(docker_engine, tmp_path, monkeypatch):
+    """tcp:// to a dockerd that requires client certificates (--tlsverify): DOCKER_TLS_VERIFY and
+    DOCKER_CERT_PATH are read as the docker CLI reads them, and the files go through the engine, as
+    to any engine that does not share this disk. Without the certificates: exit 3, naming the URL."""
+    url, certs = os.environ.get("ONE_RUN_TEST_DOCKER_TCP"), os.environ.get("ONE_RUN_TEST_DOCKER_CERTS")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs the TLS dockerd of tests/engines.sh (ONE_RUN_TEST_DOCKER_TCP unset)")
+        pytest.skip("no TLS dockerd: start the engines with tests/engines.sh")
+    name = docker_engine.container_name()
+    patch = '[config]\nonecfg_patch = ["/etc/one/oned.conf set A 1"]\n'
+    profile = standin_profile(tmp_path, docker_engine, name, body=patch)
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
+    # Set for other programs on many machines (this one too); it must not replace DOCKER_CERT_PATH's CA.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    refused = run_cli("status", "--host", url, profile)
+    assert refused.code == 3 and url in refused.err, refused.err
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", certs)
+    try:
+        applied = run_cli("apply", "--host", url, profile)
+        assert applied.code == 0, applied.err
+        assert f"docker at {url}" in applied.out + applied.err
+        assert Remote.delivery_volumes_on(docker_engine, name)  # /config came as a volume, not a bind
+        assert "OPENNEBULA_ONECFG_PATCH read: /config/onecfg_patch" in docker_engine.report(name)
+        assert run_cli("status", "--host", url, profile).code == 0
+    finally:
+        docker_engine.remove(name)
+        for volume in Remote.delivery_volumes_on(docker_engine, name):
+            docker_engine.cli("volume", "rm", volume, check=False)
 
 
 def test_a_host_that_cannot_be_reached_is_exit_3_naming_it(remote):

@@ -23,6 +23,18 @@ def memory_and_cpus(memory: Optional[str], cpus: Optional[float]) -> dict:
     return {**BY_KEY["memory"].docker_host(memory), **BY_KEY["cpus"].docker_host(cpus)}
 
 
+def _keeping_its_ca(api_client):
+    """docker-py's client whose TLS verification keeps the CA of DOCKER_CERT_PATH, as the docker
+    CLI does: requests would put REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE in its place (docker-py
+    #2433, open), and a machine that sets them for other programs then fails every call."""
+    class Client(api_client):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            settings["verify"] = self.verify if verify is None else verify
+            return settings
+    return Client
+
+
 class DockerEngine(Engine):
     runtime = "docker"
     updatable = frozenset({"restart", "memory", "cpus"})
@@ -41,7 +53,8 @@ class DockerEngine(Engine):
         tls = docker.utils.kwargs_from_env().get("tls") if base_url.startswith("tcp://") else None
         try:
             # version="auto" asks the daemon at once: that is the first contact.
-            self.api = docker.APIClient(base_url=base_url, version="auto", timeout=CONNECT_TIMEOUT, tls=tls or False)
+            client = _keeping_its_ca(docker.APIClient) if tls else docker.APIClient
+            self.api = client(base_url=base_url, version="auto", timeout=CONNECT_TIMEOUT, tls=tls or False)
         except docker.errors.DockerException as exc:
             raise EngineUnavailable(f"cannot reach Docker at {endpoint.name} ({unreachable_reason(base_url, exc)}); "
                                     f"start dockerd there, or name its socket ({HOST_HINT})") from None

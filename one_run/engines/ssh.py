@@ -8,6 +8,11 @@ while Python imports the SDK), and each socket asked for is a forward added to i
 
 Never a prompt (BatchMode), never a host key accepted on the way (StrictHostKeyChecking):
 an unknown or changed key is refused with the host and the fingerprint it offered.
+
+The master ends with one-run, unless the operator's configuration keeps masters
+(ControlMaster, ControlPath and ControlPersist for that host, as Ansible's users have it):
+then one-run uses the master found at that ControlPath, or opens it there to persist as
+configured, so that the next command skips the handshake; only its own forwards end with it.
 """
 import atexit
 import os
@@ -33,17 +38,26 @@ class Connection:
     def __init__(self, url: HostUrl, identity: Optional[str], timeout: float):
         self.url = url
         self.folder = tempfile.mkdtemp(prefix="one-run-ssh-")  # 0700: the sockets are the engine's root
-        self.control = os.path.join(self.folder, "control")
         self.log = os.path.join(self.folder, "log")
         self.forwards: Dict[str, str] = {}
         self.destination = ["-o", f"ConnectTimeout={int(timeout)}", *ssh_destination(url, identity)]
+        kept = _kept_master(self.destination)
+        self.control, self.persist = kept if kept else (os.path.join(self.folder, "control"), None)
+        self.master: Optional[subprocess.Popen] = None
+        if self.persist:
+            if self._check():
+                return  # the operator's master to that host is up: no handshake at all
+            if os.path.exists(self.control):  # a master that died left its socket: ssh would not bind over it
+                os.unlink(self.control)
+        # A persisting master forks to the background once it is up, and its first process exits 0.
+        persist = ["-o", f"ControlPersist={self.persist}"] if self.persist else []
         with open(self.log, "wb") as log:
             # -v: the log then holds the fingerprint the host offered, for a refusal's message.
             try:
                 self.master = subprocess.Popen(
-                    [SSH, "-v", "-N", "-M", "-S", self.control, *OPTIONS, *self.destination],
+                    [SSH, "-v", "-N", "-M", "-S", self.control, *persist, *OPTIONS, *self.destination],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-                    preexec_fn=_die_with_parent)
+                    preexec_fn=_die_with_parent)  # a forked, persisting master does not inherit it
             except OSError as exc:
                 shutil.rmtree(self.folder, ignore_errors=True)
                 raise EngineUnavailable(f"cannot reach {url.text}: the OpenSSH client `{SSH}` does not run "
@@ -52,8 +66,9 @@ class Connection:
 
     def ready(self) -> None:
         """Wait for the connection to be up; EngineUnavailable (and closed) if it does not come up."""
-        while not os.path.exists(self.control):
-            if self.master.poll() is not None or time.monotonic() > self.deadline:
+        while not os.path.exists(self.control) or (self.master and self.persist and self.master.poll() is None):
+            ended = self.master.poll() if self.master else None
+            if (ended is not None and (ended != 0 or not self.persist)) or time.monotonic() > self.deadline:
                 reason = self._failure()
                 self.close()
                 raise EngineUnavailable(f"cannot reach {self.url.text} over SSH: {reason}")
@@ -82,16 +97,28 @@ class Connection:
                                 start_new_session=True, preexec_fn=_die_with_parent)
 
     def alive(self) -> bool:
-        return self.master.poll() is None
+        starting = self.master is not None and self.master.poll() is None
+        if self.persist:  # up at the ControlPath, or still coming up
+            return starting or self._check()
+        return starting
 
     def close(self) -> None:
-        if self.master.poll() is None:
+        if self.persist:  # the operator's master stays, as configured; one-run's forwards do not
+            for remote_socket, local in self.forwards.items():
+                subprocess.run([SSH, "-S", self.control, "-O", "cancel", "-L", f"{local}:{remote_socket}",
+                                *self.destination], stdin=subprocess.DEVNULL, capture_output=True)
+        elif self.master.poll() is None:
             self.master.terminate()
             try:
                 self.master.wait(5)
             except subprocess.TimeoutExpired:
                 self.master.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _check(self) -> bool:
+        return os.path.exists(self.control) and subprocess.run(
+            [SSH, "-S", self.control, "-O", "check", *self.destination], stdin=subprocess.DEVNULL,
+            capture_output=True).returncode == 0
 
     def _failure(self) -> str:
         """Why the master did not come up, from its log: a host key refused, with its fingerprint;
@@ -102,7 +129,7 @@ class Connection:
         except OSError:
             lines = []
         said = [line for line in lines if not line.startswith(("debug", "OpenSSH_", "Transferred", "Authenticated"))]
-        if self.master.poll() is None:
+        if self.master is None or self.master.poll() in (None, 0):
             return f"no answer within the connect timeout{': ' + said[-1] if said else ''}"
         if any("Host key verification failed" in line for line in said):
             offered = next((m.group(1) for line in lines
@@ -113,6 +140,20 @@ class Connection:
                     "host's own (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` there), then put the right "
                     "key in ~/.ssh/known_hosts")
         return said[-1] if said else f"ssh exited with {self.master.returncode}"
+
+
+def _kept_master(destination) -> Optional[Tuple[str, str]]:
+    """(ControlPath, ControlPersist) when the operator's ssh configuration keeps masters to
+    that host; None otherwise, or when ssh cannot say."""
+    try:
+        done = subprocess.run([SSH, "-G", *destination], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    said = dict(line.partition(" ")[::2] for line in done.stdout.splitlines())
+    keeps = said.get("controlmaster") in ("auto", "yes", "true") and said.get("controlpersist", "no") not in (
+        "no", "false") and said.get("controlpath", "none") != "none"
+    return (said["controlpath"], said["controlpersist"]) if keeps and done.returncode == 0 else None
 
 
 def _die_with_parent() -> None:
