@@ -9,7 +9,7 @@ how many passed under load, and how long the run took against the same run witho
 It reports; it does not assert.
 
     tests/engines.sh start /tmp/eng && source /tmp/eng/env
-    .venv/bin/python bench/under_load.py [--workers N] [--no-baseline]
+    .venv/bin/python bench/under_load.py [--workers N] [--no-baseline] [TEST_MODULE ...]
 """
 import argparse
 import multiprocessing
@@ -28,10 +28,10 @@ def hog() -> None:
         pass
 
 
-def run_tests(workers: int) -> tuple:
+def run_tests(workers: int, modules) -> tuple:
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers),
-                           *MODULES], cwd=ROOT, capture_output=True, text=True)
+                           *modules], cwd=ROOT, capture_output=True, text=True)
     took = time.monotonic() - start
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
@@ -42,15 +42,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without the hog")
+    parser.add_argument("modules", nargs="*", default=MODULES, help="the test modules (default: the three above)")
     args = parser.parse_args()
     if not args.no_baseline:
-        quiet, summary, _ = run_tests(args.workers)
+        quiet, summary, _ = run_tests(args.workers, args.modules)
         print(f"quiet machine: {summary} ({quiet:.0f} s)", flush=True)
     hogs = [multiprocessing.Process(target=hog, daemon=True) for _ in range(os.cpu_count() or 2)]
     for process in hogs:
         process.start()
     try:
-        loaded, summary, failed = run_tests(args.workers)
+        loaded, summary, failed = run_tests(args.workers, args.modules)
     finally:
         for process in hogs:
             process.terminate()
