@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -22,6 +23,14 @@ from one_run.cli import main
 # Modules whose single tests wait longest (a 20 s bootstrap, SSH round trips, whole backups) run
 # first: collected by name, test_watch.py came last, and four workers ended the run waiting on it.
 LONGEST_FIRST = ("test_watch.py", "test_remote.py", "test_rollback_watch.py", "test_backup.py")
+
+
+def pytest_configure(config):
+    # A runner that starts the suite in the background (`cmd &` in a script, nohup) hands it SIGINT
+    # and SIGHUP ignored, and the processes it starts inherit that: one-run, rightly, keeps ignoring
+    # them, and the tests that send them to an apply would wait in vain. They are the tests' to send.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pytest_collection_modifyitems(items):

@@ -17,6 +17,7 @@ install_missing() {
     command -v runc >/dev/null || missing+=(runc)
     [ -x /bin/busybox ] || missing+=(busybox-static)
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)  # the remote host of the remote tests
+    command -v openssl >/dev/null || missing+=(openssl)  # the certificates of dockerd's TLS socket
     [ -x /usr/libexec/podman/catatonit ] || [ -x /usr/bin/catatonit ] || missing+=(catatonit)  # podman's --init
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ]; then
