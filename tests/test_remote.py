@@ -445,16 +445,16 @@ def test_a_docker_context_or_podman_connection_is_taken_by_name(tmp_path, monkey
         endpoint_for("docker")
 
 
-def _held_after_the_stop(remote):
-    """A deployment applied over SSH, then an apply of it from client "a" held right after the old
-    container's stop: (profile, name, the old container's ID, the apply's process, its stderr file)."""
+def _held_after_the_stop(remote, step="stopped"):
+    """A deployment applied over SSH, then an apply of it from client "a" held right after `step` (the
+    old container's stop): (profile, name, the old container's ID, the apply's process, its stderr file)."""
     profile = remote.plain()
     assert remote.run("apply", "--host", remote.url, profile).code == 0
     name = remote.engine.containers[-1]
     before = remote.engine.running_id(name)
     first, first_err = remote.start("apply", "--force", "--host", remote.url, profile,
-                                    env={"ONE_RUN_TEST_PAUSE": "stopped", "ONE_RUN_STATE_DIR": remote.folder / "a"})
-    _wait_for(first_err, "test pause after stopped")
+                                    env={"ONE_RUN_TEST_PAUSE": step, "ONE_RUN_STATE_DIR": remote.folder / "a"})
+    _wait_for(first_err, f"test pause after {step}")
     return profile, name, before, first, first_err
 
 
@@ -533,12 +533,13 @@ def test_switch_moves_the_deployment_between_the_hosts_engines_with_its_files_an
         remote.cleanup()
 
 
-def test_a_connection_dropped_mid_swap_is_repaired_by_the_next_apply_from_any_client(remote):
-    """The transport dies while the old container is stopped (its ssh killed), then one-run is told
-    to stop: it cannot put anything back over a dead connection, says what is left (exit 4), and
-    the next apply from another machine repairs it from the journal on the host."""
+@pytest.mark.parametrize("step", ["created", "stopped", "swapped", "started"])
+def test_a_connection_dropped_mid_swap_is_repaired_by_the_next_apply_from_any_client(remote, step):
+    """The transport dies at a step of the swap (its ssh killed), then one-run is told to stop: it
+    cannot put anything back over a dead connection, says what is left (exit 3 or 4), and the next
+    apply from another machine repairs it from the journal on the host."""
     engine = remote.engine
-    profile, name, before, first, first_err = _held_after_the_stop(remote)
+    profile, name, before, first, first_err = _held_after_the_stop(remote, step)
     tree = subprocess.run(["ps", "-o", "pid=,args=", "-g", str(first.pid)], capture_output=True, text=True).stdout
     client = subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True, text=True).stdout.split()
     masters = subprocess.run(["pgrep", "-f", "ssh -v -N -M"], capture_output=True, text=True).stdout.split()
