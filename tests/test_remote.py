@@ -36,15 +36,19 @@ def _interpreter() -> str:
     return found
 
 
+def need_the_remote_host():
+    if not OPERATOR:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI needs the remote host of tests/engines.sh (ONE_RUN_TEST_OPERATOR unset)")
+        pytest.skip("no remote host: start the engines with tests/engines.sh")
+
+
 @pytest.fixture
 def remote(engine, monkeypatch):
     from one_run.model import crypto
 
     monkeypatch.setattr(crypto, "RSA_BITS", 2048)  # each command loads the key: 3072 bits cost 0.5 s more
-    if not OPERATOR:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI needs the remote host of tests/engines.sh (ONE_RUN_TEST_OPERATOR unset)")
-        pytest.skip("no remote host: start the engines with tests/engines.sh")
+    need_the_remote_host()
     r = Remote(engine)
     yield r
     r.cleanup()
@@ -291,8 +295,7 @@ def test_a_master_the_operators_ssh_config_keeps_serves_the_next_commands(docker
     The first command opens the master there and leaves it up, as configured; the next ones, to
     either engine of that host, use it (no second master, no handshake); one that died is opened
     again. (Both engines in one test: the master is the host's, whichever engine a test uses.)"""
-    if not OPERATOR:
-        pytest.skip("no remote host: start the engines with tests/engines.sh")
+    need_the_remote_host()
     remotes = [Remote(docker_engine), Remote(podman_engine)]
     profiles = []
     for remote in remotes:
@@ -506,8 +509,7 @@ def test_switch_moves_the_deployment_between_the_hosts_engines_with_its_files_an
                                                                                           podman_engine):
     """switch on fe1, from its Docker to its Podman (whose socket CONTAINER_HOST names on that same
     host): the data, the customization volumes and the revisions go with it."""
-    if not OPERATOR:
-        pytest.skip("no remote host: start the engines with tests/engines.sh")
+    need_the_remote_host()
     remote = Remote(docker_engine)
     try:
         profile = remote.deployment(remote_host=True)
