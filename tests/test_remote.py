@@ -341,15 +341,17 @@ def test_a_docker_on_tcp_with_tls_is_reached_as_the_docker_cli_reaches_it(docker
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
     refused = run_cli("status", "--host", url, profile)
     assert refused.code == 3 and url in refused.err, refused.err
-    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
-    monkeypatch.setenv("DOCKER_CERT_PATH", certs)
     try:
-        applied = run_cli("apply", "--host", url, profile)
+        with monkeypatch.context() as tls:  # one-run's alone: the test's docker CLI talks to the local socket
+            tls.setenv("DOCKER_TLS_VERIFY", "1")
+            tls.setenv("DOCKER_CERT_PATH", certs)
+            applied = run_cli("apply", "--host", url, profile)
+            status = run_cli("status", "--host", url, profile)
         assert applied.code == 0, applied.err
         assert f"docker at {url}" in applied.out + applied.err
+        assert status.code == 0, status.err
         assert Remote.delivery_volumes_on(docker_engine, name)  # /config came as a volume, not a bind
         assert "OPENNEBULA_ONECFG_PATCH read: /config/onecfg_patch" in docker_engine.report(name)
-        assert run_cli("status", "--host", url, profile).code == 0
     finally:
         docker_engine.remove(name)
         for volume in Remote.delivery_volumes_on(docker_engine, name):
