@@ -65,6 +65,18 @@ def run_cli(*argv) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def read_files(cli, name: str, *paths: str) -> str:
+    """The files' contents, read in the running container `name` with `cli` (a TestEngine's).
+    Podman's exec through its service now and then loses the output of a command that succeeded
+    (containers/podman #18025; seen here under load). An end mark tells such a lost output, which
+    is read again, from an empty file, which is a finding."""
+    for _ in range(3):
+        out = cli("exec", name, "sh", "-c", 'cat "$@" && echo "<end>"', "sh", *paths).stdout
+        if out.endswith("<end>\n"):
+            return out[:-len("<end>\n")]
+    raise AssertionError(f"{name}: three reads of {' '.join(paths)} lost their output")
+
+
 class TestEngine:
     """One real engine, driven through its own CLI for setting up and checking state."""
 
@@ -136,6 +148,9 @@ class TestEngine:
 
     def sh(self, name: str, script: str) -> str:
         return self.cli("exec", name, "sh", "-c", script).stdout
+
+    def read(self, name: str, *paths: str) -> str:
+        return read_files(self.cli, name, *paths)
 
     def remove(self, *names: str, check: bool = False) -> subprocess.CompletedProcess:
         """Remove containers at once: Docker's `rm -f` kills, Podman's first waits out the stop

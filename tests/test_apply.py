@@ -62,12 +62,12 @@ def test_apply_creates_then_does_nothing_then_recreates_keeping_all_data(engine,
     now = engine.inspect(name)
     assert now["Id"] != created["Id"] and now["State"]["Running"]
     assert "OPENNEBULA_HOST=one2.example.com" in now["Config"]["Env"]
-    assert engine.sh(name, "cat /var/lib/one/datastores/named.txt /var/lib/one/backups/anon.txt") == "db\nbk\n"
+    assert engine.read(name, "/var/lib/one/datastores/named.txt", "/var/lib/one/backups/anon.txt") == "db\nbk\n"
     assert list(ids(engine, name)) == [name]  # no temporary or backup container left
 
     forced = run_cli("apply", profile, "--force")
     assert forced.code == 0 and engine.inspect(name)["Id"] != now["Id"]
-    assert engine.sh(name, "cat /var/lib/one/backups/anon.txt") == "bk\n"
+    assert engine.read(name, "/var/lib/one/backups/anon.txt") == "bk\n"
 
 
 def test_a_new_container_that_fails_to_bootstrap_is_replaced_by_the_old_one(engine, tmp_path):

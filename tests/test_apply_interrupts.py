@@ -106,7 +106,7 @@ def old_runs_as_it_was(engine, tmp_path, name, old):
     assert ids(engine, name) == {name: old}
     state = engine.inspect(name)
     assert state["State"]["Running"] and "OPENNEBULA_HOST=old.example.com" in state["Config"]["Env"]
-    assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
+    assert engine.read(name, "/var/lib/one/datastores/data.txt") == "precious\n"
     assert not (tmp_path / "one-run-state" / f"{engine.runtime}-{name}.journal").exists()
 
 
@@ -154,7 +154,7 @@ def test_a_signal_after_the_new_container_passed_its_watch_keeps_it(engine, tmp_
     assert list(ids(engine, name)) == [name]
     state = engine.inspect(name)
     assert state["State"]["Running"] and "OPENNEBULA_HOST=new.example.com" in state["Config"]["Env"]
-    assert engine.sh(name, "cat /var/lib/one/datastores/data.txt") == "precious\n"
+    assert engine.read(name, "/var/lib/one/datastores/data.txt") == "precious\n"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import STANDIN
+from conftest import STANDIN, read_files
 from test_apply_interrupts import read_until
 
 VARIABLE = {"docker": "DOCKER_HOST", "podman": "CONTAINER_HOST"}
@@ -233,7 +233,7 @@ def repaired(eng, profile, state, before, said):
     names = eng.cli("ps", "-a", "--format", "{{.Names}}").stdout.split()
     assert names == ["fault"], out
     assert eng.cli("inspect", "--format", "{{.Id}} {{.State.Running}}", "fault").stdout.split() == [before, "true"]
-    assert eng.cli("exec", "fault", "cat", "/var/lib/one/datastores/mark").stdout == "kept\n"
+    assert read_files(eng.cli, "fault", "/var/lib/one/datastores/mark") == "kept\n"
     code, out = ran(one_run(eng, state, "diff", str(profile)))
     assert code == 0, out
 
@@ -261,7 +261,7 @@ def test_a_disk_that_fills_during_the_snapshot_copy_puts_the_old_container_back(
     assert code == 1, said
     assert "filled up during the copy (No space left on device)" in said and "Traceback" not in said, said
     assert eng.cli("inspect", "--format", "{{.Id}} {{.State.Running}}", "fault").stdout.split() == [before, "true"]
-    assert eng.cli("exec", "fault", "cat", "/var/lib/one/datastores/mark").stdout == "kept\n"
+    assert read_files(eng.cli, "fault", "/var/lib/one/datastores/mark") == "kept\n"
     volumes = eng.cli("volume", "ls", "--format", "{{.Name}}").stdout.split()
     assert [v for v in volumes if "one-run-snap" in v] == [], volumes
     assert eng.cli("ps", "-a", "--format", "{{.Names}}").stdout.split() == ["fault"]
